@@ -1,0 +1,146 @@
+// hyperplace's configuration: every listen address, label key, table, weight and server limit.
+//
+// The defaults of every field are the product's embedded defaults (DESIGN §1): running with no
+// configuration file uses exactly `Config{}`. A YAML file overrides any subset; unknown keys and
+// invalid values are errors reported with their field path ("extender.server.threads: must be
+// between 1 and 256"), all of them at once.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace hyperplace {
+
+// Limits of one HTTP listener. Everything a client controls is bounded here.
+struct ServerLimits {
+  // Largest request body accepted; a larger one is answered 413 without being read.
+  std::size_t max_body_bytes = 64u << 20;
+  // Largest request line plus headers.
+  std::size_t max_header_bytes = 16u << 10;
+  // Deadline for receiving one whole request (headers and body) once its first byte arrived.
+  // Below kube-scheduler's 5 s extender timeout, so a stalled client frees its worker first.
+  std::chrono::milliseconds read_timeout{4000};
+  // Deadline for writing one whole response.
+  std::chrono::milliseconds write_timeout{4000};
+  // How long an idle keep-alive connection is kept. Longer than Go's 90 s idle-connection timeout
+  // (kube-scheduler, kube-apiserver) so that the client, not the server, closes idle connections:
+  // a server-side close can race with a POST the client is sending on that connection.
+  std::chrono::milliseconds idle_timeout{120000};
+  // Requests served on one connection before it is closed; 0 means no limit.
+  std::uint32_t max_keepalive_requests = 0;
+  // Worker threads; each serves one connection at a time.
+  std::uint32_t threads = 8;
+  // Accepted connections waiting for a worker; beyond this a connection is refused with 503.
+  std::uint32_t max_queued_connections = 256;
+};
+
+enum class DensityStrategy { kPack, kSpread };
+
+// Weights of the prioritize components (DESIGN §2.3). A weight of 0 turns a component off.
+struct ScoreWeights {
+  std::uint32_t topology = 4;
+  std::uint32_t density = 2;
+  std::uint32_t health = 1;
+};
+
+struct ExtenderConfig {
+  std::string listen = "0.0.0.0:8888";
+  ServerLimits server;
+  DensityStrategy strategy = DensityStrategy::kPack;
+  ScoreWeights weights;
+};
+
+// Node and pod vocabulary of the cluster (DESIGN §1). Every key is a label or annotation key.
+struct ClusterConfig {
+  std::string instance_type_label = "node.kubernetes.io/instance-type";
+  std::string instance_type_prefix = "ml.";
+  // Network topology levels, from the top of the hierarchy (least selective) to the level closest
+  // to the instance. A node may carry only a prefix of them (layer 4 exists on some types only).
+  std::vector<std::string> topology_levels = {
+      "topology.k8s.aws/network-node-layer-1",
+      "topology.k8s.aws/network-node-layer-2",
+      "topology.k8s.aws/network-node-layer-3",
+      "topology.k8s.aws/network-node-layer-4",
+  };
+  std::string health_label = "sagemaker.amazonaws.com/node-health-status";
+  // Values of health_label under which a node may take pods. Any other value is unhealthy; a node
+  // without the label is treated as healthy (not every node runs the health agent).
+  std::vector<std::string> schedulable_health_values = {"Schedulable"};
+  std::string deep_health_label = "sagemaker.amazonaws.com/deep-health-check-status";
+  std::string deep_health_passed = "Passed";
+  std::string deep_health_in_progress = "InProgress";
+  std::string deep_health_failed = "Failed";
+  // Taint key the health agent applies (effects NoSchedule and NoExecute count).
+  std::string health_taint_key = "sagemaker.amazonaws.com/node-health-status";
+
+  std::string queue_name_label = "kueue.x-k8s.io/queue-name";
+  std::string priority_class_label = "kueue.x-k8s.io/priority-class";
+  std::string required_topology_annotation = "kueue.x-k8s.io/podset-required-topology";
+  std::string preferred_topology_annotation = "kueue.x-k8s.io/podset-preferred-topology";
+  std::string pod_group_label = "kueue.x-k8s.io/pod-group-name";
+  std::string pod_group_total_count_annotation = "kueue.x-k8s.io/pod-group-total-count";
+  // Labels that name a pod's job when it has no pod-group label, tried in order; after them the
+  // controller owner reference's uid.
+  std::vector<std::string> group_fallback_labels = {
+      "batch.kubernetes.io/job-name",
+      "training.kubeflow.org/job-name",
+      "jobset.sigs.k8s.io/jobset-name",
+      "leaderworkerset.sigs.k8s.io/name",
+  };
+
+  // Namespaces of teams: "<prefix><team>" (HyperPod task governance: "hyperpod-ns-").
+  std::string team_namespace_prefix = "hyperpod-ns-";
+
+  // Maximum pods per instance type. A type not listed falls back to the node's
+  // status.allocatable.pods.
+  std::map<std::string, std::uint32_t> max_pods_per_instance_type = DefaultMaxPods();
+
+  static std::map<std::string, std::uint32_t> DefaultMaxPods();
+};
+
+enum class LogLevel { kDebug, kInfo, kWarn, kError };
+enum class LogFormat { kText, kJson };
+
+struct LogConfig {
+  LogLevel level = LogLevel::kInfo;
+  LogFormat format = LogFormat::kText;
+};
+
+struct Config {
+  ExtenderConfig extender;
+  ClusterConfig cluster;
+  LogConfig log;
+};
+
+// Parses a YAML document over the defaults. On failure the status message lists every error, one
+// per line, each starting with its field path.
+StatusOr<Config> ParseConfig(const std::string& yaml_text);
+StatusOr<Config> LoadConfigFile(const std::string& path);
+
+// Checks cross-field rules of a complete configuration (also run by ParseConfig). Returns every
+// error found, each as "field.path: message".
+std::vector<std::string> ValidateConfig(const Config& config);
+
+// The effective configuration as YAML that ParseConfig accepts and that round-trips.
+std::string ConfigToYaml(const Config& config);
+
+// "HOST:PORT" split; the port is 0..65535. "[::1]:80" is accepted for IPv6.
+struct HostPort {
+  std::string host;
+  std::uint16_t port = 0;
+};
+StatusOr<HostPort> ParseHostPort(const std::string& text);
+
+// Durations in Go's notation as Kubernetes uses it: "250ms", "4s", "2m", "1m30s".
+StatusOr<std::chrono::milliseconds> ParseDuration(const std::string& text);
+std::string FormatDuration(std::chrono::milliseconds d);
+
+const char* LogLevelName(LogLevel level);
+const char* DensityStrategyName(DensityStrategy strategy);
+
+}  // namespace hyperplace

@@ -1,0 +1,39 @@
+// One scheduling question: where may a pod go, and how well does each candidate suit it?
+//
+// A Cycle is a read-only view assembled by the extender from a request and a cluster snapshot.
+// Spans index the candidates in the request's order; results are written in the same order.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "scoring/facts.h"
+#include "scoring/policy.h"
+
+namespace hyperplace::scoring {
+
+struct Cycle {
+  const PodFacts* pod = nullptr;
+  std::span<const NodeFacts* const> candidates;
+  std::span<const std::int32_t> pods_on_node;  // pods occupying each candidate now
+  // The node of every already-placed pod of the pod's group (a node repeats once per pod).
+  std::span<const NodeFacts* const> peers;
+};
+
+// Domain ids at one topology level (named by its label key) for every candidate and peer, in one
+// id space; 0 where a node lacks the label. Configured levels reuse the ids in NodeFacts; any other
+// label key is interned on the fly.
+struct LevelDomains {
+  std::vector<std::uint32_t> candidate;
+  std::vector<std::uint32_t> peer;
+  // Lexically ordered rank of each domain id (index = id), used to break ties by domain value.
+  std::vector<std::uint32_t> rank;
+};
+LevelDomains DomainsAt(const Cycle& cycle, const Policy& policy, std::string_view level_key);
+
+// Free pod slots of a candidate (max minus occupied, at least 0); `unlimited` when it has no max.
+std::int64_t FreeSlots(const Cycle& cycle, std::size_t i, std::int64_t unlimited);
+
+}  // namespace hyperplace::scoring

@@ -1,0 +1,158 @@
+#include "scoring/facts.h"
+
+#include <gtest/gtest.h>
+
+#include "scoring/testing/builders.h"
+
+namespace hyperplace::scoring {
+namespace {
+
+using testing::DefaultPolicy;
+using testing::LayerKey;
+using testing::NodeBuilder;
+using testing::PodBuilder;
+
+TEST(NodeFactsTest, MaxPodsComesFromTheTableBeforeAllocatable) {
+  Policy policy = DefaultPolicy();
+  DomainTable domains;
+  Node listed = NodeBuilder("a").InstanceType("ml.g5.xlarge").AllocatablePods(110).Build();
+  Node unlisted = NodeBuilder("b").InstanceType("ml.x9.huge").AllocatablePods(31).Build();
+  Node unknown = NodeBuilder("c").InstanceType("ml.x9.huge").Build();
+  EXPECT_EQ(DeriveNodeFacts(listed, policy, domains).max_pods, 14);
+  EXPECT_EQ(DeriveNodeFacts(unlisted, policy, domains).max_pods, 31);
+  EXPECT_EQ(DeriveNodeFacts(unknown, policy, domains).max_pods, -1);
+}
+
+TEST(NodeFactsTest, DepthStopsAtTheFirstMissingLayer) {
+  Policy policy = DefaultPolicy();
+  DomainTable domains;
+  Node three = NodeBuilder("a").Layers({"x", "y", "z"}).Build();
+  Node gap = NodeBuilder("b").Label(LayerKey(1), "x").Label(LayerKey(3), "z").Build();
+  NodeFacts f3 = DeriveNodeFacts(three, policy, domains);
+  NodeFacts fg = DeriveNodeFacts(gap, policy, domains);
+  EXPECT_EQ(f3.depth, 3);
+  EXPECT_EQ(fg.depth, 1);
+  EXPECT_EQ(f3.domain[0], fg.domain[0]);  // same layer-1 value, same id
+  EXPECT_NE(f3.domain[0], 0u);
+  EXPECT_EQ(f3.domain[3], 0u);
+}
+
+TEST(NodeFactsTest, DomainIdsAreSeparatePerLevel) {
+  Policy policy = DefaultPolicy();
+  DomainTable domains;
+  Node a = NodeBuilder("a").Layers({"same", "same"}).Build();
+  NodeFacts f = DeriveNodeFacts(a, policy, domains);
+  EXPECT_EQ(domains.Find(0, "same"), f.domain[0]);
+  EXPECT_EQ(domains.Find(1, "same"), f.domain[1]);
+  EXPECT_EQ(domains.Find(2, "same"), 0u);
+}
+
+TEST(NodeFactsTest, HealthAndAcceleration) {
+  Policy policy = DefaultPolicy();
+  DomainTable domains;
+  struct Case {
+    Node node;
+    bool healthy, accelerated, tainted;
+    DeepHealth deep;
+  } cases[] = {
+      {NodeBuilder("plain").Build(), true, false, false, DeepHealth::kUnknown},
+      {NodeBuilder("ok").InstanceType("ml.p5.48xlarge").Health("Schedulable").DeepHealth("Passed")
+           .Build(), true, true, false, DeepHealth::kPassed},
+      {NodeBuilder("bad").InstanceType("p5.48xlarge").Health("UnschedulablePendingReboot")
+           .DeepHealth("Failed").Build(), false, false, false, DeepHealth::kFailed},
+      {NodeBuilder("checking").Health("Schedulable").DeepHealth("InProgress")
+           .Taint("sagemaker.amazonaws.com/node-health-status", "Unschedulable", "NoSchedule")
+           .Build(), true, false, true, DeepHealth::kInProgress},
+      {NodeBuilder("prefer").Taint("sagemaker.amazonaws.com/node-health-status", "Unschedulable",
+                                   "PreferNoSchedule").Build(), true, false, false,
+       DeepHealth::kUnknown},
+  };
+  for (auto& c : cases) {
+    NodeFacts f = DeriveNodeFacts(c.node, policy, domains);
+    EXPECT_EQ(f.healthy, c.healthy) << c.node.name;
+    EXPECT_EQ(f.accelerated, c.accelerated) << c.node.name;
+    EXPECT_EQ(f.has_health_taint, c.tainted) << c.node.name;
+    EXPECT_EQ(f.deep_health, c.deep) << c.node.name;
+  }
+}
+
+TEST(PodFactsTest, GroupIdentityFallsBackInOrder) {
+  Policy policy = DefaultPolicy();
+  struct Case {
+    Pod pod;
+    std::string group;
+  } cases[] = {
+      {PodBuilder("ns", "p").Group("g1").Label("batch.kubernetes.io/job-name", "job").Build(),
+       "ns/kueue.x-k8s.io/pod-group-name=g1"},
+      {PodBuilder("ns", "p").Label("training.kubeflow.org/job-name", "tj")
+           .Label("jobset.sigs.k8s.io/jobset-name", "js").Build(),
+       "ns/training.kubeflow.org/job-name=tj"},
+      {PodBuilder("ns", "p").Label("leaderworkerset.sigs.k8s.io/name", "lws").Owner("u1").Build(),
+       "ns/leaderworkerset.sigs.k8s.io/name=lws"},
+      {PodBuilder("ns", "p").Owner("u1").Build(), "ns/owner=u1"},
+      {PodBuilder("ns", "p").Build(), ""},
+  };
+  for (auto& c : cases) EXPECT_EQ(DerivePodFacts(c.pod, policy).group, c.group) << c.pod.name;
+}
+
+TEST(PodFactsTest, SameGroupNameInAnotherNamespaceIsAnotherGroup) {
+  Policy policy = DefaultPolicy();
+  Pod a = PodBuilder("team-a", "p").Group("train").Build();
+  Pod b = PodBuilder("team-b", "p").Group("train").Build();
+  EXPECT_NE(DerivePodFacts(a, policy).group, DerivePodFacts(b, policy).group);
+}
+
+TEST(PodFactsTest, GroupTotalMustBeAPositiveInteger) {
+  Policy policy = DefaultPolicy();
+  const char* key = "kueue.x-k8s.io/pod-group-total-count";
+  EXPECT_EQ(DerivePodFacts(PodBuilder("n", "p").Annotation(key, "8").Build(), policy).group_total,
+            8);
+  for (const char* bad : {"", "-3", "0", "8x", "9999999999999", " 8"}) {
+    EXPECT_EQ(DerivePodFacts(PodBuilder("n", "p").Annotation(key, bad).Build(), policy).group_total,
+              0)
+        << bad;
+  }
+}
+
+TEST(PodFactsTest, SelectedInstanceTypesAreNormalisedWithThePrefix) {
+  Policy policy = DefaultPolicy();
+  const char* key = "node.kubernetes.io/instance-type";
+  PodFacts selector = DerivePodFacts(PodBuilder("n", "p").NodeSelector(key, "p5.48xlarge").Build(),
+                                     policy);
+  EXPECT_EQ(selector.instance_types, std::vector<std::string>{"ml.p5.48xlarge"});
+  EXPECT_TRUE(selector.accelerated);
+
+  PodFacts affinity = DerivePodFacts(
+      PodBuilder("n", "p").AffinityIn(key, {"ml.g5.xlarge", "p5.48xlarge"}).Build(), policy);
+  EXPECT_EQ(affinity.instance_types,
+            (std::vector<std::string>{"ml.g5.xlarge", "ml.p5.48xlarge"}));
+}
+
+TEST(PodFactsTest, AnAffinityTermWithoutTheTypeAllowsAnyType) {
+  Policy policy = DefaultPolicy();
+  Pod pod = PodBuilder("n", "p")
+                .AffinityIn("node.kubernetes.io/instance-type", {"ml.g5.xlarge"})
+                .AffinityIn("kubernetes.io/arch", {"amd64"})  // ORed: this term allows any type
+                .Build();
+  EXPECT_TRUE(DerivePodFacts(pod, policy).instance_types.empty());
+}
+
+TEST(PodFactsTest, AcceleratedByNamespaceOrQueue) {
+  Policy policy = DefaultPolicy();
+  EXPECT_TRUE(DerivePodFacts(PodBuilder("hyperpod-ns-team-a", "p").Build(), policy).accelerated);
+  EXPECT_FALSE(DerivePodFacts(PodBuilder("hyperpod-ns-", "p").Build(), policy).accelerated);
+  EXPECT_FALSE(DerivePodFacts(PodBuilder("default", "p").Build(), policy).accelerated);
+  EXPECT_TRUE(DerivePodFacts(
+                  PodBuilder("default", "p").Label("kueue.x-k8s.io/queue-name", "q").Build(),
+                  policy)
+                  .accelerated);
+}
+
+TEST(NormalizeInstanceTypeTest, AddsThePrefixOnlyWhenMissing) {
+  EXPECT_EQ(NormalizeInstanceType("p5.48xlarge", "ml."), "ml.p5.48xlarge");
+  EXPECT_EQ(NormalizeInstanceType("ml.p5.48xlarge", "ml."), "ml.p5.48xlarge");
+  EXPECT_EQ(NormalizeInstanceType("", "ml."), "ml.");
+}
+
+}  // namespace
+}  // namespace hyperplace::scoring

@@ -1,0 +1,20 @@
+// Filter rules (DESIGN §2.2). Pure: no I/O, no clocks, no allocation beyond scratch vectors.
+#pragma once
+
+#include <span>
+
+#include "scoring/cycle.h"
+#include "scoring/reasons.h"
+
+namespace hyperplace::scoring {
+
+// Writes, for each candidate, Reason::kFits or the first rule that rejects it. Rules in order:
+// health label, health taint, accelerated type, selected instance type, max pods, required
+// topology (label present, peers' domain, domain capacity for the whole group).
+// `out.size()` must equal `cycle.candidates.size()`.
+void Filter(const Cycle& cycle, const Policy& policy, std::span<Reason> out);
+
+// The per-node rules alone (everything but required topology), for one candidate.
+Reason NodeRules(const Cycle& cycle, const Policy& policy, std::size_t i);
+
+}  // namespace hyperplace::scoring

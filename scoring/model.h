@@ -1,0 +1,88 @@
+// The scheduling model: the parts of Kubernetes Nodes and Pods that hyperplace's rules read.
+//
+// Strings are views. Whoever builds a Node or Pod keeps the bytes alive: a request decoder points
+// them into the request body (alive for the request), the watch cache into a per-object arena
+// held by `storage`. Copying a Node copies views and shares the arena.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace hyperplace::scoring {
+
+// Label or annotation map, sorted by key (unique keys) for binary search.
+class Labels {
+ public:
+  using Entry = std::pair<std::string_view, std::string_view>;
+
+  Labels() = default;
+  // Takes entries in any order; the last of duplicate keys wins (as a JSON object would).
+  explicit Labels(std::vector<Entry> entries);
+
+  std::optional<std::string_view> Get(std::string_view key) const;
+  bool Has(std::string_view key) const { return Get(key).has_value(); }
+  const std::vector<Entry>& entries() const { return entries_; }
+  std::size_t size() const { return entries_.size(); }
+  bool empty() const { return entries_.empty(); }
+
+ private:
+  std::vector<Entry> entries_;
+};
+
+enum class TaintEffect : std::uint8_t { kNoSchedule, kPreferNoSchedule, kNoExecute, kUnknown };
+TaintEffect ParseTaintEffect(std::string_view s);
+
+struct Taint {
+  std::string_view key;
+  std::string_view value;
+  TaintEffect effect = TaintEffect::kNoSchedule;
+};
+
+struct Toleration {
+  enum class Operator : std::uint8_t { kEqual, kExists };
+  std::string_view key;  // empty with kExists: tolerates every taint
+  Operator op = Operator::kEqual;
+  std::string_view value;
+  std::optional<TaintEffect> effect;  // empty: every effect
+};
+
+// Kubernetes' toleration semantics (k8s.io/api/core/v1 Toleration.ToleratesTaint).
+bool Tolerates(const Toleration& toleration, const Taint& taint);
+
+struct Node {
+  std::string_view name;
+  Labels labels;
+  std::vector<Taint> taints;
+  std::int64_t allocatable_pods = -1;  // status.allocatable.pods; -1 when absent or unparsable
+  std::shared_ptr<const void> storage;  // keeps the viewed bytes alive; may be null
+};
+
+// One requirement of a required node-affinity term (matchExpressions).
+struct NodeSelectorRequirement {
+  std::string_view key;
+  std::string_view op;  // In, NotIn, Exists, DoesNotExist, Gt, Lt
+  std::vector<std::string_view> values;
+};
+
+struct Pod {
+  std::string_view name;
+  std::string_view namespace_name;
+  std::string_view uid;
+  Labels labels;
+  Labels annotations;
+  Labels node_selector;
+  // requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms: the terms are ORed, the
+  // requirements of one term ANDed.
+  std::vector<std::vector<NodeSelectorRequirement>> required_node_terms;
+  std::vector<Toleration> tolerations;
+  std::string_view controller_uid;  // uid of the ownerReference with controller: true
+  std::string_view node_name;       // spec.nodeName; empty while unscheduled
+  std::shared_ptr<const void> storage;
+};
+
+}  // namespace hyperplace::scoring
