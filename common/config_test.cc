@@ -1,0 +1,859 @@
+#include "common/config.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <limits>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace hyperplace {
+namespace {
+
+using std::chrono::milliseconds;
+
+// The error lines of a configuration that must fail to parse (empty if it parsed).
+std::vector<std::string> ErrorLines(const std::string& yaml) {
+  StatusOr<Config> config = ParseConfig(yaml);
+  if (config.ok()) return {};
+  EXPECT_EQ(config.status().code(), StatusCode::kInvalidArgument);
+  std::vector<std::string> lines;
+  std::istringstream in(config.status().message());
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+void ExpectSameConfig(const Config& a, const Config& b) {
+  const ExtenderConfig& ea = a.extender;
+  const ExtenderConfig& eb = b.extender;
+  EXPECT_EQ(ea.listen, eb.listen);
+  EXPECT_EQ(ea.server.max_body_bytes, eb.server.max_body_bytes);
+  EXPECT_EQ(ea.server.max_header_bytes, eb.server.max_header_bytes);
+  EXPECT_EQ(ea.server.read_timeout, eb.server.read_timeout);
+  EXPECT_EQ(ea.server.write_timeout, eb.server.write_timeout);
+  EXPECT_EQ(ea.server.idle_timeout, eb.server.idle_timeout);
+  EXPECT_EQ(ea.server.max_keepalive_requests, eb.server.max_keepalive_requests);
+  EXPECT_EQ(ea.server.threads, eb.server.threads);
+  EXPECT_EQ(ea.server.max_queued_connections, eb.server.max_queued_connections);
+  EXPECT_EQ(ea.strategy, eb.strategy);
+  EXPECT_EQ(ea.weights.topology, eb.weights.topology);
+  EXPECT_EQ(ea.weights.density, eb.weights.density);
+  EXPECT_EQ(ea.weights.health, eb.weights.health);
+
+  const ClusterConfig& ca = a.cluster;
+  const ClusterConfig& cb = b.cluster;
+  EXPECT_EQ(ca.instance_type_label, cb.instance_type_label);
+  EXPECT_EQ(ca.instance_type_prefix, cb.instance_type_prefix);
+  EXPECT_EQ(ca.topology_levels, cb.topology_levels);
+  EXPECT_EQ(ca.health_label, cb.health_label);
+  EXPECT_EQ(ca.schedulable_health_values, cb.schedulable_health_values);
+  EXPECT_EQ(ca.deep_health_label, cb.deep_health_label);
+  EXPECT_EQ(ca.deep_health_passed, cb.deep_health_passed);
+  EXPECT_EQ(ca.deep_health_in_progress, cb.deep_health_in_progress);
+  EXPECT_EQ(ca.deep_health_failed, cb.deep_health_failed);
+  EXPECT_EQ(ca.health_taint_key, cb.health_taint_key);
+  EXPECT_EQ(ca.queue_name_label, cb.queue_name_label);
+  EXPECT_EQ(ca.priority_class_label, cb.priority_class_label);
+  EXPECT_EQ(ca.required_topology_annotation, cb.required_topology_annotation);
+  EXPECT_EQ(ca.preferred_topology_annotation, cb.preferred_topology_annotation);
+  EXPECT_EQ(ca.pod_group_label, cb.pod_group_label);
+  EXPECT_EQ(ca.pod_group_total_count_annotation, cb.pod_group_total_count_annotation);
+  EXPECT_EQ(ca.group_fallback_labels, cb.group_fallback_labels);
+  EXPECT_EQ(ca.team_namespace_prefix, cb.team_namespace_prefix);
+  EXPECT_EQ(ca.max_pods_per_instance_type, cb.max_pods_per_instance_type);
+
+  EXPECT_EQ(a.log.level, b.log.level);
+  EXPECT_EQ(a.log.format, b.log.format);
+}
+
+// Every field differs from its default.
+Config CustomConfig() {
+  Config c;
+  c.extender.listen = "[::1]:9999";
+  c.extender.server.max_body_bytes = 1536;
+  c.extender.server.max_header_bytes = 1024 * 1024;
+  c.extender.server.read_timeout = milliseconds(1500);
+  c.extender.server.write_timeout = milliseconds(90000);
+  c.extender.server.idle_timeout = milliseconds(3600000);
+  c.extender.server.max_keepalive_requests = 1000;
+  c.extender.server.threads = 256;
+  c.extender.server.max_queued_connections = 1;
+  c.extender.strategy = DensityStrategy::kSpread;
+  c.extender.weights = {0, 1000, 7};
+  c.cluster.instance_type_label = "example.com/type";
+  c.cluster.instance_type_prefix = "p-";
+  c.cluster.topology_levels = {"zone", "example.com/rack"};
+  c.cluster.health_label = "example.com/health";
+  c.cluster.schedulable_health_values = {"ok", "null", "true", "123", "~"};
+  c.cluster.deep_health_label = "example.com/deep";
+  c.cluster.deep_health_passed = "yes";
+  c.cluster.deep_health_in_progress = "pending: now";
+  c.cluster.deep_health_failed = "#no";
+  c.cluster.health_taint_key = "example.com/taint";
+  c.cluster.queue_name_label = "example.com/queue";
+  c.cluster.priority_class_label = "example.com/priority";
+  c.cluster.required_topology_annotation = "example.com/required";
+  c.cluster.preferred_topology_annotation = "example.com/preferred";
+  c.cluster.pod_group_label = "example.com/group";
+  c.cluster.pod_group_total_count_annotation = "example.com/count";
+  c.cluster.group_fallback_labels = {};
+  c.cluster.team_namespace_prefix = "team-";
+  c.cluster.max_pods_per_instance_type = {{"p-small", 1}, {"p-big", 100000}};
+  c.log.level = LogLevel::kDebug;
+  c.log.format = LogFormat::kJson;
+  return c;
+}
+
+TEST(ConfigTest, EmptyDocumentGivesDefaults) {
+  for (const char* yaml : {"", "{}", "---\n", "# only a comment\n", "extender:\n", "log: {}\n"}) {
+    SCOPED_TRACE(yaml);
+    StatusOr<Config> config = ParseConfig(yaml);
+    ASSERT_TRUE(config.ok()) << config.status().message();
+    ExpectSameConfig(*config, Config{});
+  }
+}
+
+TEST(ConfigTest, DefaultConfigIsValid) {
+  EXPECT_EQ(ValidateConfig(Config{}), std::vector<std::string>{});
+}
+
+TEST(ConfigTest, NullValueKeepsDefault) {
+  StatusOr<Config> config = ParseConfig(
+      "extender:\n  listen:\n  server: ~\n  weights: {topology: null}\n"
+      "cluster:\n  topologyLevels:\n  maxPodsPerInstanceType:\n");
+  ASSERT_TRUE(config.ok()) << config.status().message();
+  ExpectSameConfig(*config, Config{});
+}
+
+TEST(ConfigTest, FieldsOverrideDefaults) {
+  StatusOr<Config> config = ParseConfig(R"(
+extender:
+  listen: "127.0.0.1:9000"
+  server:
+    maxBodyBytes: 32Mi
+    maxHeaderBytes: 8192
+    readTimeout: 2s
+    writeTimeout: 1m30s
+    idleTimeout: 1h
+    maxKeepAliveRequests: 100
+    threads: 4
+    maxQueuedConnections: 64
+  strategy: spread
+  weights: {topology: 10, density: 0, health: 3}
+cluster:
+  topologyLevels: [a/one, a/two]
+  schedulableHealthValues: [Schedulable, Maybe]
+  groupFallbackLabels: []
+  teamNamespacePrefix: team-
+log:
+  level: warn
+  format: json
+)");
+  ASSERT_TRUE(config.ok()) << config.status().message();
+  const ServerLimits& s = config->extender.server;
+  EXPECT_EQ(config->extender.listen, "127.0.0.1:9000");
+  EXPECT_EQ(s.max_body_bytes, 32u << 20);
+  EXPECT_EQ(s.max_header_bytes, 8192u);
+  EXPECT_EQ(s.read_timeout, milliseconds(2000));
+  EXPECT_EQ(s.write_timeout, milliseconds(90000));
+  EXPECT_EQ(s.idle_timeout, milliseconds(3600000));
+  EXPECT_EQ(s.max_keepalive_requests, 100u);
+  EXPECT_EQ(s.threads, 4u);
+  EXPECT_EQ(s.max_queued_connections, 64u);
+  EXPECT_EQ(config->extender.strategy, DensityStrategy::kSpread);
+  EXPECT_EQ(config->extender.weights.topology, 10u);
+  EXPECT_EQ(config->extender.weights.density, 0u);
+  EXPECT_EQ(config->extender.weights.health, 3u);
+  EXPECT_EQ(config->cluster.topology_levels, (std::vector<std::string>{"a/one", "a/two"}));
+  EXPECT_EQ(config->cluster.schedulable_health_values,
+            (std::vector<std::string>{"Schedulable", "Maybe"}));
+  EXPECT_TRUE(config->cluster.group_fallback_labels.empty());
+  EXPECT_EQ(config->cluster.team_namespace_prefix, "team-");
+  EXPECT_EQ(config->log.level, LogLevel::kWarn);
+  EXPECT_EQ(config->log.format, LogFormat::kJson);
+  // Untouched fields keep their defaults.
+  EXPECT_EQ(config->cluster.health_label, ClusterConfig{}.health_label);
+  EXPECT_EQ(config->cluster.max_pods_per_instance_type, ClusterConfig::DefaultMaxPods());
+}
+
+TEST(ConfigTest, DefaultMaxPodsMatchesDesignTable) {
+  // Copied verbatim from DESIGN §1.
+  const char* kTable = R"(
+ml.p4d.24xlarge 49   ml.p4de.24xlarge 49  ml.p5.48xlarge 49    ml.trn1.32xlarge 49  ml.trn1n.32xlarge 49
+ml.g5.xlarge 14      ml.g5.2xlarge 14     ml.g5.4xlarge 29     ml.g5.8xlarge 29     ml.g5.12xlarge 49
+ml.g5.16xlarge 29    ml.g5.24xlarge 49    ml.g5.48xlarge 49    ml.c5.large 9        ml.c5.xlarge 14
+ml.c5.2xlarge 14     ml.c5.4xlarge 29     ml.c5.9xlarge 29     ml.c5.12xlarge 29    ml.c5.18xlarge 49
+ml.c5.24xlarge 49    ml.c5n.large 9       ml.c5n.2xlarge 14    ml.c5n.4xlarge 29    ml.c5n.9xlarge 29
+ml.c5n.18xlarge 49   ml.m5.large 9        ml.m5.xlarge 14      ml.m5.2xlarge 14     ml.m5.4xlarge 29
+ml.m5.8xlarge 29     ml.m5.12xlarge 29    ml.m5.16xlarge 49    ml.m5.24xlarge 49    ml.t3.medium 5
+ml.t3.large 11       ml.t3.xlarge 14      ml.t3.2xlarge 14     ml.c6.xlarge 14      ml.g6.2xlarge 14
+ml.g6.4xlarge 29     ml.g6.8xlarge 29     ml.g6.12xlarge 29    ml.g6.16xlarge 49    ml.g6.24xlarge 49
+ml.g6.48xlarge 49    ml.gr6.4xlarge 29    ml.gr6.8xlarge 29    ml.g6e.xlarge 14     ml.g6e.2xlarge 14
+ml.g6e.4xlarge 29    ml.g6e.8xlarge 29    ml.g6e.12xlarge 29   ml.g6e.16xlarge 49   ml.g6e.24xlarge 49
+ml.g6e.48xlarge 49
+)";
+  std::map<std::string, std::uint32_t> expected;
+  std::istringstream in(kTable);
+  std::string type;
+  std::uint32_t max_pods;
+  while (in >> type >> max_pods) expected[type] = max_pods;
+  ASSERT_EQ(expected.size(), 56u);
+  EXPECT_EQ(ClusterConfig::DefaultMaxPods(), expected);
+  EXPECT_EQ(ClusterConfig{}.max_pods_per_instance_type, expected);
+}
+
+TEST(ConfigTest, MaxPodsTableReplacesDefaults) {
+  StatusOr<Config> config =
+      ParseConfig("cluster:\n  maxPodsPerInstanceType:\n    ml.p5.48xlarge: 100\n    ml.new: 7\n");
+  ASSERT_TRUE(config.ok()) << config.status().message();
+  std::map<std::string, std::uint32_t> expected = {{"ml.p5.48xlarge", 100}, {"ml.new", 7}};
+  EXPECT_EQ(config->cluster.max_pods_per_instance_type, expected);
+
+  config = ParseConfig("cluster: {maxPodsPerInstanceType: {}}");
+  ASSERT_TRUE(config.ok()) << config.status().message();
+  EXPECT_TRUE(config->cluster.max_pods_per_instance_type.empty());
+}
+
+TEST(ConfigTest, TopLevelScalarOrListIsRejected) {
+  for (const char* yaml : {"42", "[extender]", "just some text", "- a\n- b\n"}) {
+    SCOPED_TRACE(yaml);
+    EXPECT_EQ(ErrorLines(yaml),
+              std::vector<std::string>{
+                  "(root): must be a mapping with the sections extender, cluster and log"});
+  }
+}
+
+TEST(ConfigTest, MultipleDocumentsAreRejected) {
+  EXPECT_EQ(ErrorLines("log: {}\n---\nlog: {}\n"),
+            std::vector<std::string>{"(root): expected one YAML document, found 2"});
+}
+
+struct ErrorCase {
+  const char* yaml;
+  const char* error;
+};
+
+TEST(ConfigTest, UnknownKeyIsReportedWithItsPath) {
+  const ErrorCase kCases[] = {
+      {"extender: {servr: {}}", "extender.servr: unknown field"},
+      {"webhook: {listen: x}", "webhook: unknown field"},
+      {"extender: {server: {thread: 8}}", "extender.server.thread: unknown field"},
+      {"extender: {weights: {topo: 1}}", "extender.weights.topo: unknown field"},
+      {"cluster: {healthlabel: a}", "cluster.healthlabel: unknown field"},
+      {"log: {lvl: debug}", "log.lvl: unknown field"},
+      {"log: {? [a]\n: b}", "log: keys must be strings"},
+  };
+  for (const ErrorCase& c : kCases) {
+    SCOPED_TRACE(c.yaml);
+    EXPECT_EQ(ErrorLines(c.yaml), std::vector<std::string>{c.error});
+  }
+}
+
+TEST(ConfigTest, DuplicateKeyIsReported) {
+  EXPECT_EQ(ErrorLines("log:\n  level: debug\n  level: warn\n"),
+            std::vector<std::string>{"log.level: duplicate field"});
+  EXPECT_EQ(ErrorLines("cluster:\n  maxPodsPerInstanceType: {ml.a: 1, ml.a: 2}\n"),
+            std::vector<std::string>{R"(cluster.maxPodsPerInstanceType["ml.a"]: duplicate key)"});
+}
+
+TEST(ConfigTest, WrongTypeIsReportedWithItsPath) {
+  const ErrorCase kCases[] = {
+      {"extender: [1]", "extender: must be a mapping"},
+      {"extender: {server: 5}", "extender.server: must be a mapping"},
+      {"extender: {listen: [a]}", "extender.listen: must be a string"},
+      {"extender: {server: {threads: many}}", "extender.server.threads: must be an integer"},
+      {"extender: {server: {threads: \"8\"}}", "extender.server.threads: must be an integer"},
+      {"extender: {server: {threads: 1.5}}", "extender.server.threads: must be an integer"},
+      {"extender: {server: {threads: [8]}}", "extender.server.threads: must be an integer"},
+      {"extender: {server: {readTimeout: [1]}}",
+       "extender.server.readTimeout: must be a duration such as 250ms, 4s or 1m30s"},
+      {"extender: {server: {maxBodyBytes: {a: 1}}}",
+       "extender.server.maxBodyBytes: must be a byte size: an integer or a quantity such as 64Mi "
+       "or 500k"},
+      {"extender: {strategy: {a: 1}}", "extender.strategy: must be one of pack, spread"},
+      {"extender: {strategy: packed}",
+       R"(extender.strategy: must be one of pack, spread (got "packed"))"},
+      {"log: {level: verbose}",
+       R"(log.level: must be one of debug, info, warn, error (got "verbose"))"},
+      {"log: {format: xml}", R"(log.format: must be one of text, json (got "xml"))"},
+      {"cluster: {topologyLevels: abc}", "cluster.topologyLevels: must be a list of strings"},
+      {"cluster: {topologyLevels: [a, [b]]}", "cluster.topologyLevels[1]: must be a string"},
+      {"cluster: {maxPodsPerInstanceType: [a]}",
+       "cluster.maxPodsPerInstanceType: must be a mapping of names to integers"},
+      {"cluster: {maxPodsPerInstanceType: {ml.x: lots}}",
+       R"(cluster.maxPodsPerInstanceType["ml.x"]: must be an integer)"},
+  };
+  for (const ErrorCase& c : kCases) {
+    SCOPED_TRACE(c.yaml);
+    EXPECT_EQ(ErrorLines(c.yaml), std::vector<std::string>{c.error});
+  }
+}
+
+TEST(ConfigTest, OutOfRangeValueIsReportedWithItsRange) {
+  const ErrorCase kCases[] = {
+      {"extender: {server: {threads: 0}}",
+       "extender.server.threads: must be between 1 and 256 (got 0)"},
+      {"extender: {server: {threads: 257}}",
+       "extender.server.threads: must be between 1 and 256 (got 257)"},
+      {"extender: {server: {threads: -1}}",
+       "extender.server.threads: must be between 1 and 256 (got -1)"},
+      {"extender: {server: {threads: 99999999999999999999999}}",
+       "extender.server.threads: must be between 1 and 256 (got 99999999999999999999999)"},
+      {"extender: {server: {maxQueuedConnections: 65537}}",
+       "extender.server.maxQueuedConnections: must be between 1 and 65536 (got 65537)"},
+      {"extender: {server: {maxKeepAliveRequests: 4294967296}}",
+       "extender.server.maxKeepAliveRequests: must be between 0 and 4294967295 (got 4294967296)"},
+      {"extender: {server: {maxBodyBytes: 2Gi}}",
+       "extender.server.maxBodyBytes: must be between 1Ki and 1Gi (got 2Gi)"},
+      {"extender: {server: {maxBodyBytes: 512}}",
+       "extender.server.maxBodyBytes: must be between 1Ki and 1Gi (got 512)"},
+      {"extender: {server: {maxBodyBytes: 99999999999999999999Ei}}",
+       "extender.server.maxBodyBytes: must be between 1Ki and 1Gi (got 99999999999999999999Ei)"},
+      {"extender: {server: {maxHeaderBytes: 2Mi}}",
+       "extender.server.maxHeaderBytes: must be between 1Ki and 1Mi (got 2Mi)"},
+      {"extender: {server: {readTimeout: 0s}}",
+       "extender.server.readTimeout: must be between 1ms and 10m (got 0s)"},
+      {"extender: {server: {writeTimeout: 10m1ms}}",
+       "extender.server.writeTimeout: must be between 1ms and 10m (got 10m1ms)"},
+      {"extender: {server: {idleTimeout: 500ms}}",
+       "extender.server.idleTimeout: must be between 1s and 1h (got 500ms)"},
+      {"extender: {weights: {density: 1001}}",
+       "extender.weights.density: must be between 0 and 1000 (got 1001)"},
+      {"cluster: {maxPodsPerInstanceType: {ml.x: 0}}",
+       R"(cluster.maxPodsPerInstanceType["ml.x"]: must be between 1 and 100000 (got 0))"},
+      {"cluster: {maxPodsPerInstanceType: {ml.x: 100001}}",
+       R"(cluster.maxPodsPerInstanceType["ml.x"]: must be between 1 and 100000 (got 100001))"},
+  };
+  for (const ErrorCase& c : kCases) {
+    SCOPED_TRACE(c.yaml);
+    EXPECT_EQ(ErrorLines(c.yaml), std::vector<std::string>{c.error});
+  }
+}
+
+TEST(ConfigTest, EveryErrorIsReportedAtOnce) {
+  std::vector<std::string> errors = ErrorLines(R"(
+extender:
+  servr: {}
+  listen: nohost
+  server:
+    readTimeout: 4
+    threads: 0
+cluster:
+  topologyLevels: [a, "Bad Key", a]
+  maxPodsPerInstanceType: {ml.x: 0}
+log:
+  level: verbose
+)");
+  // Decoding errors first, in schema order (a section's unknown keys at its end), then the
+  // validation of the decoded values.
+  std::vector<std::string> expected = {
+      R"(extender.server.readTimeout: invalid duration "4": missing unit (use h, m, s or ms))",
+      "extender.server.threads: must be between 1 and 256 (got 0)",
+      "extender.servr: unknown field",
+      R"(cluster.maxPodsPerInstanceType["ml.x"]: must be between 1 and 100000 (got 0))",
+      R"(log.level: must be one of debug, info, warn, error (got "verbose"))",
+      R"(extender.listen: invalid address "nohost": missing port (expected HOST:PORT))",
+      R"(cluster.topologyLevels[1]: invalid key "Bad Key": name part must consist of )"
+      R"(alphanumerics, '-', '_' or '.', and must start and end with an alphanumeric)",
+      R"(cluster.topologyLevels[2]: duplicate of cluster.topologyLevels[0] ("a"))",
+  };
+  EXPECT_EQ(errors, expected);
+}
+
+TEST(ConfigTest, ValidateConfigChecksCrossFieldRules) {
+  struct Case {
+    const char* name;
+    void (*mutate)(Config&);
+    std::vector<std::string> errors;
+  };
+  const Case kCases[] = {
+      {"all weights zero",
+       [](Config& c) {
+         c.extender.weights = {0, 0, 0};
+       },
+       {"extender.weights: at least one weight must be greater than 0"}},
+      {"threads set in code",
+       [](Config& c) { c.extender.server.threads = 0; },
+       {"extender.server.threads: must be between 1 and 256 (got 0)"}},
+      {"body size set in code",
+       [](Config& c) { c.extender.server.max_body_bytes = 1000; },
+       {"extender.server.maxBodyBytes: must be between 1Ki and 1Gi (got 1000)"}},
+      {"listen",
+       [](Config& c) { c.extender.listen = "::1:80"; },
+       {R"(extender.listen: invalid address "::1:80": an IPv6 address must be in brackets, )"
+        R"(as in [::1]:8888)"}},
+      {"no topology levels",
+       [](Config& c) { c.cluster.topology_levels.clear(); },
+       {"cluster.topologyLevels: must list between 1 and 8 label keys (got 0)"}},
+      {"nine topology levels",
+       [](Config& c) {
+         c.cluster.topology_levels = {"l1", "l2", "l3", "l4", "l5", "l6", "l7", "l8", "l9"};
+       },
+       {"cluster.topologyLevels: must list between 1 and 8 label keys (got 9)"}},
+      {"duplicate fallback label",
+       [](Config& c) {
+         c.cluster.group_fallback_labels = {"a", "b", "b"};
+       },
+       {R"(cluster.groupFallbackLabels[2]: duplicate of cluster.groupFallbackLabels[1] ("b"))"}},
+      {"no schedulable values",
+       [](Config& c) { c.cluster.schedulable_health_values.clear(); },
+       {"cluster.schedulableHealthValues: must not be empty"}},
+      {"empty schedulable value",
+       [](Config& c) {
+         c.cluster.schedulable_health_values = {"ok", ""};
+       },
+       {"cluster.schedulableHealthValues[1]: must not be empty"}},
+      {"deep health values equal",
+       [](Config& c) {
+         c.cluster.deep_health_in_progress = "Passed";
+         c.cluster.deep_health_failed = "";
+       },
+       {R"(cluster.deepHealthInProgress: must differ from cluster.deepHealthPassed (both "Passed"))",
+        "cluster.deepHealthFailed: must not be empty"}},
+      {"empty instance type prefix",
+       [](Config& c) { c.cluster.instance_type_prefix = ""; },
+       {"cluster.instanceTypePrefix: must not be empty"}},
+      {"empty team prefix",
+       [](Config& c) { c.cluster.team_namespace_prefix = ""; },
+       {"cluster.teamNamespacePrefix: must not be empty"}},
+      {"upper-case team prefix",
+       [](Config& c) { c.cluster.team_namespace_prefix = "Team-"; },
+       {R"(cluster.teamNamespacePrefix: must consist of lower-case alphanumerics and '-' and )"
+        R"(start with an alphanumeric (got "Team-"))"}},
+      {"team prefix starting with a dash",
+       [](Config& c) { c.cluster.team_namespace_prefix = "-ns"; },
+       {R"(cluster.teamNamespacePrefix: must consist of lower-case alphanumerics and '-' and )"
+        R"(start with an alphanumeric (got "-ns"))"}},
+      {"team prefix too long",
+       [](Config& c) { c.cluster.team_namespace_prefix = std::string(63, 'a'); },
+       {"cluster.teamNamespacePrefix: must be no more than 62 characters, so that a namespace "
+        "name fits in 63"}},
+      {"empty instance type",
+       [](Config& c) {
+         c.cluster.max_pods_per_instance_type = {{"", 5}};
+       },
+       {R"(cluster.maxPodsPerInstanceType[""]: instance type must not be empty)"}},
+      {"zero max pods in code",
+       [](Config& c) {
+         c.cluster.max_pods_per_instance_type = {{"ml.x", 0}};
+       },
+       {R"(cluster.maxPodsPerInstanceType["ml.x"]: must be between 1 and 100000 (got 0))"}},
+      {"unknown log level",
+       [](Config& c) { c.log.level = static_cast<LogLevel>(42); },
+       {"log.level: unknown log level"}},
+  };
+  for (const Case& c : kCases) {
+    SCOPED_TRACE(c.name);
+    Config config;
+    c.mutate(config);
+    EXPECT_EQ(ValidateConfig(config), c.errors);
+  }
+}
+
+TEST(ConfigTest, ValidationErrorsFailParseConfig) {
+  EXPECT_EQ(
+      ErrorLines("extender: {weights: {topology: 0, density: 0, health: 0}}"),
+      std::vector<std::string>{"extender.weights: at least one weight must be greater than 0"});
+  EXPECT_EQ(ErrorLines("cluster: {schedulableHealthValues: []}"),
+            std::vector<std::string>{"cluster.schedulableHealthValues: must not be empty"});
+}
+
+TEST(ConfigTest, InvalidLabelKeyRejected) {
+  const std::string kDnsRule =
+      "must be a lowercase DNS subdomain (lower-case alphanumerics, '-' and '.', each label "
+      "starting and ending with an alphanumeric)";
+  const std::string kNameRule =
+      "name part must consist of alphanumerics, '-', '_' or '.', and must start and end with an "
+      "alphanumeric";
+  const std::string long_name(64, 'a');
+  const std::string long_prefix = std::string(250, 'a') + ".com";  // 254 characters
+  struct Case {
+    std::string key;
+    std::string error;
+  };
+  const Case kCases[] = {
+      {"", "must not be empty"},
+      {"Example.com/name", R"(invalid key "Example.com/name": prefix part )" + kDnsRule},
+      {"a..b/name", R"(invalid key "a..b/name": prefix part )" + kDnsRule},
+      {"-a.com/name", R"(invalid key "-a.com/name": prefix part )" + kDnsRule},
+      {"a_b.com/name", R"(invalid key "a_b.com/name": prefix part )" + kDnsRule},
+      {long_prefix + "/name",
+       "invalid key \"" + long_prefix + "/name\": prefix part must be no more than 253 characters"},
+      {"/name", R"(invalid key "/name": prefix part must not be empty)"},
+      {"a.com/", R"(invalid key "a.com/": name part must not be empty)"},
+      {"a/b/c", R"(invalid key "a/b/c": must contain at most one '/')"},
+      {"-name", R"(invalid key "-name": )" + kNameRule},
+      {"name_", R"(invalid key "name_": )" + kNameRule},
+      {"na me", R"(invalid key "na me": )" + kNameRule},
+      {long_name,
+       "invalid key \"" + long_name + "\": name part must be no more than 63 characters"},
+  };
+  for (const Case& c : kCases) {
+    SCOPED_TRACE(c.key);
+    Config config;
+    config.cluster.health_label = c.key;
+    EXPECT_EQ(ValidateConfig(config), std::vector<std::string>{"cluster.healthLabel: " + c.error});
+  }
+  // Every key field is checked under its own path.
+  EXPECT_EQ(ErrorLines("cluster: {requiredTopologyAnnotation: 'x y', groupFallbackLabels: [ok, "
+                       "'-']}"),
+            (std::vector<std::string>{
+                R"(cluster.requiredTopologyAnnotation: invalid key "x y": )" + kNameRule,
+                R"(cluster.groupFallbackLabels[1]: invalid key "-": )" + kNameRule,
+            }));
+}
+
+TEST(ConfigTest, ValidLabelKeysAccepted) {
+  for (const std::string& key :
+       {std::string("a"), std::string("A1"), std::string("example.com/Name_1.x-y"),
+        std::string("k8s.io/a"), std::string("a-b.c-d/e"), std::string(63, 'z'),
+        std::string(253, 'a') + "/b"}) {
+    SCOPED_TRACE(key);
+    Config config;
+    config.cluster.pod_group_label = key;
+    EXPECT_EQ(ValidateConfig(config), std::vector<std::string>{});
+  }
+}
+
+TEST(ConfigTest, QuantitiesAccepted) {
+  struct Case {
+    const char* text;
+    std::size_t bytes;
+  };
+  const Case kCases[] = {
+      {"67108864", 67108864}, {"64Mi", 64u << 20}, {"1Gi", 1u << 30},     {"500k", 500000},
+      {"16Ki", 16384},        {"1Ki", 1024},       {"\"2Mi\"", 2u << 20}, {"'4096'", 4096},
+      {"1.5Ki", 1536},        {"1M", 1000000},     {"0.5Gi", 512u << 20}, {"1G", 1000000000},
+      {"2.000k", 2000},
+  };
+  for (const Case& c : kCases) {
+    SCOPED_TRACE(c.text);
+    StatusOr<Config> config =
+        ParseConfig(std::string("extender: {server: {maxBodyBytes: ") + c.text + "}}");
+    ASSERT_TRUE(config.ok()) << config.status().message();
+    EXPECT_EQ(config->extender.server.max_body_bytes, c.bytes);
+  }
+}
+
+TEST(ConfigTest, MalformedQuantitiesRejected) {
+  const std::string kPath = "extender.server.maxBodyBytes: ";
+  const std::string kExpected =
+      "must be a byte size: an integer or a quantity such as 64Mi or 500k (got ";
+  struct Case {
+    const char* text;
+    std::string error;
+  };
+  const Case kCases[] = {
+      {"64MB", kExpected + "\"64MB\")"},
+      {"64 Mi", kExpected + "\"64 Mi\")"},
+      {"Mi", kExpected + "\"Mi\")"},
+      {"-1", kExpected + "\"-1\")"},
+      {"1.Ki", kExpected + "\"1.Ki\")"},
+      {"1e6", kExpected + "\"1e6\")"},
+      {"0x400", kExpected + "\"0x400\")"},
+      {"1.0001Ki", "must be a whole number of bytes (got 1.0001Ki)"},
+      {"1500.5", "must be a whole number of bytes (got 1500.5)"},
+      {"1.0000000000000000000000001Ki",
+       "must be a whole number of bytes (got 1.0000000000000000000000001Ki)"},
+  };
+  for (const Case& c : kCases) {
+    SCOPED_TRACE(c.text);
+    EXPECT_EQ(ErrorLines(std::string("extender: {server: {maxBodyBytes: ") + c.text + "}}"),
+              std::vector<std::string>{kPath + c.error});
+  }
+}
+
+TEST(ConfigTest, DurationsParse) {
+  struct Case {
+    const char* text;
+    std::int64_t ms;
+  };
+  const Case kCases[] = {
+      {"250ms", 250},
+      {"4s", 4000},
+      {"2m", 120000},
+      {"1m30s", 90000},
+      {"1h", 3600000},
+      {"1.5s", 1500},
+      {"0s", 0},
+      {".5s", 500},
+      {"0.25m", 15000},
+      {"1h2m3s4ms", 3723004},
+      {"1s1s", 2000},
+      {"10m", 600000},
+      {"0.001s", 1},
+      {"1.000000000s", 1000},
+      {"2562047788015h12m55s807ms", std::numeric_limits<std::int64_t>::max()},
+  };
+  for (const Case& c : kCases) {
+    SCOPED_TRACE(c.text);
+    StatusOr<milliseconds> d = ParseDuration(c.text);
+    ASSERT_TRUE(d.ok()) << d.status().message();
+    EXPECT_EQ(d->count(), c.ms);
+  }
+}
+
+TEST(ConfigTest, InvalidDurationsRejected) {
+  struct Case {
+    const char* text;
+    const char* error;
+  };
+  const Case kCases[] = {
+      {"", R"(invalid duration "": must not be empty)"},
+      {"0", R"(invalid duration "0": missing unit (use h, m, s or ms))"},
+      {"4", R"(invalid duration "4": missing unit (use h, m, s or ms))"},
+      {"1m30", R"(invalid duration "1m30": missing unit (use h, m, s or ms))"},
+      {"-1s", R"(invalid duration "-1s": must not be negative)"},
+      {"+1s", R"(invalid duration "+1s": expected a number such as 250ms, 4s, 2m or 1m30s)"},
+      {"s", R"(invalid duration "s": expected a number such as 250ms, 4s, 2m or 1m30s)"},
+      {"1x", R"(invalid duration "1x": unknown unit "x" (use h, m, s or ms))"},
+      {"1us", R"(invalid duration "1us": unknown unit "us" (use h, m, s or ms))"},
+      {"1d", R"(invalid duration "1d": unknown unit "d" (use h, m, s or ms))"},
+      {"1 s", R"(invalid duration "1 s": unknown unit " s" (use h, m, s or ms))"},
+      {"1.0005s", R"(invalid duration "1.0005s": must be a whole number of milliseconds)"},
+      {"0.5ms", R"(invalid duration "0.5ms": must be a whole number of milliseconds)"},
+      // More significant fractional digits than any unit can absorb (and than fit in 64 bits).
+      {"0.000000000000000000000000001h",
+       R"(invalid duration "0.000000000000000000000000001h": must be a whole number of )"
+       R"(milliseconds)"},
+      {"99999999999999999999h", R"(invalid duration "99999999999999999999h": too large)"},
+      {"2562047788016h", R"(invalid duration "2562047788016h": too large)"},
+      {"2562047788015h12m55s808ms", R"(invalid duration "2562047788015h12m55s808ms": too large)"},
+  };
+  for (const Case& c : kCases) {
+    SCOPED_TRACE(c.text);
+    StatusOr<milliseconds> d = ParseDuration(c.text);
+    ASSERT_FALSE(d.ok()) << d->count();
+    EXPECT_EQ(d.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_EQ(d.status().message(), c.error);
+  }
+}
+
+TEST(ConfigTest, FormatDurationRoundTrips) {
+  struct Case {
+    std::int64_t ms;
+    const char* text;
+  };
+  const Case kCases[] = {
+      {0, "0s"},
+      {1, "1ms"},
+      {999, "999ms"},
+      {1000, "1s"},
+      {1500, "1s500ms"},
+      {4000, "4s"},
+      {60000, "1m"},
+      {90000, "1m30s"},
+      {120000, "2m"},
+      {3600000, "1h"},
+      {3723004, "1h2m3s4ms"},
+      {std::numeric_limits<std::int64_t>::max(), "2562047788015h12m55s807ms"},
+  };
+  for (const Case& c : kCases) {
+    SCOPED_TRACE(c.ms);
+    EXPECT_EQ(FormatDuration(milliseconds(c.ms)), c.text);
+    StatusOr<milliseconds> back = ParseDuration(FormatDuration(milliseconds(c.ms)));
+    ASSERT_TRUE(back.ok()) << back.status().message();
+    EXPECT_EQ(back->count(), c.ms);
+  }
+}
+
+TEST(ConfigTest, HostPortParses) {
+  struct Case {
+    const char* text;
+    const char* host;
+    std::uint16_t port;
+  };
+  const Case kCases[] = {
+      {"0.0.0.0:8888", "0.0.0.0", 8888},
+      {"[::1]:8888", "::1", 8888},
+      {"[::]:443", "::", 443},
+      {"[fe80::1%eth0]:80", "fe80::1%eth0", 80},
+      {"localhost:0", "localhost", 0},
+      {"example.com:65535", "example.com", 65535},
+      {"h:00080", "h", 80},
+  };
+  for (const Case& c : kCases) {
+    SCOPED_TRACE(c.text);
+    StatusOr<HostPort> hp = ParseHostPort(c.text);
+    ASSERT_TRUE(hp.ok()) << hp.status().message();
+    EXPECT_EQ(hp->host, c.host);
+    EXPECT_EQ(hp->port, c.port);
+  }
+}
+
+TEST(ConfigTest, InvalidHostPortRejected) {
+  struct Case {
+    const char* text;
+    const char* why;
+  };
+  const char* kBadPort = "port must be a number between 0 and 65535";
+  const Case kCases[] = {
+      {"nohost", "missing port (expected HOST:PORT)"},
+      {"", "missing port (expected HOST:PORT)"},
+      {":8888", "host must not be empty"},
+      {"[]:8888", "host must not be empty"},
+      {"host:", kBadPort},
+      {"host:65536", kBadPort},
+      {"host:-1", kBadPort},
+      {"host:+80", kBadPort},
+      {"host:8o", kBadPort},
+      {"host:080800", kBadPort},
+      {"host: 80", kBadPort},
+      {"::1:80", "an IPv6 address must be in brackets, as in [::1]:8888"},
+      {"[::1]", "expected ':' and a port after ']'"},
+      {"[::1]80", "expected ':' and a port after ']'"},
+      {"[::1:80", "missing ']' after IPv6 address"},
+      {"a]:80", "unexpected '[' or ']' in host"},
+      {"a b:80", "host must not contain spaces or control characters"},
+  };
+  for (const Case& c : kCases) {
+    SCOPED_TRACE(c.text);
+    StatusOr<HostPort> hp = ParseHostPort(c.text);
+    ASSERT_FALSE(hp.ok());
+    EXPECT_EQ(hp.status().message(), std::string("invalid address \"") + c.text + "\": " + c.why);
+  }
+}
+
+TEST(ConfigTest, YamlSyntaxErrorNamesLineAndColumn) {
+  // yaml-cpp reports the unterminated flow sequence where it gave up: line 2, column 2.
+  EXPECT_EQ(ErrorLines("log: [1, 2\nb: 3\n"),
+            std::vector<std::string>{"line 2, column 2: end of sequence flow not found"});
+  EXPECT_EQ(ErrorLines("log:\n  level: a: b\n"),
+            std::vector<std::string>{"line 2, column 11: illegal map value"});
+  EXPECT_EQ(ErrorLines("log: *missing\n"),
+            std::vector<std::string>{"line 1, column 6: the referenced anchor is not defined"});
+}
+
+TEST(ConfigTest, RoundTripReproducesConfig) {
+  Config empty_tables;
+  empty_tables.cluster.group_fallback_labels.clear();
+  empty_tables.cluster.max_pods_per_instance_type.clear();
+  for (const Config& original : {Config{}, CustomConfig(), empty_tables}) {
+    ASSERT_EQ(ValidateConfig(original), std::vector<std::string>{});
+    std::string yaml = ConfigToYaml(original);
+    SCOPED_TRACE(yaml);
+    EXPECT_EQ(yaml.rfind("# ", 0), 0u);  // starts with the comment header
+    StatusOr<Config> parsed = ParseConfig(yaml);
+    ASSERT_TRUE(parsed.ok()) << parsed.status().message();
+    ExpectSameConfig(*parsed, original);
+    EXPECT_EQ(ConfigToYaml(*parsed), yaml);
+  }
+}
+
+TEST(ConfigTest, ConfigToYamlWritesEveryField) {
+  std::string yaml = ConfigToYaml(Config{});
+  for (const char* field : {"extender:",
+                            "listen: 0.0.0.0:8888",
+                            "maxBodyBytes: 67108864",
+                            "maxHeaderBytes: 16384",
+                            "readTimeout: 4s",
+                            "writeTimeout: 4s",
+                            "idleTimeout: 2m",
+                            "maxKeepAliveRequests: 0",
+                            "threads: 8",
+                            "maxQueuedConnections: 256",
+                            "strategy: pack",
+                            "weights: {topology: 4, density: 2, health: 1}",
+                            "cluster:",
+                            "instanceTypeLabel: node.kubernetes.io/instance-type",
+                            "instanceTypePrefix: ml.",
+                            "topologyLevels:",
+                            "healthLabel:",
+                            "schedulableHealthValues:",
+                            "deepHealthLabel:",
+                            "deepHealthPassed: Passed",
+                            "deepHealthInProgress: InProgress",
+                            "deepHealthFailed: Failed",
+                            "healthTaintKey:",
+                            "queueNameLabel:",
+                            "priorityClassLabel:",
+                            "requiredTopologyAnnotation:",
+                            "preferredTopologyAnnotation:",
+                            "podGroupLabel:",
+                            "podGroupTotalCountAnnotation:",
+                            "groupFallbackLabels:",
+                            "teamNamespacePrefix: hyperpod-ns-",
+                            "maxPodsPerInstanceType:",
+                            "ml.g6e.48xlarge: 49",
+                            "log:",
+                            "level: info",
+                            "format: text"}) {
+    EXPECT_NE(yaml.find(field), std::string::npos) << field << "\n" << yaml;
+  }
+}
+
+class ConfigFileTest : public ::testing::Test {
+ protected:
+  std::string WriteFile(const std::string& name, const std::string& contents) {
+    std::string path = ::testing::TempDir() + "/hyperplace_config_test_" + name;
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out << contents;
+    out.close();
+    paths_.push_back(path);
+    return path;
+  }
+  void TearDown() override {
+    for (const std::string& path : paths_) std::remove(path.c_str());
+  }
+
+ private:
+  std::vector<std::string> paths_;
+};
+
+TEST_F(ConfigFileTest, LoadConfigFileParsesTheFile) {
+  std::string path = WriteFile("ok.yaml", "extender:\n  server:\n    threads: 3\n");
+  StatusOr<Config> config = LoadConfigFile(path);
+  ASSERT_TRUE(config.ok()) << config.status().message();
+  EXPECT_EQ(config->extender.server.threads, 3u);
+}
+
+TEST_F(ConfigFileTest, LoadConfigFileReportsParseErrors) {
+  std::string path = WriteFile("bad.yaml", "log: {lvl: 1}\n");
+  StatusOr<Config> config = LoadConfigFile(path);
+  ASSERT_FALSE(config.ok());
+  EXPECT_EQ(config.status().message(), "log.lvl: unknown field");
+}
+
+TEST_F(ConfigFileTest, MissingFileNamesPathAndReason) {
+  std::string path = ::testing::TempDir() + "/hyperplace_config_test_does_not_exist.yaml";
+  StatusOr<Config> config = LoadConfigFile(path);
+  ASSERT_FALSE(config.ok());
+  EXPECT_EQ(config.status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(config.status().message(),
+            "cannot open config file \"" + path + "\": No such file or directory");
+}
+
+TEST_F(ConfigFileTest, DirectoryIsRejected) {
+  StatusOr<Config> config = LoadConfigFile(::testing::TempDir());
+  ASSERT_FALSE(config.ok());
+  EXPECT_NE(config.status().message().find("Is a directory"), std::string::npos)
+      << config.status().message();
+}
+
+TEST_F(ConfigFileTest, FileLargerThanFourMebibytesIsRefused) {
+  std::string at_limit = "log: {}\n" + std::string((4u << 20) - 9, ' ') + "\n";
+  ASSERT_EQ(at_limit.size(), 4u << 20);
+  StatusOr<Config> config = LoadConfigFile(WriteFile("limit.yaml", at_limit));
+  EXPECT_TRUE(config.ok()) << config.status().message();
+
+  std::string path = WriteFile("big.yaml", at_limit + " ");
+  config = LoadConfigFile(path);
+  ASSERT_FALSE(config.ok());
+  EXPECT_EQ(config.status().code(), StatusCode::kOutOfRange);
+  EXPECT_EQ(config.status().message(), "config file \"" + path + "\" is larger than 4MiB");
+}
+
+TEST(ConfigTest, EnumNames) {
+  EXPECT_STREQ(LogLevelName(LogLevel::kDebug), "debug");
+  EXPECT_STREQ(LogLevelName(LogLevel::kInfo), "info");
+  EXPECT_STREQ(LogLevelName(LogLevel::kWarn), "warn");
+  EXPECT_STREQ(LogLevelName(LogLevel::kError), "error");
+  EXPECT_STREQ(DensityStrategyName(DensityStrategy::kPack), "pack");
+  EXPECT_STREQ(DensityStrategyName(DensityStrategy::kSpread), "spread");
+}
+
+}  // namespace
+}  // namespace hyperplace
