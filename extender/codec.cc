@@ -1,0 +1,599 @@
+#include "extender/codec.h"
+
+#include <simdjson.h>
+
+#include <cctype>
+#include <charconv>
+
+namespace hyperplace::extender {
+
+namespace od = simdjson::ondemand;
+using scoring::Labels;
+using simdjson::error_code;
+
+static_assert(kInputPadding >= simdjson::SIMDJSON_PADDING);
+
+namespace {
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// The parser kernel compiled in (haswell or icelake with AVX2; "fallback" is scalar and slow).
+#define HP_STRINGIFY_(x) #x
+#define HP_STRINGIFY(x) HP_STRINGIFY_(x)
+constexpr std::string_view kKernel = HP_STRINGIFY(SIMDJSON_BUILTIN_IMPLEMENTATION);
+
+// Walks the JSON with a field path for error messages. Every method returns false on error after
+// recording it; callers return at once.
+class Reader {
+ public:
+  explicit Reader(std::string& error) : error_(error) {}
+
+  bool Fail(error_code code, std::string_view path) {
+    if (error_.empty()) {
+      error_.append(path.empty() ? "request" : path).append(": ");
+      switch (code) {
+        case simdjson::INCORRECT_TYPE: error_.append("unexpected JSON type"); break;
+        case simdjson::DEPTH_ERROR: error_.append("nested too deeply"); break;
+        default: error_.append(simdjson::error_message(code));
+      }
+    }
+    return false;
+  }
+  bool Fail(std::string_view message, std::string_view path) {
+    if (error_.empty()) error_.append(path).append(": ").append(message);
+    return false;
+  }
+
+  // True with `null_out` set when the value is JSON null (consumed).
+  bool IsNull(od::value& v, bool& null_out, std::string_view path) {
+    auto r = v.is_null();
+    if (r.error()) return Fail(r.error(), path);
+    null_out = r.value_unsafe();
+    return true;
+  }
+
+  bool String(od::value& v, std::string_view& out, std::string_view path) {
+    auto r = v.get_string();
+    if (r.error() == simdjson::INCORRECT_TYPE) return Fail("expected a string", path);
+    if (r.error()) return Fail(r.error(), path);
+    out = r.value_unsafe();
+    return true;
+  }
+
+  // A JSON object of string values ({"k": "v"}); null is an empty map.
+  bool StringMap(od::value& v, Labels& out, std::string_view path) {
+    bool null = false;
+    if (!IsNull(v, null, path)) return false;
+    if (null) return true;
+    od::object obj;
+    if (auto e = v.get_object().get(obj)) {
+      return e == simdjson::INCORRECT_TYPE ? Fail("expected an object", path) : Fail(e, path);
+    }
+    std::vector<Labels::Entry> entries;
+    for (auto field : obj) {
+      std::string_view key;
+      if (auto e = field.unescaped_key().get(key)) return Fail(e, path);
+      od::value value;
+      if (auto e = field.value().get(value)) return Fail(e, path);
+      std::string_view text;
+      if (!String(value, text, path)) return false;
+      entries.emplace_back(key, text);
+    }
+    out = Labels(std::move(entries));
+    return true;
+  }
+
+  // Iterates an object's fields, calling fn(key, value) for each; null is an empty object.
+  template <typename Fn>
+  bool Object(od::value& v, std::string_view path, Fn&& fn) {
+    bool null = false;
+    if (!IsNull(v, null, path)) return false;
+    if (null) return true;
+    od::object obj;
+    if (auto e = v.get_object().get(obj)) {
+      return e == simdjson::INCORRECT_TYPE ? Fail("expected an object", path) : Fail(e, path);
+    }
+    for (auto field : obj) {
+      std::string_view key;
+      if (auto e = field.unescaped_key().get(key)) return Fail(e, path);
+      od::value value;
+      if (auto e = field.value().get(value)) return Fail(e, path);
+      if (!fn(key, value)) return false;
+    }
+    return true;
+  }
+
+  // Iterates an array, calling fn(value) for each element; null is an empty array.
+  template <typename Fn>
+  bool Array(od::value& v, std::string_view path, Fn&& fn) {
+    bool null = false;
+    if (!IsNull(v, null, path)) return false;
+    if (null) return true;
+    od::array arr;
+    if (auto e = v.get_array().get(arr)) {
+      return e == simdjson::INCORRECT_TYPE ? Fail("expected an array", path) : Fail(e, path);
+    }
+    for (auto element : arr) {
+      od::value value;
+      if (auto e = element.get(value)) return Fail(e, path);
+      if (!fn(value)) return false;
+    }
+    return true;
+  }
+
+  bool Pod(od::value& v, scoring::Pod& pod) {
+    return Object(v, "Pod", [&](std::string_view key, od::value& value) {
+      if (key == "metadata") return PodMetadata(value, pod);
+      if (key == "spec") return PodSpec(value, pod);
+      return true;
+    });
+  }
+
+  bool PodMetadata(od::value& v, scoring::Pod& pod) {
+    return Object(v, "Pod.metadata", [&](std::string_view key, od::value& value) {
+      if (key == "name") return String(value, pod.name, "Pod.metadata.name");
+      if (key == "namespace") return String(value, pod.namespace_name, "Pod.metadata.namespace");
+      if (key == "uid") return String(value, pod.uid, "Pod.metadata.uid");
+      if (key == "labels") return StringMap(value, pod.labels, "Pod.metadata.labels");
+      if (key == "annotations") return StringMap(value, pod.annotations, "Pod.metadata.annotations");
+      if (key == "ownerReferences") return OwnerReferences(value, pod);
+      return true;
+    });
+  }
+
+  bool OwnerReferences(od::value& v, scoring::Pod& pod) {
+    constexpr std::string_view kPath = "Pod.metadata.ownerReferences";
+    return Array(v, kPath, [&](od::value& ref) {
+      std::string_view uid;
+      bool controller = false;
+      bool ok = Object(ref, kPath, [&](std::string_view key, od::value& value) {
+        if (key == "uid") return String(value, uid, kPath);
+        if (key == "controller") {
+          bool null = false;
+          if (!IsNull(value, null, kPath)) return false;
+          if (null) return true;
+          if (auto e = value.get_bool().get(controller)) return Fail(e, kPath);
+        }
+        return true;
+      });
+      if (ok && controller) pod.controller_uid = uid;
+      return ok;
+    });
+  }
+
+  bool PodSpec(od::value& v, scoring::Pod& pod) {
+    return Object(v, "Pod.spec", [&](std::string_view key, od::value& value) {
+      if (key == "nodeSelector") return StringMap(value, pod.node_selector, "Pod.spec.nodeSelector");
+      if (key == "nodeName") return String(value, pod.node_name, "Pod.spec.nodeName");
+      if (key == "tolerations") return Tolerations(value, pod);
+      if (key == "affinity") return Affinity(value, pod);
+      return true;
+    });
+  }
+
+  bool Tolerations(od::value& v, scoring::Pod& pod) {
+    constexpr std::string_view kPath = "Pod.spec.tolerations";
+    return Array(v, kPath, [&](od::value& item) {
+      scoring::Toleration t;
+      bool ok = Object(item, kPath, [&](std::string_view key, od::value& value) {
+        std::string_view text;
+        if (key == "key") return String(value, t.key, kPath);
+        if (key == "value") return String(value, t.value, kPath);
+        if (key == "operator") {
+          if (!String(value, text, kPath)) return false;
+          t.op = text == "Exists" ? scoring::Toleration::Operator::kExists
+                                  : scoring::Toleration::Operator::kEqual;
+        } else if (key == "effect") {
+          if (!String(value, text, kPath)) return false;
+          if (!text.empty()) t.effect = scoring::ParseTaintEffect(text);
+        }
+        return true;
+      });
+      if (ok) pod.tolerations.push_back(t);
+      return ok;
+    });
+  }
+
+  bool Affinity(od::value& v, scoring::Pod& pod) {
+    constexpr std::string_view kPath = "Pod.spec.affinity.nodeAffinity";
+    return Object(v, "Pod.spec.affinity", [&](std::string_view key, od::value& value) {
+      if (key != "nodeAffinity") return true;
+      return Object(value, kPath, [&](std::string_view key, od::value& value) {
+        if (key != "requiredDuringSchedulingIgnoredDuringExecution") return true;
+        return Object(value, kPath, [&](std::string_view key, od::value& value) {
+          if (key != "nodeSelectorTerms") return true;
+          return Array(value, kPath, [&](od::value& term) {
+            std::vector<scoring::NodeSelectorRequirement> reqs;
+            bool ok = Object(term, kPath, [&](std::string_view key, od::value& value) {
+              if (key != "matchExpressions") return true;
+              return Array(value, kPath, [&](od::value& expr) {
+                scoring::NodeSelectorRequirement req;
+                bool ok = Object(expr, kPath, [&](std::string_view key, od::value& value) {
+                  if (key == "key") return String(value, req.key, kPath);
+                  if (key == "operator") return String(value, req.op, kPath);
+                  if (key == "values") {
+                    return Array(value, kPath, [&](od::value& item) {
+                      std::string_view s;
+                      if (!String(item, s, kPath)) return false;
+                      req.values.push_back(s);
+                      return true;
+                    });
+                  }
+                  return true;
+                });
+                if (ok) reqs.push_back(std::move(req));
+                return ok;
+              });
+            });
+            if (ok) pod.required_node_terms.push_back(std::move(reqs));
+            return ok;
+          });
+        });
+      });
+    });
+  }
+
+  bool Taints(od::value& v, scoring::Node& node) {
+    constexpr std::string_view kPath = "Nodes.items[].spec.taints";
+    return Array(v, kPath, [&](od::value& item) {
+      scoring::Taint t;
+      bool ok = Object(item, kPath, [&](std::string_view key, od::value& value) {
+        if (key == "key") return String(value, t.key, kPath);
+        if (key == "value") return String(value, t.value, kPath);
+        if (key == "effect") {
+          std::string_view effect;
+          if (!String(value, effect, kPath)) return false;
+          t.effect = scoring::ParseTaintEffect(effect);
+        }
+        return true;
+      });
+      if (ok) node.taints.push_back(t);
+      return ok;
+    });
+  }
+
+  bool NodeList(od::value& v, ExtenderArgs& out) {
+    bool null = false;
+    if (!IsNull(v, null, "Nodes")) return false;
+    if (null) return true;
+    out.has_nodes = true;
+    return Object(v, "Nodes", [&](std::string_view key, od::value& value) {
+      if (key != "items") return true;
+      return Array(value, "Nodes.items", [&](od::value& item) {
+        od::object obj;
+        if (auto e = item.get_object().get(obj)) return Fail(e, "Nodes.items[]");
+        // Keep the item's exact bytes for a full-node reply, then rewind and read its fields.
+        std::string_view raw;
+        if (auto e = obj.raw_json().get(raw)) return Fail(e, "Nodes.items[]");
+        if (auto e = obj.reset().error()) return Fail(e, "Nodes.items[]");
+        scoring::Node& node = out.nodes.emplace_back();
+        for (auto field : obj) {
+          std::string_view key;
+          if (auto e = field.unescaped_key().get(key)) return Fail(e, "Nodes.items[]");
+          od::value value;
+          if (auto e = field.value().get(value)) return Fail(e, "Nodes.items[]");
+          if (!NodeField(key, value, node)) return false;
+        }
+        if (node.name.empty()) return Fail("node without metadata.name", "Nodes.items[]");
+        out.node_json.push_back(raw);
+        return true;
+      });
+    });
+  }
+
+  bool NodeField(std::string_view key, od::value& value, scoring::Node& node) {
+    if (key == "metadata") {
+      return Object(value, "Nodes.items[].metadata", [&](std::string_view key, od::value& value) {
+        if (key == "name") return String(value, node.name, "Nodes.items[].metadata.name");
+        if (key == "labels") return StringMap(value, node.labels, "Nodes.items[].metadata.labels");
+        return true;
+      });
+    }
+    if (key == "spec") {
+      return Object(value, "Nodes.items[].spec", [&](std::string_view key, od::value& value) {
+        if (key == "taints") return Taints(value, node);
+        return true;
+      });
+    }
+    if (key == "status") {
+      return Object(value, "Nodes.items[].status", [&](std::string_view key, od::value& value) {
+        if (key != "allocatable") return true;
+        return Object(value, "Nodes.items[].status.allocatable",
+                      [&](std::string_view key, od::value& value) {
+                        if (key != "pods") return true;
+                        std::string_view q;
+                        if (!String(value, q, "Nodes.items[].status.allocatable.pods")) return false;
+                        node.allocatable_pods = ParseCountQuantity(q);
+                        return true;
+                      });
+      });
+    }
+    return true;
+  }
+
+  bool NodeNames(od::value& v, ExtenderArgs& out) {
+    bool null = false;
+    if (!IsNull(v, null, "NodeNames")) return false;
+    if (null) return true;
+    out.has_node_names = true;
+    od::array arr;
+    if (auto e = v.get_array().get(arr)) return Fail(e, "NodeNames");
+    for (auto element : arr) {
+      std::string_view name;
+      if (auto e = element.get_string().get(name)) return Fail(e, "NodeNames[]");
+      out.node_names.push_back(name);
+    }
+    return true;
+  }
+
+ private:
+  std::string& error_;
+};
+
+}  // namespace
+
+struct Decoder::Impl {
+  od::parser parser{/*max_capacity=*/simdjson::SIMDJSON_MAXSIZE_BYTES};
+  std::string error;
+};
+
+Decoder::Decoder() : impl_(std::make_unique<Impl>()) {
+  // Fix the depth limit now; later iterate() calls grow the capacity but keep the depth.
+  // On failure iterate() allocates again and reports the error per request.
+  [[maybe_unused]] simdjson::error_code e = impl_->parser.allocate(4096, kMaxDepth);
+}
+Decoder::~Decoder() = default;
+
+Status Decoder::DecodeArgs(std::string_view body, ExtenderArgs& out) {
+  out.pod = scoring::Pod();
+  out.has_nodes = out.has_node_names = false;
+  out.nodes.clear();
+  out.node_json.clear();
+  out.node_names.clear();
+  impl_->error.clear();
+  Reader r(impl_->error);
+
+  od::document doc;
+  auto e = impl_->parser
+               .iterate(simdjson::padded_string_view(body.data(), body.size(),
+                                                     body.size() + kInputPadding))
+               .get(doc);
+  if (e) {
+    r.Fail(e, "request");
+    return InvalidArgument(impl_->error);
+  }
+  od::object obj;
+  if (auto e = doc.get_object().get(obj)) {
+    if (e == simdjson::INCORRECT_TYPE) {
+      r.Fail("expected a JSON object", "request");
+    } else {
+      r.Fail(e, "request");
+    }
+    return InvalidArgument(impl_->error);
+  }
+  bool has_pod = false;
+  for (auto field : obj) {
+    std::string_view key;
+    od::value value;
+    if (auto e = field.unescaped_key().get(key)) {
+      r.Fail(e, "request");
+      break;
+    }
+    if (auto e = field.value().get(value)) {
+      r.Fail(e, key);
+      break;
+    }
+    bool ok = true;
+    if (EqualsIgnoreCase(key, "Pod")) {
+      bool null = false;
+      ok = r.IsNull(value, null, "Pod");
+      if (ok && !null) {
+        out.pod = scoring::Pod();
+        ok = r.Pod(value, out.pod);
+        has_pod = true;
+      }
+    } else if (EqualsIgnoreCase(key, "Nodes")) {
+      out.nodes.clear();
+      out.node_json.clear();
+      ok = r.NodeList(value, out);
+    } else if (EqualsIgnoreCase(key, "NodeNames")) {
+      out.node_names.clear();
+      ok = r.NodeNames(value, out);
+    }
+    if (!ok) break;
+  }
+  if (impl_->error.empty() && doc.current_location().error() != simdjson::OUT_OF_BOUNDS) {
+    r.Fail(simdjson::TRAILING_CONTENT, "request");
+  }
+  if (!impl_->error.empty()) return InvalidArgument(impl_->error);
+  if (!has_pod) return InvalidArgument("request: missing Pod");
+  if (!out.has_nodes && !out.has_node_names) {
+    return InvalidArgument("request: neither Nodes nor NodeNames given");
+  }
+  return Status::Ok();
+}
+
+Status Decoder::DecodeBinding(std::string_view body, BindingArgs& out) {
+  out = BindingArgs();
+  impl_->error.clear();
+  Reader r(impl_->error);
+  od::document doc;
+  auto e = impl_->parser
+               .iterate(simdjson::padded_string_view(body.data(), body.size(),
+                                                     body.size() + kInputPadding))
+               .get(doc);
+  od::object obj;
+  if (e || (e = doc.get_object().get(obj))) {
+    r.Fail(e, "request");
+    return InvalidArgument(impl_->error);
+  }
+  for (auto field : obj) {
+    std::string_view key;
+    od::value value;
+    if (auto e = field.unescaped_key().get(key)) {
+      r.Fail(e, "request");
+      break;
+    }
+    if (auto e = field.value().get(value)) {
+      r.Fail(e, key);
+      break;
+    }
+    std::string_view* target = EqualsIgnoreCase(key, "PodName")        ? &out.pod_name
+                               : EqualsIgnoreCase(key, "PodNamespace") ? &out.pod_namespace
+                               : EqualsIgnoreCase(key, "PodUID")       ? &out.pod_uid
+                               : EqualsIgnoreCase(key, "Node")         ? &out.node
+                                                                       : nullptr;
+    if (target == nullptr) continue;
+    bool null = false;
+    if (!r.IsNull(value, null, key)) break;
+    if (!null && !r.String(value, *target, key)) break;
+  }
+  if (impl_->error.empty() && doc.current_location().error() != simdjson::OUT_OF_BOUNDS) {
+    r.Fail(simdjson::TRAILING_CONTENT, "request");
+  }
+  if (!impl_->error.empty()) return InvalidArgument(impl_->error);
+  if (out.pod_name.empty() || out.pod_namespace.empty() || out.node.empty()) {
+    return InvalidArgument("request: PodName, PodNamespace and Node are required");
+  }
+  return Status::Ok();
+}
+
+std::string_view DecoderKernel() { return kKernel; }
+
+std::int64_t ParseCountQuantity(std::string_view text) {
+  std::int64_t number = 0;
+  const char* begin = text.data();
+  const char* end = text.data() + text.size();
+  auto [p, ec] = std::from_chars(begin, end, number);
+  if (ec != std::errc() || p == begin || number < 0) return -1;
+  std::string_view suffix(p, static_cast<std::size_t>(end - p));
+  struct Unit {
+    std::string_view suffix;
+    std::int64_t multiplier;
+  };
+  static constexpr Unit kUnits[] = {
+      {"", 1},          {"k", 1000},        {"M", 1000000},    {"G", 1000000000},
+      {"Ki", 1 << 10},  {"Mi", 1 << 20},    {"Gi", 1 << 30},
+  };
+  if (suffix == "m") return number % 1000 == 0 ? number / 1000 : -1;
+  for (const Unit& u : kUnits) {
+    if (suffix != u.suffix) continue;
+    if (number > INT64_MAX / u.multiplier) return -1;
+    return number * u.multiplier;
+  }
+  return -1;
+}
+
+void AppendJsonString(std::string& out, std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out += '"';
+  std::size_t run = 0;  // start of the current run of bytes that need no escape
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out.append(s.data() + run, i - run);
+    run = i + 1;
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        out += "\\u00";
+        out += kHex[c >> 4];
+        out += kHex[c & 15];
+    }
+  }
+  out.append(s.data() + run, s.size() - run);
+  out += '"';
+}
+
+namespace {
+
+void AppendReasonMap(std::string& out,
+                     const std::vector<std::pair<std::string_view, std::string_view>>& entries) {
+  out += '{';
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    if (i > 0) out += ',';
+    AppendJsonString(out, entries[i].first);
+    out += ':';
+    AppendJsonString(out, entries[i].second);
+  }
+  out += '}';
+}
+
+}  // namespace
+
+void EncodeFilterResult(const FilterReply& reply, std::string& out) {
+  out += "{\"Nodes\":";
+  if (reply.nodes_json != nullptr) {
+    std::size_t bytes = 0;
+    for (auto raw : *reply.nodes_json) bytes += raw.size() + 1;
+    out.reserve(out.size() + bytes + 64);
+    out += "{\"metadata\":{},\"items\":[";
+    for (std::size_t i = 0; i < reply.nodes_json->size(); ++i) {
+      if (i > 0) out += ',';
+      out += (*reply.nodes_json)[i];
+    }
+    out += "]}";
+  } else {
+    out += "null";
+  }
+  out += ",\"NodeNames\":";
+  if (reply.names != nullptr) {
+    out += '[';
+    for (std::size_t i = 0; i < reply.names->size(); ++i) {
+      if (i > 0) out += ',';
+      AppendJsonString(out, (*reply.names)[i]);
+    }
+    out += ']';
+  } else {
+    out += "null";
+  }
+  out += ",\"FailedNodes\":";
+  AppendReasonMap(out, reply.failed);
+  out += ",\"FailedAndUnresolvableNodes\":";
+  AppendReasonMap(out, reply.unresolvable);
+  out += ",\"Error\":\"\"}";
+}
+
+void EncodeFilterError(std::string_view error, std::string& out) {
+  out += "{\"Nodes\":null,\"NodeNames\":null,\"FailedNodes\":null,"
+         "\"FailedAndUnresolvableNodes\":null,\"Error\":";
+  AppendJsonString(out, error);
+  out += '}';
+}
+
+void EncodeHostPriorities(const std::vector<std::string_view>& hosts,
+                          const std::vector<std::int32_t>& scores, std::string& out) {
+  out += '[';
+  char digits[16];
+  for (std::size_t i = 0; i < hosts.size(); ++i) {
+    if (i > 0) out += ',';
+    out += "{\"Host\":";
+    AppendJsonString(out, hosts[i]);
+    out += ",\"Score\":";
+    auto [end, ec] = std::to_chars(digits, digits + sizeof digits, scores[i]);
+    out.append(digits, end);
+    out += '}';
+  }
+  out += ']';
+}
+
+void EncodeBindingResult(std::string_view error, std::string& out) {
+  out += "{\"Error\":";
+  AppendJsonString(out, error);
+  out += '}';
+}
+
+}  // namespace hyperplace::extender

@@ -1,0 +1,41 @@
+// The scheduler-extender face: POST /filter and /prioritize (DESIGN §2.1), served over the
+// HTTP server with the scoring core and the cluster state.
+//
+// Thread-safe: handlers run concurrently on the server's workers; each worker keeps its own
+// decoder and scratch buffers (reused across requests, so the steady state allocates little).
+#pragma once
+
+#include <memory>
+#include <string_view>
+
+#include "common/metrics.h"
+#include "extender/state.h"
+#include "net/http_server.h"
+#include "scoring/policy.h"
+
+namespace hyperplace::extender {
+
+class Extender {
+ public:
+  Extender(scoring::Policy policy, std::shared_ptr<const ClusterState> state,
+           metrics::Registry& registry);
+  ~Extender();
+
+  // Registers POST /filter and POST /prioritize.
+  void Register(net::HttpServer& server);
+
+  // The handlers, callable without a server (tests, benchmarks). `body` must be followed by
+  // net::kBodyPadding readable bytes.
+  void Filter(std::string_view body, net::Response& response);
+  void Prioritize(std::string_view body, net::Response& response);
+
+  const scoring::Policy& policy() const { return policy_; }
+
+ private:
+  struct Metrics;
+  const scoring::Policy policy_;
+  std::shared_ptr<const ClusterState> state_;
+  std::unique_ptr<Metrics> metrics_;
+};
+
+}  // namespace hyperplace::extender

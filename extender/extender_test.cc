@@ -1,0 +1,200 @@
+#include "extender/extender.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+#include "scoring/reasons.h"
+#include "scoring/testing/builders.h"
+
+namespace hyperplace::extender {
+namespace {
+
+using nlohmann::json;
+using scoring::Reason;
+using scoring::ReasonText;
+using scoring::testing::DefaultPolicy;
+using scoring::testing::NodeBuilder;
+
+std::string ReadTestdata(const std::string& name) {
+  std::ifstream in(std::string(HYPERPLACE_TESTDATA_DIR) + "/" + name, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// Loads the golden nodes into a MemoryState, as the watch cache would hold them.
+void LoadGoldenNodes(MemoryState& state) {
+  auto nodes = std::make_shared<json>(json::parse(ReadTestdata("nodes.json")));
+  for (const json& n : *nodes) {
+    NodeBuilder b(n["metadata"]["name"].get<std::string>());
+    for (auto& [k, v] : n["metadata"]["labels"].items()) b.Label(k, v.get<std::string>());
+    if (n["spec"].contains("taints")) {
+      for (const json& t : n["spec"]["taints"]) {
+        b.Taint(t["key"].get<std::string>(), t["value"].get<std::string>(),
+                t["effect"].get<std::string>());
+      }
+    }
+    b.AllocatablePods(std::stoll(n["status"]["allocatable"]["pods"].get<std::string>()));
+    state.UpsertNode(b.Build());
+  }
+}
+
+class ExtenderTest : public ::testing::Test {
+ protected:
+  ExtenderTest() : state_(std::make_shared<MemoryState>(DefaultPolicy())) {}
+
+  json Call(void (Extender::*handler)(std::string_view, net::Response&), std::string body,
+            int want_status = 200) {
+    Extender extender(state_->policy(), state_, registry_);
+    net::Response response;
+    std::string padded = body + std::string(net::kBodyPadding, '\0');
+    (extender.*handler)(std::string_view(padded.data(), body.size()), response);
+    EXPECT_EQ(response.status, want_status) << response.body;
+    return json::parse(response.body);
+  }
+  json Filter(std::string body, int want_status = 200) {
+    return Call(&Extender::Filter, std::move(body), want_status);
+  }
+  json Prioritize(std::string body) { return Call(&Extender::Prioritize, std::move(body)); }
+
+  std::shared_ptr<MemoryState> state_;
+  metrics::Registry registry_;
+};
+
+// Every input node appears exactly once: in the survivors, FailedNodes or
+// FailedAndUnresolvableNodes.
+void ExpectEveryNodeOnce(const json& reply, const std::vector<std::string>& input,
+                         bool names_mode) {
+  std::multiset<std::string> seen;
+  if (names_mode) {
+    for (const json& n : reply["NodeNames"]) seen.insert(n.get<std::string>());
+  } else {
+    for (const json& n : reply["Nodes"]["items"]) seen.insert(n["metadata"]["name"]);
+  }
+  for (auto& [name, reason] : reply["FailedNodes"].items()) seen.insert(name);
+  for (auto& [name, reason] : reply["FailedAndUnresolvableNodes"].items()) seen.insert(name);
+  EXPECT_EQ(seen, std::multiset<std::string>(input.begin(), input.end()));
+}
+
+std::vector<std::string> GoldenNames() {
+  std::vector<std::string> names;
+  for (const json& n : json::parse(ReadTestdata("nodes.json"))) {
+    names.push_back(n["metadata"]["name"]);
+  }
+  return names;
+}
+
+TEST_F(ExtenderTest, NamesModeFilterAppliesEveryNodeRule) {
+  LoadGoldenNodes(*state_);
+  state_->Publish();
+  json reply = Filter(ReadTestdata("filter_node_names.json"));
+  // The golden pod: team namespace, selects p5.48xlarge, group of 8 with required layer 3.
+  // Racks: rack1 = 0a01 + 0a02 (98 free), rack2 = 0a03 (49), rack3 = 0a04 + 0a05 (unhealthy /
+  // tainted), rack4 = 0a06 (g5). Only rack1 can hold 8 … and rack2 too (49 ≥ 8).
+  EXPECT_EQ(reply["NodeNames"],
+            json({"hyperpod-i-0a01", "hyperpod-i-0a02", "hyperpod-i-0a03"}));
+  json unresolvable = reply["FailedAndUnresolvableNodes"];
+  EXPECT_EQ(unresolvable["hyperpod-i-0a04"], ReasonText(Reason::kNodeUnhealthy));
+  EXPECT_EQ(unresolvable["hyperpod-i-0a05"], ReasonText(Reason::kUntoleratedHealthTaint));
+  EXPECT_EQ(unresolvable["hyperpod-i-0a06"], ReasonText(Reason::kInstanceTypeMismatch));
+  EXPECT_EQ(unresolvable["ip-10-1-9-9.us-west-2.compute.internal"],
+            ReasonText(Reason::kNotAcceleratedType));
+  EXPECT_TRUE(reply["FailedNodes"].empty());
+  EXPECT_TRUE(reply["Nodes"].is_null());
+  EXPECT_EQ(reply["Error"], "");
+  ExpectEveryNodeOnce(reply, GoldenNames(), /*names_mode=*/true);
+}
+
+TEST_F(ExtenderTest, FullNodeModeAnswersWithTheSameNodeObjects) {
+  json reply = Filter(ReadTestdata("filter_full_nodes.json"));
+  EXPECT_TRUE(reply["NodeNames"].is_null());
+  json golden = json::parse(ReadTestdata("nodes.json"));
+  ASSERT_EQ(reply["Nodes"]["items"].size(), 3u);
+  EXPECT_EQ(reply["Nodes"]["items"][0], golden[0]);  // unmodified
+  EXPECT_EQ(reply["Nodes"]["items"][2], golden[2]);
+  EXPECT_EQ(reply["Nodes"]["metadata"], json::object());
+  ExpectEveryNodeOnce(reply, GoldenNames(), /*names_mode=*/false);
+}
+
+TEST_F(ExtenderTest, CachedPodsCountTowardsMaxPodsInBothModes) {
+  LoadGoldenNodes(*state_);
+  for (int i = 0; i < 49; ++i) state_->UpsertPod({"u" + std::to_string(i), "hyperpod-i-0a01", ""});
+  state_->Publish();
+  for (const char* golden : {"filter_node_names.json", "filter_full_nodes.json"}) {
+    json reply = Filter(ReadTestdata(golden));
+    EXPECT_EQ(reply["FailedNodes"]["hyperpod-i-0a01"], ReasonText(Reason::kMaxPodsReached))
+        << golden;
+  }
+}
+
+TEST_F(ExtenderTest, UnknownNodeNameRejectsThatNodeNotTheRequest) {
+  LoadGoldenNodes(*state_);
+  state_->Publish();
+  json reply = Filter(R"({"Pod":{"metadata":{"name":"p","namespace":"hyperpod-ns-a"}},
+                          "NodeNames":["hyperpod-i-0a01","ghost"]})");
+  EXPECT_EQ(reply["NodeNames"], json({"hyperpod-i-0a01"}));
+  EXPECT_EQ(reply["FailedAndUnresolvableNodes"]["ghost"], ReasonText(Reason::kUnknownNode));
+}
+
+TEST_F(ExtenderTest, PlacedPeersFromTheStateConstrainRequiredTopology) {
+  LoadGoldenNodes(*state_);
+  state_->UpsertPod({"peer-uid", "hyperpod-i-0a03",
+                     "hyperpod-ns-team-a/kueue.x-k8s.io/pod-group-name=llama-train"});
+  state_->Publish();
+  json reply = Filter(ReadTestdata("filter_node_names.json"));
+  EXPECT_EQ(reply["NodeNames"], json({"hyperpod-i-0a03"}));
+  EXPECT_EQ(reply["FailedAndUnresolvableNodes"]["hyperpod-i-0a01"],
+            ReasonText(Reason::kOutsideGroupDomain));
+
+  // Full-node mode resolves the same peer through the request's nodes.
+  json full = Filter(ReadTestdata("filter_full_nodes.json"));
+  ASSERT_EQ(full["Nodes"]["items"].size(), 1u);
+  EXPECT_EQ(full["Nodes"]["items"][0]["metadata"]["name"], "hyperpod-i-0a03");
+}
+
+TEST_F(ExtenderTest, PrioritizeScoresEveryNodeInBothModes) {
+  LoadGoldenNodes(*state_);
+  state_->UpsertPod({"peer-uid", "hyperpod-i-0a01",
+                     "hyperpod-ns-team-a/kueue.x-k8s.io/pod-group-name=llama-train"});
+  state_->Publish();
+  for (const char* golden : {"filter_node_names.json", "filter_full_nodes.json"}) {
+    json reply = Prioritize(ReadTestdata(golden));
+    ASSERT_TRUE(reply.is_array()) << golden;
+    ASSERT_EQ(reply.size(), 7u) << golden;
+    std::map<std::string, int> score;
+    for (const json& hp : reply) {
+      ASSERT_TRUE(hp["Score"].is_number_integer());
+      score[hp["Host"]] = hp["Score"];
+      EXPECT_GE(hp["Score"].get<int>(), 0);
+      EXPECT_LE(hp["Score"].get<int>(), 10);
+    }
+    // Same rack as the peer beats another rack of the same spine.
+    EXPECT_GT(score["hyperpod-i-0a02"], score["hyperpod-i-0a03"]) << golden;
+  }
+}
+
+TEST_F(ExtenderTest, MalformedRequestIsA400WithTheReason) {
+  json reply = Filter(R"({"Pod":{"metadata":{"labels":{"a":1}}},"NodeNames":[]})", 400);
+  EXPECT_NE(reply["Error"].get<std::string>().find("Pod.metadata.labels"), std::string::npos);
+  Filter("{", 400);
+  Filter("", 400);
+}
+
+TEST_F(ExtenderTest, RejectionsAreCountedByReason) {
+  LoadGoldenNodes(*state_);
+  state_->Publish();
+  Filter(ReadTestdata("filter_node_names.json"));
+  std::string text = registry_.Render();
+  EXPECT_NE(text.find(R"(hyperplace_extender_nodes_rejected_total{reason="node_unhealthy"} 1)"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find(R"(hyperplace_extender_nodes_rejected_total{reason="health_taint"} 1)"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace hyperplace::extender
