@@ -18,15 +18,15 @@ namespace hyperplace::log {
 
 // A field value: text or a number.
 struct Value {
-  Value(std::string_view s) : text(s), is_number(false) {}                  // NOLINT
-  Value(const std::string& s) : text(s), is_number(false) {}                // NOLINT
-  Value(const char* s) : text(s), is_number(false) {}                       // NOLINT
-  Value(std::int64_t n) : text(std::to_string(n)), is_number(true) {}       // NOLINT
-  Value(int n) : text(std::to_string(n)), is_number(true) {}                // NOLINT
-  Value(unsigned n) : text(std::to_string(n)), is_number(true) {}           // NOLINT
-  Value(std::uint64_t n) : text(std::to_string(n)), is_number(true) {}      // NOLINT
-  Value(double d);                                                          // NOLINT
-  Value(bool b) : text(b ? "true" : "false"), is_number(true) {}            // NOLINT
+  Value(std::string_view s) : text(s), is_number(false) {}              // NOLINT
+  Value(const std::string& s) : text(s), is_number(false) {}            // NOLINT
+  Value(const char* s) : text(s), is_number(false) {}                   // NOLINT
+  Value(std::int64_t n) : text(std::to_string(n)), is_number(true) {}   // NOLINT
+  Value(int n) : text(std::to_string(n)), is_number(true) {}            // NOLINT
+  Value(unsigned n) : text(std::to_string(n)), is_number(true) {}       // NOLINT
+  Value(std::uint64_t n) : text(std::to_string(n)), is_number(true) {}  // NOLINT
+  Value(double d);                                                      // NOLINT
+  Value(bool b) : text(b ? "true" : "false"), is_number(true) {}        // NOLINT
   std::string text;
   bool is_number;
 };
@@ -46,9 +46,9 @@ std::string Format(LogFormat format, LogLevel level, std::string_view message,
 
 }  // namespace hyperplace::log
 
-#define HP_LOG(level, ...)                                               \
-  do {                                                                   \
-    if (::hyperplace::log::Enabled(::hyperplace::LogLevel::level)) {     \
+#define HP_LOG(level, ...)                                                  \
+  do {                                                                      \
+    if (::hyperplace::log::Enabled(::hyperplace::LogLevel::level)) {        \
       ::hyperplace::log::Write(::hyperplace::LogLevel::level, __VA_ARGS__); \
-    }                                                                    \
+    }                                                                       \
   } while (0)

@@ -14,8 +14,8 @@ enum class StatusCode {
   kOk,
   kInvalidArgument,  // the caller's input is wrong (a bad request, a bad config value)
   kNotFound,
-  kOutOfRange,       // a limit was exceeded (body size, nesting depth)
-  kUnavailable,      // a dependency could not be reached
+  kOutOfRange,   // a limit was exceeded (body size, nesting depth)
+  kUnavailable,  // a dependency could not be reached
   kInternal,
 };
 

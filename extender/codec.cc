@@ -41,9 +41,14 @@ class Reader {
     if (error_.empty()) {
       error_.append(path.empty() ? "request" : path).append(": ");
       switch (code) {
-        case simdjson::INCORRECT_TYPE: error_.append("unexpected JSON type"); break;
-        case simdjson::DEPTH_ERROR: error_.append("nested too deeply"); break;
-        default: error_.append(simdjson::error_message(code));
+        case simdjson::INCORRECT_TYPE:
+          error_.append("unexpected JSON type");
+          break;
+        case simdjson::DEPTH_ERROR:
+          error_.append("nested too deeply");
+          break;
+        default:
+          error_.append(simdjson::error_message(code));
       }
     }
     return false;
@@ -144,7 +149,8 @@ class Reader {
       if (key == "namespace") return String(value, pod.namespace_name, "Pod.metadata.namespace");
       if (key == "uid") return String(value, pod.uid, "Pod.metadata.uid");
       if (key == "labels") return StringMap(value, pod.labels, "Pod.metadata.labels");
-      if (key == "annotations") return StringMap(value, pod.annotations, "Pod.metadata.annotations");
+      if (key == "annotations")
+        return StringMap(value, pod.annotations, "Pod.metadata.annotations");
       if (key == "ownerReferences") return OwnerReferences(value, pod);
       return true;
     });
@@ -172,7 +178,8 @@ class Reader {
 
   bool PodSpec(od::value& v, scoring::Pod& pod) {
     return Object(v, "Pod.spec", [&](std::string_view key, od::value& value) {
-      if (key == "nodeSelector") return StringMap(value, pod.node_selector, "Pod.spec.nodeSelector");
+      if (key == "nodeSelector")
+        return StringMap(value, pod.node_selector, "Pod.spec.nodeSelector");
       if (key == "nodeName") return String(value, pod.node_name, "Pod.spec.nodeName");
       if (key == "tolerations") return Tolerations(value, pod);
       if (key == "affinity") return Affinity(value, pod);
@@ -311,7 +318,8 @@ class Reader {
                       [&](std::string_view key, od::value& value) {
                         if (key != "pods") return true;
                         std::string_view q;
-                        if (!String(value, q, "Nodes.items[].status.allocatable.pods")) return false;
+                        if (!String(value, q, "Nodes.items[].status.allocatable.pods"))
+                          return false;
                         node.allocatable_pods = ParseCountQuantity(q);
                         return true;
                       });
@@ -481,8 +489,8 @@ std::int64_t ParseCountQuantity(std::string_view text) {
     std::int64_t multiplier;
   };
   static constexpr Unit kUnits[] = {
-      {"", 1},          {"k", 1000},        {"M", 1000000},    {"G", 1000000000},
-      {"Ki", 1 << 10},  {"Mi", 1 << 20},    {"Gi", 1 << 30},
+      {"", 1},         {"k", 1000},     {"M", 1000000},  {"G", 1000000000},
+      {"Ki", 1 << 10}, {"Mi", 1 << 20}, {"Gi", 1 << 30},
   };
   if (suffix == "m") return number % 1000 == 0 ? number / 1000 : -1;
   for (const Unit& u : kUnits) {
@@ -503,11 +511,21 @@ void AppendJsonString(std::string& out, std::string_view s) {
     out.append(s.data() + run, i - run);
     run = i + 1;
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         out += "\\u00";
         out += kHex[c >> 4];
@@ -568,8 +586,9 @@ void EncodeFilterResult(const FilterReply& reply, std::string& out) {
 }
 
 void EncodeFilterError(std::string_view error, std::string& out) {
-  out += "{\"Nodes\":null,\"NodeNames\":null,\"FailedNodes\":null,"
-         "\"FailedAndUnresolvableNodes\":null,\"Error\":";
+  out +=
+      "{\"Nodes\":null,\"NodeNames\":null,\"FailedNodes\":null,"
+      "\"FailedAndUnresolvableNodes\":null,\"Error\":";
   AppendJsonString(out, error);
   out += '}';
 }

@@ -31,10 +31,10 @@ inline constexpr std::size_t kMaxDepth = 64;
 // ExtenderArgs: the body of /filter and /prioritize.
 struct ExtenderArgs {
   scoring::Pod pod;
-  bool has_nodes = false;                 // "Nodes" was a NodeList (not null or absent)
-  std::vector<scoring::Node> nodes;       // its items
+  bool has_nodes = false;                   // "Nodes" was a NodeList (not null or absent)
+  std::vector<scoring::Node> nodes;         // its items
   std::vector<std::string_view> node_json;  // the raw JSON of each item, to echo in a reply
-  bool has_node_names = false;            // "NodeNames" was an array
+  bool has_node_names = false;              // "NodeNames" was an array
   std::vector<std::string_view> node_names;
 };
 

@@ -22,9 +22,7 @@ std::string ReadTestdata(const std::string& name) {
 // Holds a body with the padding the decoder requires, as the HTTP server provides it.
 class Padded {
  public:
-  explicit Padded(std::string_view text) : storage_(text) {
-    storage_.append(kInputPadding, '\0');
-  }
+  explicit Padded(std::string_view text) : storage_(text) { storage_.append(kInputPadding, '\0'); }
   std::string_view view() const { return {storage_.data(), storage_.size() - kInputPadding}; }
 
  private:
@@ -111,7 +109,8 @@ TEST(DecodeArgsTest, TopLevelKeysAreCaseInsensitive) {
 }
 
 TEST(DecodeArgsTest, EscapedStringsAreUnescaped) {
-  Padded body(R"({"Pod":{"metadata":{"name":"p\u0031","labels":{"k\/x":"v\"q"}}},"NodeNames":["n\u00e9"]})");
+  Padded body(
+      R"({"Pod":{"metadata":{"name":"p\u0031","labels":{"k\/x":"v\"q"}}},"NodeNames":["n\u00e9"]})");
   Decoder decoder;
   ExtenderArgs args;
   ASSERT_TRUE(decoder.DecodeArgs(body.view(), args).ok());
@@ -212,9 +211,18 @@ TEST(QuantityTest, WholeCountsParse) {
   struct {
     const char* text;
     std::int64_t want;
-  } cases[] = {{"110", 110}, {"0", 0},  {"1k", 1000}, {"2Ki", 2048}, {"5000m", 5},
-               {"500m", -1}, {"", -1},  {"-1", -1},   {"1.5", -1},   {"12x", -1},
-               {"99999999999999999999", -1}, {"9223372036854775807Gi", -1}};
+  } cases[] = {{"110", 110},
+               {"0", 0},
+               {"1k", 1000},
+               {"2Ki", 2048},
+               {"5000m", 5},
+               {"500m", -1},
+               {"", -1},
+               {"-1", -1},
+               {"1.5", -1},
+               {"12x", -1},
+               {"99999999999999999999", -1},
+               {"9223372036854775807Gi", -1}};
   for (auto& c : cases) EXPECT_EQ(ParseCountQuantity(c.text), c.want) << c.text;
 }
 
@@ -226,9 +234,8 @@ TEST(EncodeTest, FilterResultInNamesMode) {
   reply.unresolvable = {{"d", "sick"}, {"e", "far"}};
   std::string out;
   EncodeFilterResult(reply, out);
-  EXPECT_EQ(out,
-            R"({"Nodes":null,"NodeNames":["a","b"],"FailedNodes":{"c":"full"},)"
-            R"("FailedAndUnresolvableNodes":{"d":"sick","e":"far"},"Error":""})");
+  EXPECT_EQ(out, R"({"Nodes":null,"NodeNames":["a","b"],"FailedNodes":{"c":"full"},)"
+                 R"("FailedAndUnresolvableNodes":{"d":"sick","e":"far"},"Error":""})");
 }
 
 TEST(EncodeTest, FilterResultInFullNodeModeEchoesTheNodes) {

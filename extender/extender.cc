@@ -44,15 +44,15 @@ namespace {
 struct Scratch {
   Decoder decoder;
   ExtenderArgs args;
-  scoring::DomainTable domains;       // full-node mode: ids for this request's nodes
+  scoring::DomainTable domains;  // full-node mode: ids for this request's nodes
   std::vector<NodeFacts> request_facts;
   std::deque<scoring::Node> peer_nodes;  // full-node mode: peers' nodes copied from the cache
   std::deque<NodeFacts> peer_facts;
   std::vector<const NodeFacts*> candidates;
   std::vector<std::int32_t> pods;
   std::vector<const NodeFacts*> peers;
-  std::vector<std::string_view> names;   // candidate names in request order (incl. unknown)
-  std::vector<int> candidate_of;         // request index -> candidate index, -1 if unknown
+  std::vector<std::string_view> names;  // candidate names in request order (incl. unknown)
+  std::vector<int> candidate_of;        // request index -> candidate index, -1 if unknown
   std::vector<Reason> reasons;
   std::vector<std::int32_t> scores;
   std::vector<std::string_view> survivors;
@@ -139,7 +139,8 @@ void Assemble(Scratch& s, const scoring::PodFacts& pod, const Snapshot& snapshot
       // The peer's node is not a candidate (full, filtered by the scheduler): re-derive its facts
       // so its domain ids live in this request's id space.
       const scoring::Node& node = s.peer_nodes.emplace_back(entry->node);
-      s.peers.push_back(&s.peer_facts.emplace_back(scoring::DeriveNodeFacts(node, policy, s.domains)));
+      s.peers.push_back(
+          &s.peer_facts.emplace_back(scoring::DeriveNodeFacts(node, policy, s.domains)));
     }
   }
 }
@@ -155,12 +156,10 @@ Extender::Extender(scoring::Policy policy, std::shared_ptr<const ClusterState> s
 Extender::~Extender() = default;
 
 void Extender::Register(net::HttpServer& server) {
-  server.Handle("POST", "/filter", [this](const net::Request& req, net::Response& res) {
-    Filter(req.body, res);
-  });
-  server.Handle("POST", "/prioritize", [this](const net::Request& req, net::Response& res) {
-    Prioritize(req.body, res);
-  });
+  server.Handle("POST", "/filter",
+                [this](const net::Request& req, net::Response& res) { Filter(req.body, res); });
+  server.Handle("POST", "/prioritize",
+                [this](const net::Request& req, net::Response& res) { Prioritize(req.body, res); });
 }
 
 void Extender::Filter(std::string_view body, net::Response& response) {

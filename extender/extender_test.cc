@@ -95,8 +95,7 @@ TEST_F(ExtenderTest, NamesModeFilterAppliesEveryNodeRule) {
   // The golden pod: team namespace, selects p5.48xlarge, group of 8 with required layer 3.
   // Racks: rack1 = 0a01 + 0a02 (98 free), rack2 = 0a03 (49), rack3 = 0a04 + 0a05 (unhealthy /
   // tainted), rack4 = 0a06 (g5). Only rack1 can hold 8 … and rack2 too (49 ≥ 8).
-  EXPECT_EQ(reply["NodeNames"],
-            json({"hyperpod-i-0a01", "hyperpod-i-0a02", "hyperpod-i-0a03"}));
+  EXPECT_EQ(reply["NodeNames"], json({"hyperpod-i-0a01", "hyperpod-i-0a02", "hyperpod-i-0a03"}));
   json unresolvable = reply["FailedAndUnresolvableNodes"];
   EXPECT_EQ(unresolvable["hyperpod-i-0a04"], ReasonText(Reason::kNodeUnhealthy));
   EXPECT_EQ(unresolvable["hyperpod-i-0a05"], ReasonText(Reason::kUntoleratedHealthTaint));

@@ -67,7 +67,8 @@ TEST(MemoryStateTest, UpsertReplacesByUidAndDeleteRemoves) {
 TEST(MemoryStateTest, NodeFactsSurviveTheBuilderThatMadeTheNode) {
   MemoryState state(DefaultPolicy());
   {
-    scoring::Node node = NodeBuilder("n1").InstanceType("ml.p5.48xlarge").Layers({"a", "b"}).Build();
+    scoring::Node node =
+        NodeBuilder("n1").InstanceType("ml.p5.48xlarge").Layers({"a", "b"}).Build();
     state.UpsertNode(std::move(node));
   }
   state.Publish();

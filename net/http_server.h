@@ -66,9 +66,8 @@ using TlsContextSource = std::function<std::shared_ptr<SSL_CTX>()>;
 
 // Called once per completed request (including those the server itself answered with an error,
 // for which `path` may be empty), after the response was written or the write failed.
-using RequestObserver =
-    std::function<void(std::string_view method, std::string_view path, int status,
-                       std::chrono::nanoseconds elapsed)>;
+using RequestObserver = std::function<void(std::string_view method, std::string_view path,
+                                           int status, std::chrono::nanoseconds elapsed)>;
 
 struct ServerOptions {
   ServerLimits limits;

@@ -22,7 +22,8 @@ LevelDomains DomainsAt(const Cycle& cycle, const Policy& policy, std::string_vie
       if (names[id].empty()) names[id] = *f->node->labels.Get(level_key);
       return id;
     };
-    for (std::size_t i = 0; i < cycle.candidates.size(); ++i) d.candidate[i] = note(cycle.candidates[i]);
+    for (std::size_t i = 0; i < cycle.candidates.size(); ++i)
+      d.candidate[i] = note(cycle.candidates[i]);
     for (std::size_t i = 0; i < cycle.peers.size(); ++i) d.peer[i] = note(cycle.peers[i]);
   } else {
     DomainTable table;
@@ -34,7 +35,8 @@ LevelDomains DomainsAt(const Cycle& cycle, const Policy& policy, std::string_vie
       names[id] = *value;
       return id;
     };
-    for (std::size_t i = 0; i < cycle.candidates.size(); ++i) d.candidate[i] = intern(cycle.candidates[i]);
+    for (std::size_t i = 0; i < cycle.candidates.size(); ++i)
+      d.candidate[i] = intern(cycle.candidates[i]);
     for (std::size_t i = 0; i < cycle.peers.size(); ++i) d.peer[i] = intern(cycle.peers[i]);
   }
   std::vector<std::uint32_t> order(names.size());

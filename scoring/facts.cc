@@ -38,8 +38,8 @@ NodeFacts DeriveNodeFacts(const Node& node, const Policy& policy, DomainTable& d
   f.node = &node;
   if (auto type = node.labels.Get(policy.instance_type_label)) {
     f.instance_type = *type;
-    f.accelerated = type->substr(0, policy.instance_type_prefix.size()) ==
-                    policy.instance_type_prefix;
+    f.accelerated =
+        type->substr(0, policy.instance_type_prefix.size()) == policy.instance_type_prefix;
   }
   if (auto health = node.labels.Get(policy.health_label)) {
     const auto& ok = policy.schedulable_health_values;

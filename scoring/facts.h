@@ -33,13 +33,13 @@ enum class DeepHealth : std::uint8_t { kUnknown, kPassed, kInProgress, kFailed }
 
 struct NodeFacts {
   const Node* node = nullptr;
-  std::string_view instance_type;        // label value, empty when absent
-  bool healthy = true;                   // health label absent or schedulable
-  bool accelerated = false;              // instance type carries the policy's prefix
-  bool has_health_taint = false;         // a NoSchedule/NoExecute taint with the health key
+  std::string_view instance_type;  // label value, empty when absent
+  bool healthy = true;             // health label absent or schedulable
+  bool accelerated = false;        // instance type carries the policy's prefix
+  bool has_health_taint = false;   // a NoSchedule/NoExecute taint with the health key
   DeepHealth deep_health = DeepHealth::kUnknown;
-  std::int32_t max_pods = -1;            // table, else allocatable pods, else -1 (no limit)
-  std::uint8_t depth = 0;                // topology levels present, counted from the top
+  std::int32_t max_pods = -1;  // table, else allocatable pods, else -1 (no limit)
+  std::uint8_t depth = 0;      // topology levels present, counted from the top
   std::array<std::uint32_t, kMaxTopologyLevels> domain{};  // per level; 0 = absent
 };
 
@@ -50,7 +50,7 @@ struct PodFacts {
   // Namespace-qualified identity of the pod's job ("ns/label-key=value" or "ns/owner=uid");
   // empty when the pod belongs to no group.
   std::string group;
-  std::int32_t group_total = 0;  // kueue pod-group-total-count; 0 when unknown
+  std::int32_t group_total = 0;      // kueue pod-group-total-count; 0 when unknown
   std::string_view required_level;   // label key of the required topology level, or empty
   std::string_view preferred_level;  // label key of the preferred topology level, or empty
   // Targets accelerated capacity: in a team namespace, has a queue, or selects an instance type.

@@ -56,16 +56,28 @@ TEST(NodeFactsTest, HealthAndAcceleration) {
     DeepHealth deep;
   } cases[] = {
       {NodeBuilder("plain").Build(), true, false, false, DeepHealth::kUnknown},
-      {NodeBuilder("ok").InstanceType("ml.p5.48xlarge").Health("Schedulable").DeepHealth("Passed")
-           .Build(), true, true, false, DeepHealth::kPassed},
-      {NodeBuilder("bad").InstanceType("p5.48xlarge").Health("UnschedulablePendingReboot")
-           .DeepHealth("Failed").Build(), false, false, false, DeepHealth::kFailed},
-      {NodeBuilder("checking").Health("Schedulable").DeepHealth("InProgress")
+      {NodeBuilder("ok")
+           .InstanceType("ml.p5.48xlarge")
+           .Health("Schedulable")
+           .DeepHealth("Passed")
+           .Build(),
+       true, true, false, DeepHealth::kPassed},
+      {NodeBuilder("bad")
+           .InstanceType("p5.48xlarge")
+           .Health("UnschedulablePendingReboot")
+           .DeepHealth("Failed")
+           .Build(),
+       false, false, false, DeepHealth::kFailed},
+      {NodeBuilder("checking")
+           .Health("Schedulable")
+           .DeepHealth("InProgress")
            .Taint("sagemaker.amazonaws.com/node-health-status", "Unschedulable", "NoSchedule")
-           .Build(), true, false, true, DeepHealth::kInProgress},
-      {NodeBuilder("prefer").Taint("sagemaker.amazonaws.com/node-health-status", "Unschedulable",
-                                   "PreferNoSchedule").Build(), true, false, false,
-       DeepHealth::kUnknown},
+           .Build(),
+       true, false, true, DeepHealth::kInProgress},
+      {NodeBuilder("prefer")
+           .Taint("sagemaker.amazonaws.com/node-health-status", "Unschedulable", "PreferNoSchedule")
+           .Build(),
+       true, false, false, DeepHealth::kUnknown},
   };
   for (auto& c : cases) {
     NodeFacts f = DeriveNodeFacts(c.node, policy, domains);
@@ -84,8 +96,10 @@ TEST(PodFactsTest, GroupIdentityFallsBackInOrder) {
   } cases[] = {
       {PodBuilder("ns", "p").Group("g1").Label("batch.kubernetes.io/job-name", "job").Build(),
        "ns/kueue.x-k8s.io/pod-group-name=g1"},
-      {PodBuilder("ns", "p").Label("training.kubeflow.org/job-name", "tj")
-           .Label("jobset.sigs.k8s.io/jobset-name", "js").Build(),
+      {PodBuilder("ns", "p")
+           .Label("training.kubeflow.org/job-name", "tj")
+           .Label("jobset.sigs.k8s.io/jobset-name", "js")
+           .Build(),
        "ns/training.kubeflow.org/job-name=tj"},
       {PodBuilder("ns", "p").Label("leaderworkerset.sigs.k8s.io/name", "lws").Owner("u1").Build(),
        "ns/leaderworkerset.sigs.k8s.io/name=lws"},
@@ -117,15 +131,14 @@ TEST(PodFactsTest, GroupTotalMustBeAPositiveInteger) {
 TEST(PodFactsTest, SelectedInstanceTypesAreNormalisedWithThePrefix) {
   Policy policy = DefaultPolicy();
   const char* key = "node.kubernetes.io/instance-type";
-  PodFacts selector = DerivePodFacts(PodBuilder("n", "p").NodeSelector(key, "p5.48xlarge").Build(),
-                                     policy);
+  PodFacts selector =
+      DerivePodFacts(PodBuilder("n", "p").NodeSelector(key, "p5.48xlarge").Build(), policy);
   EXPECT_EQ(selector.instance_types, std::vector<std::string>{"ml.p5.48xlarge"});
   EXPECT_TRUE(selector.accelerated);
 
   PodFacts affinity = DerivePodFacts(
       PodBuilder("n", "p").AffinityIn(key, {"ml.g5.xlarge", "p5.48xlarge"}).Build(), policy);
-  EXPECT_EQ(affinity.instance_types,
-            (std::vector<std::string>{"ml.g5.xlarge", "ml.p5.48xlarge"}));
+  EXPECT_EQ(affinity.instance_types, (std::vector<std::string>{"ml.g5.xlarge", "ml.p5.48xlarge"}));
 }
 
 TEST(PodFactsTest, AnAffinityTermWithoutTheTypeAllowsAnyType) {
@@ -142,10 +155,10 @@ TEST(PodFactsTest, AcceleratedByNamespaceOrQueue) {
   EXPECT_TRUE(DerivePodFacts(PodBuilder("hyperpod-ns-team-a", "p").Build(), policy).accelerated);
   EXPECT_FALSE(DerivePodFacts(PodBuilder("hyperpod-ns-", "p").Build(), policy).accelerated);
   EXPECT_FALSE(DerivePodFacts(PodBuilder("default", "p").Build(), policy).accelerated);
-  EXPECT_TRUE(DerivePodFacts(
-                  PodBuilder("default", "p").Label("kueue.x-k8s.io/queue-name", "q").Build(),
-                  policy)
-                  .accelerated);
+  EXPECT_TRUE(
+      DerivePodFacts(PodBuilder("default", "p").Label("kueue.x-k8s.io/queue-name", "q").Build(),
+                     policy)
+          .accelerated);
 }
 
 TEST(NormalizeInstanceTypeTest, AddsThePrefixOnlyWhenMissing) {

@@ -36,12 +36,18 @@ TEST(FilterTest, UnhealthyNodeIsUnresolvable) {
 
 TEST(FilterTest, HealthTaintRejectsUnlessTolerated) {
   Harness h;
-  h.AddNode(NodeBuilder("noschedule").InstanceType("ml.p5.48xlarge")
-                .Taint(kHealthKey, "Unschedulable", "NoSchedule").Build());
-  h.AddNode(NodeBuilder("noexecute").InstanceType("ml.p5.48xlarge")
-                .Taint(kHealthKey, "Unschedulable", "NoExecute").Build());
-  h.AddNode(NodeBuilder("prefer").InstanceType("ml.p5.48xlarge")
-                .Taint(kHealthKey, "Unschedulable", "PreferNoSchedule").Build());
+  h.AddNode(NodeBuilder("noschedule")
+                .InstanceType("ml.p5.48xlarge")
+                .Taint(kHealthKey, "Unschedulable", "NoSchedule")
+                .Build());
+  h.AddNode(NodeBuilder("noexecute")
+                .InstanceType("ml.p5.48xlarge")
+                .Taint(kHealthKey, "Unschedulable", "NoExecute")
+                .Build());
+  h.AddNode(NodeBuilder("prefer")
+                .InstanceType("ml.p5.48xlarge")
+                .Taint(kHealthKey, "Unschedulable", "PreferNoSchedule")
+                .Build());
   auto plain = h.Filter(PodBuilder("hyperpod-ns-a", "p").Build());
   EXPECT_EQ(plain["noschedule"], Reason::kUntoleratedHealthTaint);
   EXPECT_EQ(plain["noexecute"], Reason::kUntoleratedHealthTaint);
@@ -93,7 +99,7 @@ TEST(FilterTest, SelectorWithoutPrefixMatchesMlType) {
 
 TEST(FilterTest, MaxPodsReachedIsResolvable) {
   Harness h;
-  h.AddNode(NodeBuilder("full").InstanceType("ml.g5.xlarge").Build(), 14);   // table: 14
+  h.AddNode(NodeBuilder("full").InstanceType("ml.g5.xlarge").Build(), 14);  // table: 14
   h.AddNode(NodeBuilder("room").InstanceType("ml.g5.xlarge").Build(), 13);
   h.AddNode(NodeBuilder("alloc").InstanceType("ml.new.type").AllocatablePods(3).Build(), 3);
   h.AddNode(NodeBuilder("nolimit").InstanceType("ml.new.type").Build(), 500);
@@ -109,8 +115,8 @@ TEST(FilterTest, RequiredTopologyNeedsTheLevelLabel) {
   Harness h;
   h.AddNode(NodeBuilder("deep").InstanceType("ml.p5.48xlarge").Layers({"a", "b", "c"}).Build());
   h.AddNode(NodeBuilder("shallow").InstanceType("ml.p5.48xlarge").Layers({"a", "b"}).Build());
-  auto got = h.Filter(PodBuilder("hyperpod-ns-a", "p").Group("g").RequiredTopology(LayerKey(3))
-                          .Build());
+  auto got =
+      h.Filter(PodBuilder("hyperpod-ns-a", "p").Group("g").RequiredTopology(LayerKey(3)).Build());
   EXPECT_EQ(got["deep"], Reason::kFits);
   EXPECT_EQ(got["shallow"], Reason::kMissingTopologyLabel);
 }
@@ -121,8 +127,8 @@ TEST(FilterTest, RequiredTopologyKeepsPodsInThePeersDomain) {
   h.AddNode(NodeBuilder("a2").InstanceType("ml.p5.48xlarge").Layers({"t", "s1", "r1"}).Build());
   h.AddNode(NodeBuilder("b1").InstanceType("ml.p5.48xlarge").Layers({"t", "s1", "r2"}).Build());
   h.AddPeer("a1");
-  auto got = h.Filter(PodBuilder("hyperpod-ns-a", "p").Group("g", 4).RequiredTopology(LayerKey(3))
-                          .Build());
+  auto got = h.Filter(
+      PodBuilder("hyperpod-ns-a", "p").Group("g", 4).RequiredTopology(LayerKey(3)).Build());
   EXPECT_EQ(got["a1"], Reason::kFits);
   EXPECT_EQ(got["a2"], Reason::kFits);
   EXPECT_EQ(got["b1"], Reason::kOutsideGroupDomain);
@@ -133,8 +139,8 @@ TEST(FilterTest, SplitPeersFollowTheDomainHoldingMost) {
   h.AddNode(NodeBuilder("a").InstanceType("ml.p5.48xlarge").Layers({"t", "s", "r-a"}).Build());
   h.AddNode(NodeBuilder("b").InstanceType("ml.p5.48xlarge").Layers({"t", "s", "r-b"}).Build());
   h.AddPeer("a").AddPeer("b").AddPeer("b");
-  auto got = h.Filter(PodBuilder("hyperpod-ns-a", "p").Group("g").RequiredTopology(LayerKey(3))
-                          .Build());
+  auto got =
+      h.Filter(PodBuilder("hyperpod-ns-a", "p").Group("g").RequiredTopology(LayerKey(3)).Build());
   EXPECT_EQ(got["a"], Reason::kOutsideGroupDomain);
   EXPECT_EQ(got["b"], Reason::kFits);
 }
@@ -148,8 +154,8 @@ TEST(FilterTest, FirstPodAvoidsDomainsTooSmallForTheGroup) {
             45);
   h.AddNode(NodeBuilder("r2-a").InstanceType("ml.p5.48xlarge").Layers({"t", "s", "r2"}).Build(),
             47);
-  auto group_of_8 = PodBuilder("hyperpod-ns-a", "p").Group("g", 8).RequiredTopology(LayerKey(3))
-                        .Build();
+  auto group_of_8 =
+      PodBuilder("hyperpod-ns-a", "p").Group("g", 8).RequiredTopology(LayerKey(3)).Build();
   auto got = h.Filter(group_of_8);
   EXPECT_EQ(got["r1-a"], Reason::kFits);
   EXPECT_EQ(got["r1-b"], Reason::kFits);
@@ -157,8 +163,8 @@ TEST(FilterTest, FirstPodAvoidsDomainsTooSmallForTheGroup) {
   EXPECT_TRUE(IsResolvable(Reason::kDomainTooSmall));
 
   // A group of 9 fits nowhere: nothing is rejected for capacity (Kueue decides admission).
-  auto group_of_9 = PodBuilder("hyperpod-ns-a", "p").Group("g", 9).RequiredTopology(LayerKey(3))
-                        .Build();
+  auto group_of_9 =
+      PodBuilder("hyperpod-ns-a", "p").Group("g", 9).RequiredTopology(LayerKey(3)).Build();
   auto none_fit = h.Filter(group_of_9);
   EXPECT_EQ(none_fit["r1-a"], Reason::kFits);
   EXPECT_EQ(none_fit["r2-a"], Reason::kFits);
@@ -169,11 +175,15 @@ TEST(FilterTest, DomainCapacityCountsOnlyNodesThatPassOtherRules) {
   // r1 would hold 4 with both nodes, but one is unhealthy: only 2 usable slots remain.
   h.AddNode(NodeBuilder("r1-ok").InstanceType("ml.p5.48xlarge").Layers({"t", "s", "r1"}).Build(),
             47);
-  h.AddNode(NodeBuilder("r1-bad").InstanceType("ml.p5.48xlarge").Layers({"t", "s", "r1"})
-                .Health("Unschedulable").Build(), 47);
+  h.AddNode(NodeBuilder("r1-bad")
+                .InstanceType("ml.p5.48xlarge")
+                .Layers({"t", "s", "r1"})
+                .Health("Unschedulable")
+                .Build(),
+            47);
   h.AddNode(NodeBuilder("r2").InstanceType("ml.p5.48xlarge").Layers({"t", "s", "r2"}).Build(), 40);
-  auto got = h.Filter(PodBuilder("hyperpod-ns-a", "p").Group("g", 4).RequiredTopology(LayerKey(3))
-                          .Build());
+  auto got = h.Filter(
+      PodBuilder("hyperpod-ns-a", "p").Group("g", 4).RequiredTopology(LayerKey(3)).Build());
   EXPECT_EQ(got["r1-ok"], Reason::kDomainTooSmall);
   EXPECT_EQ(got["r1-bad"], Reason::kNodeUnhealthy);
   EXPECT_EQ(got["r2"], Reason::kFits);
@@ -195,8 +205,9 @@ TEST(FilterTest, RequiredTopologyOnAnyLabelKey) {
 TEST(FilterTest, FirstFailingRuleIsReported) {
   Harness h;
   // Unhealthy, non-ml and full at once: health is checked first.
-  h.AddNode(NodeBuilder("n").InstanceType("m5.large").Health("Unschedulable").AllocatablePods(1)
-                .Build(), 1);
+  h.AddNode(
+      NodeBuilder("n").InstanceType("m5.large").Health("Unschedulable").AllocatablePods(1).Build(),
+      1);
   EXPECT_EQ(h.Filter(PodBuilder("hyperpod-ns-a", "p").Build())["n"], Reason::kNodeUnhealthy);
 }
 

@@ -58,7 +58,7 @@ struct Node {
   std::string_view name;
   Labels labels;
   std::vector<Taint> taints;
-  std::int64_t allocatable_pods = -1;  // status.allocatable.pods; -1 when absent or unparsable
+  std::int64_t allocatable_pods = -1;   // status.allocatable.pods; -1 when absent or unparsable
   std::shared_ptr<const void> storage;  // keeps the viewed bytes alive; may be null
 };
 

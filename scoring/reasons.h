@@ -11,16 +11,16 @@ namespace hyperplace::scoring {
 enum class Reason : std::uint8_t {
   kFits = 0,
   // Unresolvable: preemption cannot make the node fit.
-  kNodeUnhealthy,          // health label present and not schedulable
-  kUntoleratedHealthTaint, // the health agent's taint, not tolerated
-  kNotAcceleratedType,     // accelerated pod, instance type without the ml. prefix
-  kInstanceTypeMismatch,   // the pod selects other instance types
-  kMissingTopologyLabel,   // required topology level label absent
-  kOutsideGroupDomain,     // required topology: peers are placed in another domain
-  kUnknownNode,            // names mode: node not in the cache
+  kNodeUnhealthy,           // health label present and not schedulable
+  kUntoleratedHealthTaint,  // the health agent's taint, not tolerated
+  kNotAcceleratedType,      // accelerated pod, instance type without the ml. prefix
+  kInstanceTypeMismatch,    // the pod selects other instance types
+  kMissingTopologyLabel,    // required topology level label absent
+  kOutsideGroupDomain,      // required topology: peers are placed in another domain
+  kUnknownNode,             // names mode: node not in the cache
   // Resolvable: evicting pods could make the node fit.
-  kMaxPodsReached,         // pods on the node reached the max for its instance type
-  kDomainTooSmall,         // required topology: the node's domain cannot hold the whole group
+  kMaxPodsReached,  // pods on the node reached the max for its instance type
+  kDomainTooSmall,  // required topology: the node's domain cannot hold the whole group
 };
 
 inline constexpr int kReasonCount = 10;
@@ -31,17 +31,22 @@ inline bool IsResolvable(Reason r) {
 
 inline std::string_view ReasonText(Reason r) {
   switch (r) {
-    case Reason::kFits: return "";
-    case Reason::kNodeUnhealthy: return "hyperplace: node health status is not schedulable";
-    case Reason::kUntoleratedHealthTaint: return "hyperplace: node has an untolerated health taint";
-    case Reason::kNotAcceleratedType: return "hyperplace: node is not an ml. instance type";
+    case Reason::kFits:
+      return "";
+    case Reason::kNodeUnhealthy:
+      return "hyperplace: node health status is not schedulable";
+    case Reason::kUntoleratedHealthTaint:
+      return "hyperplace: node has an untolerated health taint";
+    case Reason::kNotAcceleratedType:
+      return "hyperplace: node is not an ml. instance type";
     case Reason::kInstanceTypeMismatch:
       return "hyperplace: node instance type does not match the pod's selector";
     case Reason::kMissingTopologyLabel:
       return "hyperplace: node lacks the pod's required topology label";
     case Reason::kOutsideGroupDomain:
       return "hyperplace: node is outside the topology domain of the pod's group";
-    case Reason::kUnknownNode: return "hyperplace: node is not in the extender's cache";
+    case Reason::kUnknownNode:
+      return "hyperplace: node is not in the extender's cache";
     case Reason::kMaxPodsReached:
       return "hyperplace: node reached the maximum pods for its instance type";
     case Reason::kDomainTooSmall:

@@ -51,7 +51,8 @@ void BestFit(const Cycle& cycle, const Policy& policy, std::string_view level_ke
     for (auto [id, f] : free) {
       largest_free = std::max(largest_free, f);
       if (f < need) continue;
-      if (tightest == 0 || f < tightest_free || (f == tightest_free && d.rank[id] < d.rank[tightest])) {
+      if (tightest == 0 || f < tightest_free ||
+          (f == tightest_free && d.rank[id] < d.rank[tightest])) {
         tightest = id;
         tightest_free = f;
       }
@@ -68,8 +69,8 @@ void BestFit(const Cycle& cycle, const Policy& policy, std::string_view level_ke
                      : f >= need    ? static_cast<std::int32_t>(900 * tightest_free / f)
                                     : 0;
         } else {
-          milli[i] = largest_free > 0 ? static_cast<std::int32_t>(kMilli * free[id] / largest_free)
-                                      : 0;
+          milli[i] =
+              largest_free > 0 ? static_cast<std::int32_t>(kMilli * free[id] / largest_free) : 0;
         }
       }
       return;
@@ -117,10 +118,18 @@ void DensityScores(const Cycle& cycle, const Policy& policy, std::span<std::int3
 void HealthScores(const Cycle& cycle, std::span<std::int32_t> milli) {
   for (std::size_t i = 0; i < milli.size(); ++i) {
     switch (cycle.candidates[i]->deep_health) {
-      case DeepHealth::kPassed: milli[i] = kMilli; break;
-      case DeepHealth::kUnknown: milli[i] = kMilli / 2; break;
-      case DeepHealth::kInProgress: milli[i] = kMilli / 5; break;
-      case DeepHealth::kFailed: milli[i] = 0; break;
+      case DeepHealth::kPassed:
+        milli[i] = kMilli;
+        break;
+      case DeepHealth::kUnknown:
+        milli[i] = kMilli / 2;
+        break;
+      case DeepHealth::kInProgress:
+        milli[i] = kMilli / 5;
+        break;
+      case DeepHealth::kFailed:
+        milli[i] = 0;
+        break;
     }
   }
 }
@@ -134,7 +143,8 @@ void Score(const Cycle& cycle, const Policy& policy, std::span<std::int32_t> out
     for (std::size_t i = 0; i < n; ++i) total[i] += static_cast<std::int64_t>(w) * milli[i];
     weight += w;
   };
-  if (policy.topology_weight > 0 && TopologyScores(cycle, policy, milli)) add(policy.topology_weight);
+  if (policy.topology_weight > 0 && TopologyScores(cycle, policy, milli))
+    add(policy.topology_weight);
   if (policy.density_weight > 0) {
     DensityScores(cycle, policy, milli);
     add(policy.density_weight);

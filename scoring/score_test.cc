@@ -80,10 +80,10 @@ TEST(TopologyScoreTest, FirstPodPrefersTheTightestDomainThatFitsTheGroup) {
   auto m = h.Topology(
       PodBuilder("hyperpod-ns-a", "p").Group("g", 4).RequiredTopology(LayerKey(3)).Build());
   EXPECT_EQ(m["tight"], 1000);
-  EXPECT_EQ(m["mid"], 400);    // 900 · 4 / 9
-  EXPECT_EQ(m["big-1"], 36);   // 900 · 4 / 98
+  EXPECT_EQ(m["mid"], 400);   // 900 · 4 / 9
+  EXPECT_EQ(m["big-1"], 36);  // 900 · 4 / 98
   EXPECT_EQ(m["big-2"], 36);
-  EXPECT_EQ(m["small"], 0);    // cannot hold the group
+  EXPECT_EQ(m["small"], 0);  // cannot hold the group
 }
 
 TEST(TopologyScoreTest, BestFitTiesGoToTheLexicallyFirstDomain) {
@@ -122,7 +122,7 @@ TEST(TopologyScoreTest, WhenNothingFitsTheLargestDomainsComeFirst) {
 
 TEST(DensityScoreTest, PackPrefersFullerNodesSpreadEmptierOnes) {
   Harness h;
-  h.AddNode(NodeBuilder("empty").InstanceType("ml.g5.xlarge").Build(), 0);     // max 14
+  h.AddNode(NodeBuilder("empty").InstanceType("ml.g5.xlarge").Build(), 0);  // max 14
   h.AddNode(NodeBuilder("half").InstanceType("ml.g5.xlarge").Build(), 6);
   h.AddNode(NodeBuilder("last").InstanceType("ml.g5.xlarge").Build(), 13);
   h.AddNode(NodeBuilder("nomax").InstanceType("ml.unknown").Build(), 3);
@@ -160,10 +160,18 @@ TEST(HealthScoreTest, PassedAboveUnknownAboveInProgress) {
 
 TEST(ScoreTest, ComponentsCombineWithWeights) {
   Harness h;  // weights: topology 4, density 2, health 1
-  h.AddNode(NodeBuilder("near").InstanceType("ml.p5.48xlarge").Layers({"t", "s", "r1"})
-                .DeepHealth("Passed").Build(), 9);
-  h.AddNode(NodeBuilder("far").InstanceType("ml.p5.48xlarge").Layers({"t", "s2", "r2"})
-                .DeepHealth("InProgress").Build(), 48);
+  h.AddNode(NodeBuilder("near")
+                .InstanceType("ml.p5.48xlarge")
+                .Layers({"t", "s", "r1"})
+                .DeepHealth("Passed")
+                .Build(),
+            9);
+  h.AddNode(NodeBuilder("far")
+                .InstanceType("ml.p5.48xlarge")
+                .Layers({"t", "s2", "r2"})
+                .DeepHealth("InProgress")
+                .Build(),
+            48);
   h.AddPeer("near");
   auto s = h.Score(PodBuilder("hyperpod-ns-a", "p").Group("g").Build());
   // near: topology 1000, density pack 1000·10/49 = 204, health 1000
@@ -181,8 +189,11 @@ TEST(ScoreTest, ScoresAreWithinRangeAndIndependentOfCandidateOrder) {
     std::string name = "n" + std::to_string(i);
     std::string rack = "r" + std::to_string(i % 4);
     std::string spine = "s" + std::to_string(i % 2);
-    nodes.push_back(NodeBuilder(name).InstanceType("ml.p5.48xlarge").Layers({"t", spine, rack})
-                        .DeepHealth(i % 3 == 0 ? "Passed" : "InProgress").Build());
+    nodes.push_back(NodeBuilder(name)
+                        .InstanceType("ml.p5.48xlarge")
+                        .Layers({"t", spine, rack})
+                        .DeepHealth(i % 3 == 0 ? "Passed" : "InProgress")
+                        .Build());
   }
   for (int i = 0; i < 30; ++i) forward.AddNode(nodes[i], i % 7);
   for (int i = 29; i >= 0; --i) backward.AddNode(nodes[i], i % 7);

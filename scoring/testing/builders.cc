@@ -26,9 +26,7 @@ Policy DefaultPolicy() {
   return p;
 }
 
-std::string LayerKey(int n) {
-  return "topology.k8s.aws/network-node-layer-" + std::to_string(n);
-}
+std::string LayerKey(int n) { return "topology.k8s.aws/network-node-layer-" + std::to_string(n); }
 
 NodeBuilder::NodeBuilder(std::string_view name) { node_.name = arena_.Keep(name); }
 
@@ -115,8 +113,8 @@ PodBuilder& PodBuilder::AffinityIn(std::string_view key,
   return *this;
 }
 
-PodBuilder& PodBuilder::Tolerate(std::string_view key, std::string_view op,
-                                 std::string_view value, std::string_view effect) {
+PodBuilder& PodBuilder::Tolerate(std::string_view key, std::string_view op, std::string_view value,
+                                 std::string_view effect) {
   Toleration t;
   t.key = arena_.Keep(key);
   t.op = op == "Exists" ? Toleration::Operator::kExists : Toleration::Operator::kEqual;

@@ -1,0 +1,116 @@
+#include "cmd/cli.h"
+
+#include <map>
+
+namespace hyperplace::cli {
+
+std::string Usage() {
+  return "usage:\n"
+         "  hyperplace serve [--config FILE] [--kubeconfig FILE]\n"
+         "                   [--extender-listen HOST:PORT]   (default 0.0.0.0:8888, plain HTTP)\n"
+         "                   [--webhook-listen HOST:PORT]    (default 0.0.0.0:8443, HTTPS)\n"
+         "                   [--tls-cert-file FILE --tls-private-key-file FILE]\n"
+         "                   [--log-level debug|info|warn|error]\n"
+         "  hyperplace check-config FILE   validate and print the effective configuration\n"
+         "  hyperplace version\n";
+}
+
+StatusOr<Command> ParseCommandLine(const std::vector<std::string>& args) {
+  Command cmd;
+  if (args.empty()) return InvalidArgument("missing command\n" + Usage());
+  const std::string& verb = args[0];
+  if (verb == "help" || verb == "--help" || verb == "-h") {
+    cmd.kind = Command::Kind::kHelp;
+    return cmd;
+  }
+  if (verb == "version" || verb == "--version") {
+    if (args.size() > 1) return InvalidArgument("version takes no arguments");
+    cmd.kind = Command::Kind::kVersion;
+    return cmd;
+  }
+  if (verb == "check-config") {
+    if (args.size() != 2) return InvalidArgument("check-config takes exactly one FILE");
+    cmd.kind = Command::Kind::kCheckConfig;
+    cmd.check_config_file = args[1];
+    return cmd;
+  }
+  if (verb != "serve") return InvalidArgument("unknown command \"" + verb + "\"\n" + Usage());
+
+  cmd.kind = Command::Kind::kServe;
+  ServeFlags& f = cmd.serve;
+  const std::map<std::string, std::string*> flags = {
+      {"--config", &f.config_file},
+      {"--kubeconfig", &f.kubeconfig},
+      {"--extender-listen", &f.extender_listen},
+      {"--webhook-listen", &f.webhook_listen},
+      {"--tls-cert-file", &f.tls_cert_file},
+      {"--tls-private-key-file", &f.tls_private_key_file},
+      {"--log-level", &f.log_level},
+  };
+  for (std::size_t i = 1; i < args.size(); ++i) {
+    std::string name = args[i];
+    std::string value;
+    bool inline_value = false;
+    if (auto eq = name.find('='); eq != std::string::npos) {
+      value = name.substr(eq + 1);
+      name = name.substr(0, eq);
+      inline_value = true;
+    }
+    auto it = flags.find(name);
+    if (it == flags.end()) return InvalidArgument("unknown flag \"" + name + "\"\n" + Usage());
+    if (!inline_value) {
+      if (i + 1 >= args.size()) return InvalidArgument(name + " needs a value");
+      value = args[++i];
+    }
+    if (value.empty()) return InvalidArgument(name + " needs a non-empty value");
+    *it->second = value;
+  }
+  if (f.tls_cert_file.empty() != f.tls_private_key_file.empty()) {
+    return InvalidArgument("--tls-cert-file and --tls-private-key-file go together");
+  }
+  return cmd;
+}
+
+StatusOr<Config> EffectiveConfig(const ServeFlags& flags) {
+  Config config;
+  if (!flags.config_file.empty()) {
+    auto loaded = LoadConfigFile(flags.config_file);
+    if (!loaded.ok()) return loaded.status();
+    config = std::move(loaded).value();
+  }
+  std::vector<std::string> errors;
+  if (!flags.extender_listen.empty()) {
+    if (auto hp = ParseHostPort(flags.extender_listen); hp.ok()) {
+      config.extender.listen = flags.extender_listen;
+    } else {
+      errors.push_back("--extender-listen: " + hp.status().message());
+    }
+  }
+  if (!flags.webhook_listen.empty()) {
+    if (auto hp = ParseHostPort(flags.webhook_listen); !hp.ok()) {
+      errors.push_back("--webhook-listen: " + hp.status().message());
+    }
+  }
+  if (!flags.log_level.empty()) {
+    static const std::map<std::string, LogLevel> kLevels = {{"debug", LogLevel::kDebug},
+                                                            {"info", LogLevel::kInfo},
+                                                            {"warn", LogLevel::kWarn},
+                                                            {"error", LogLevel::kError}};
+    auto it = kLevels.find(flags.log_level);
+    if (it == kLevels.end()) {
+      errors.push_back("--log-level: must be one of debug, info, warn, error (got \"" +
+                       flags.log_level + "\")");
+    } else {
+      config.log.level = it->second;
+    }
+  }
+  for (std::string& e : ValidateConfig(config)) errors.push_back(std::move(e));
+  if (!errors.empty()) {
+    std::string message;
+    for (const std::string& e : errors) message.append(message.empty() ? "" : "\n").append(e);
+    return InvalidArgument(message);
+  }
+  return config;
+}
+
+}  // namespace hyperplace::cli

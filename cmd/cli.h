@@ -1,0 +1,45 @@
+// The command line (DESIGN §4). Names are stable: manifests, tests and the bench harness use them.
+//
+//   hyperplace serve [--config FILE] [--kubeconfig FILE] [--extender-listen HOST:PORT]
+//                    [--webhook-listen HOST:PORT] [--tls-cert-file FILE --tls-private-key-file
+//                    FILE]
+//                    [--log-level debug|info|warn|error]
+//   hyperplace check-config FILE
+//   hyperplace version
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "common/config.h"
+#include "common/status.h"
+
+namespace hyperplace::cli {
+
+struct ServeFlags {
+  std::string config_file;
+  std::string kubeconfig;
+  std::string extender_listen;
+  std::string webhook_listen;
+  std::string tls_cert_file;
+  std::string tls_private_key_file;
+  std::string log_level;
+};
+
+struct Command {
+  enum class Kind { kServe, kCheckConfig, kVersion, kHelp };
+  Kind kind = Kind::kHelp;
+  ServeFlags serve;
+  std::string check_config_file;
+};
+
+// Parses argv (without argv[0]). Accepts "--flag value" and "--flag=value".
+StatusOr<Command> ParseCommandLine(const std::vector<std::string>& args);
+
+// The configuration `serve` runs with: the file (or the embedded defaults), then the flags over
+// it, validated. Errors list every problem, one per line.
+StatusOr<Config> EffectiveConfig(const ServeFlags& flags);
+
+std::string Usage();
+
+}  // namespace hyperplace::cli

@@ -1,0 +1,102 @@
+#include "cmd/cli.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <fstream>
+
+namespace hyperplace::cli {
+namespace {
+
+TEST(CommandLineTest, ServeFlagsInBothForms) {
+  auto cmd = ParseCommandLine({"serve", "--config", "c.yaml", "--extender-listen=127.0.0.1:9",
+                               "--log-level", "debug", "--tls-cert-file=a",
+                               "--tls-private-key-file", "b"});
+  ASSERT_TRUE(cmd.ok()) << cmd.status().message();
+  EXPECT_EQ(cmd->kind, Command::Kind::kServe);
+  EXPECT_EQ(cmd->serve.config_file, "c.yaml");
+  EXPECT_EQ(cmd->serve.extender_listen, "127.0.0.1:9");
+  EXPECT_EQ(cmd->serve.log_level, "debug");
+  EXPECT_EQ(cmd->serve.tls_cert_file, "a");
+  EXPECT_EQ(cmd->serve.tls_private_key_file, "b");
+}
+
+TEST(CommandLineTest, MistakesAreNamed) {
+  struct {
+    std::vector<std::string> args;
+    const char* message_part;
+  } cases[] = {
+      {{}, "missing command"},
+      {{"sever"}, "unknown command \"sever\""},
+      {{"serve", "--confg", "x"}, "unknown flag \"--confg\""},
+      {{"serve", "--config"}, "--config needs a value"},
+      {{"serve", "--config="}, "--config needs a non-empty value"},
+      {{"serve", "--tls-cert-file", "a"}, "go together"},
+      {{"check-config"}, "exactly one FILE"},
+      {{"version", "x"}, "no arguments"},
+  };
+  for (auto& c : cases) {
+    auto cmd = ParseCommandLine(c.args);
+    ASSERT_FALSE(cmd.ok());
+    EXPECT_NE(cmd.status().message().find(c.message_part), std::string::npos)
+        << cmd.status().message();
+  }
+}
+
+TEST(CommandLineTest, OtherCommands) {
+  EXPECT_EQ(ParseCommandLine({"version"})->kind, Command::Kind::kVersion);
+  EXPECT_EQ(ParseCommandLine({"--help"})->kind, Command::Kind::kHelp);
+  auto check = ParseCommandLine({"check-config", "f.yaml"});
+  ASSERT_TRUE(check.ok());
+  EXPECT_EQ(check->check_config_file, "f.yaml");
+}
+
+TEST(EffectiveConfigTest, NoFileGivesTheEmbeddedDefaults) {
+  auto config = EffectiveConfig({});
+  ASSERT_TRUE(config.ok()) << config.status().message();
+  EXPECT_EQ(config->extender.listen, "0.0.0.0:8888");
+  EXPECT_EQ(config->cluster.max_pods_per_instance_type.at("ml.p5.48xlarge"), 49u);
+}
+
+TEST(EffectiveConfigTest, FlagsOverrideTheFile) {
+  std::string path = ::testing::TempDir() + "/hyperplace-cli-test.yaml";
+  {
+    std::ofstream out(path);
+    out << "extender:\n  listen: 127.0.0.1:7000\nlog:\n  level: warn\n";
+  }
+  ServeFlags flags;
+  flags.config_file = path;
+  auto from_file = EffectiveConfig(flags);
+  ASSERT_TRUE(from_file.ok()) << from_file.status().message();
+  EXPECT_EQ(from_file->extender.listen, "127.0.0.1:7000");
+  EXPECT_EQ(from_file->log.level, LogLevel::kWarn);
+
+  flags.extender_listen = "127.0.0.1:7001";
+  flags.log_level = "error";
+  auto overridden = EffectiveConfig(flags);
+  ASSERT_TRUE(overridden.ok());
+  EXPECT_EQ(overridden->extender.listen, "127.0.0.1:7001");
+  EXPECT_EQ(overridden->log.level, LogLevel::kError);
+  std::remove(path.c_str());
+}
+
+TEST(EffectiveConfigTest, BadFlagValuesAreAllReported) {
+  ServeFlags flags;
+  flags.extender_listen = "nohost";
+  flags.log_level = "loud";
+  auto config = EffectiveConfig(flags);
+  ASSERT_FALSE(config.ok());
+  EXPECT_NE(config.status().message().find("--extender-listen"), std::string::npos);
+  EXPECT_NE(config.status().message().find("--log-level"), std::string::npos);
+}
+
+TEST(EffectiveConfigTest, MissingFileIsAnError) {
+  ServeFlags flags;
+  flags.config_file = "/nonexistent/hyperplace.yaml";
+  auto config = EffectiveConfig(flags);
+  ASSERT_FALSE(config.ok());
+  EXPECT_NE(config.status().message().find("/nonexistent/hyperplace.yaml"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace hyperplace::cli

@@ -1,0 +1,52 @@
+// hyperplace: a kube-scheduler extender and admission webhook for HyperPod-style GPU clusters.
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "cmd/cli.h"
+#include "cmd/serve.h"
+#include "common/config.h"
+#include "extender/codec.h"
+
+#ifndef HYPERPLACE_VERSION
+#define HYPERPLACE_VERSION "dev"
+#endif
+
+int main(int argc, char** argv) {
+  using hyperplace::cli::Command;
+  std::vector<std::string> args(argv + 1, argv + argc);
+  auto cmd = hyperplace::cli::ParseCommandLine(args);
+  if (!cmd.ok()) {
+    std::fprintf(stderr, "hyperplace: %s\n", cmd.status().message().c_str());
+    return 2;
+  }
+  switch (cmd->kind) {
+    case Command::Kind::kHelp:
+      std::fputs(hyperplace::cli::Usage().c_str(), stdout);
+      return 0;
+    case Command::Kind::kVersion:
+      std::printf("hyperplace %s (json kernel %s)\n", HYPERPLACE_VERSION,
+                  std::string(hyperplace::extender::DecoderKernel()).c_str());
+      return 0;
+    case Command::Kind::kCheckConfig: {
+      auto config = hyperplace::LoadConfigFile(cmd->check_config_file);
+      if (!config.ok()) {
+        std::fprintf(stderr, "%s: invalid configuration:\n%s\n", cmd->check_config_file.c_str(),
+                     config.status().message().c_str());
+        return 1;
+      }
+      std::fputs(hyperplace::ConfigToYaml(*config).c_str(), stdout);
+      return 0;
+    }
+    case Command::Kind::kServe: {
+      auto config = hyperplace::cli::EffectiveConfig(cmd->serve);
+      if (!config.ok()) {
+        std::fprintf(stderr, "hyperplace: invalid configuration:\n%s\n",
+                     config.status().message().c_str());
+        return 1;
+      }
+      return hyperplace::cli::Serve(*config, cmd->serve);
+    }
+  }
+  return 2;
+}

@@ -1,0 +1,189 @@
+#include "cmd/serve.h"
+
+#include <signal.h>
+
+#include <chrono>
+#include <memory>
+
+#include "common/log.h"
+#include "common/metrics.h"
+#include "common/process_metrics.h"
+#include "extender/codec.h"
+#include "extender/extender.h"
+#include "extender/policy.h"
+#include "extender/state.h"
+#include "net/http_server.h"
+
+#ifndef HYPERPLACE_VERSION
+#define HYPERPLACE_VERSION "dev"
+#endif
+
+namespace hyperplace::cli {
+namespace {
+
+// A bounded label for a request path: attacker-chosen paths must not create metric series.
+std::string_view VerbOf(std::string_view path) {
+  for (std::string_view known :
+       {"/filter", "/prioritize", "/bind", "/preempt", "/healthz", "/readyz", "/metrics"}) {
+    if (path == known) return known.substr(1);
+  }
+  return "other";
+}
+
+std::string_view CodeClass(int status) {
+  switch (status) {
+    case 200:
+      return "200";
+    case 400:
+      return "400";
+    case 404:
+      return "404";
+    case 405:
+      return "405";
+    case 408:
+      return "408";
+    case 413:
+      return "413";
+    case 431:
+      return "431";
+    case 500:
+      return "500";
+    case 503:
+      return "503";
+    default:
+      return status < 500 ? "4xx" : "5xx";
+  }
+}
+
+// Serving metrics for one listener: requests by verb and status code, latency by verb.
+class HttpMetrics {
+ public:
+  HttpMetrics(metrics::Registry& registry, std::string server)
+      : server_(std::move(server)),
+        requests_(registry.AddCounter("hyperplace_http_requests_total",
+                                      "HTTP requests served, by listener, verb and status code.",
+                                      {"server", "verb", "code"})),
+        latency_(registry.AddHistogram(
+            "hyperplace_http_request_duration_seconds",
+            "Time from a request's first byte to its response written, by listener and verb.",
+            {"server", "verb"}, metrics::LatencyBuckets())) {}
+
+  net::RequestObserver Observer() {
+    return [this](std::string_view, std::string_view path, int status,
+                  std::chrono::nanoseconds elapsed) {
+      std::string_view verb = VerbOf(path);
+      requests_.With({server_, verb, CodeClass(status)}).Inc();
+      latency_.With({server_, verb}).Observe(std::chrono::duration<double>(elapsed).count());
+    };
+  }
+
+ private:
+  std::string server_;
+  metrics::Family<metrics::Counter>& requests_;
+  metrics::Family<metrics::Histogram>& latency_;
+};
+
+}  // namespace
+
+int Serve(const Config& config, const ServeFlags& flags) {
+  log::Configure(config.log.level, config.log.format);
+#if defined(__AVX2__)
+  if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("bmi2") ||
+      !__builtin_cpu_supports("pclmul")) {
+    HP_LOG(kError,
+           "this build needs an x86-64-v3 CPU with PCLMUL; rebuild with -DHYPERPLACE_ARCH_FLAGS=");
+    return 1;
+  }
+#endif
+  if (!flags.kubeconfig.empty()) {
+    HP_LOG(kError, "--kubeconfig: the API-server client is not part of this build yet",
+           {{"kubeconfig", flags.kubeconfig}});
+    return 1;
+  }
+  if (!flags.tls_cert_file.empty()) {
+    HP_LOG(kError, "--tls-cert-file: the admission webhook is not part of this build yet");
+    return 1;
+  }
+  HP_LOG(kInfo, "webhook listener off: no --tls-cert-file given");
+
+  // SIGTERM and SIGINT are taken synchronously by this thread; every thread started below
+  // inherits the blocked mask, so no worker is interrupted.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  metrics::Registry registry;
+  metrics::RegisterProcessMetrics(registry);
+  registry
+      .AddGauge("hyperplace_build_info", "Build information; the value is always 1.",
+                {"version", "json_kernel"})
+      .With({HYPERPLACE_VERSION, extender::DecoderKernel()})
+      .Set(1);
+
+  scoring::Policy policy = extender::MakePolicy(config);
+  auto state = std::make_shared<extender::MemoryState>(policy);
+  registry.AddCallbackGauge("hyperplace_cache_nodes", "Nodes in the extender's cache.", [state] {
+    return static_cast<double>(state->Current()->node_count());
+  });
+  registry.AddCallbackGauge("hyperplace_cache_pods",
+                            "Pods placed on nodes in the extender's cache.",
+                            [state] { return static_cast<double>(state->Current()->pod_count()); });
+
+  HttpMetrics extender_metrics(registry, "extender");
+  net::ServerOptions options;
+  options.limits = config.extender.server;
+  options.observer = extender_metrics.Observer();
+  options.on_event = [](std::string_view event, std::string_view detail) {
+    HP_LOG(kWarn, "http", {{"server", "extender"}, {"event", event}, {"detail", detail}});
+  };
+  net::HttpServer server(std::move(options));
+  extender::Extender extender(policy, state, registry);
+  extender.Register(server);
+  server.Handle("GET", "/healthz", [](const net::Request&, net::Response& res) {
+    res.content_type = "text/plain; charset=utf-8";
+    res.body = "ok\n";
+  });
+  server.Handle("GET", "/readyz", [state](const net::Request&, net::Response& res) {
+    res.content_type = "text/plain; charset=utf-8";
+    if (state->Ready()) {
+      res.body = "ok\n";
+    } else {
+      res.status = 503;
+      res.body = "cache not synced\n";
+    }
+  });
+  server.Handle("GET", "/metrics", [&registry](const net::Request&, net::Response& res) {
+    res.content_type = metrics::Registry::kContentType;
+    res.body = registry.Render();
+  });
+
+  auto address = ParseHostPort(config.extender.listen);
+  if (!address.ok()) {
+    HP_LOG(kError, "extender.listen invalid", {{"error", address.status().message()}});
+    return 1;
+  }
+  if (Status st = server.Listen(*address); !st.ok()) {
+    HP_LOG(kError, "cannot listen", {{"server", "extender"}, {"error", st.message()}});
+    return 1;
+  }
+  if (Status st = server.Start(); !st.ok()) {
+    HP_LOG(kError, "cannot start", {{"server", "extender"}, {"error", st.message()}});
+    return 1;
+  }
+  HP_LOG(kInfo, "extender listening",
+         {{"address", address->host + ":" + std::to_string(server.port())},
+          {"threads", config.extender.server.threads},
+          {"json_kernel", extender::DecoderKernel()},
+          {"api_server", "none: full-node requests only, cache fed by binds"}});
+
+  int received = 0;
+  sigwait(&signals, &received);
+  HP_LOG(kInfo, "shutting down: draining in-flight requests", {{"signal", received}});
+  server.Shutdown(std::chrono::milliseconds(10000));
+  HP_LOG(kInfo, "stopped");
+  return 0;
+}
+
+}  // namespace hyperplace::cli

@@ -1,0 +1,1075 @@
+#include "net/http_server.h"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <netinet/in.h>
+#include <openssl/evp.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <future>
+#include <latch>
+#include <mutex>
+#include <random>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <utility>
+#include <vector>
+
+namespace hyperplace::net {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Hang protection only: no test asserts how long anything takes.
+constexpr auto kHangGuard = 10s;
+
+// Small limits keep the timeout tests fast.
+ServerLimits FastLimits() {
+  ServerLimits limits;
+  limits.read_timeout = 200ms;
+  limits.write_timeout = 2s;
+  limits.idle_timeout = 5s;
+  limits.threads = 2;
+  limits.max_queued_connections = 16;
+  return limits;
+}
+
+bool WaitUntil(const std::function<bool()>& condition) {
+  const auto deadline = std::chrono::steady_clock::now() + kHangGuard;
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(1ms);
+  }
+  return true;
+}
+
+// Thread-safe record of on_event calls.
+class Events {
+ public:
+  std::function<void(std::string_view, std::string_view)> Sink() {
+    return [this](std::string_view event, std::string_view detail) {
+      std::lock_guard lock(mu_);
+      events_.emplace_back(event, detail);
+    };
+  }
+  // The detail of the first event with this name, or "<none>".
+  std::string Detail(std::string_view event) {
+    std::lock_guard lock(mu_);
+    for (const auto& [e, d] : events_) {
+      if (e == event) return d;
+    }
+    return "<none>";
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<std::pair<std::string, std::string>> events_;
+};
+
+struct Observed {
+  std::string method;
+  std::string path;
+  int status;
+};
+
+class Observations {
+ public:
+  RequestObserver Sink() {
+    return [this](std::string_view method, std::string_view path, int status,
+                  std::chrono::nanoseconds) {
+      std::lock_guard lock(mu_);
+      list_.push_back({std::string(method), std::string(path), status});
+    };
+  }
+  std::vector<Observed> list() {
+    std::lock_guard lock(mu_);
+    return list_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<Observed> list_;
+};
+
+void AddRoutes(HttpServer& server) {
+  server.Handle("GET", "/hello", [](const Request&, Response& res) { res.body = "{\"hi\":1}"; });
+  server.Handle("POST", "/echo", [](const Request& req, Response& res) {
+    res.content_type = "application/octet-stream";
+    res.body.assign(req.body);
+  });
+  server.Handle("GET", "/query", [](const Request& req, Response& res) {
+    res.body.assign(req.path).append("|").append(req.query);
+  });
+  server.Handle("GET", "/header", [](const Request& req, Response& res) {
+    res.body.assign(req.Header("x-test-header"));
+    for (const auto& [name, value] : req.headers) {
+      if (name == "x-test-header") res.headers.emplace_back("X-Seen-Name", std::string(name));
+    }
+  });
+  server.Handle("GET", "/throw",
+                [](const Request&, Response&) { throw std::runtime_error("boom"); });
+  // Reads the last padding byte: AddressSanitizer flags it if the padding is missing.
+  auto padding = [](const Request& req, Response& res) {
+    volatile char last = req.body.data()[req.body.size() + kBodyPadding - 1];
+    (void)last;
+    res.body = std::to_string(req.body.size());
+  };
+  server.Handle("POST", "/padding", padding);
+  server.Handle("GET", "/padding", padding);
+}
+
+void ListenAndStart(HttpServer& server) {
+  const Status listened = server.Listen(HostPort{"127.0.0.1", 0});
+  ASSERT_TRUE(listened.ok()) << listened.message();
+  ASSERT_NE(server.port(), 0);
+  const Status started = server.Start();
+  ASSERT_TRUE(started.ok()) << started.message();
+}
+
+ServerOptions Options(ServerLimits limits = FastLimits()) {
+  ServerOptions options;
+  options.limits = limits;
+  return options;
+}
+
+struct RawResponse {
+  int status = 0;  // 0: no complete response
+  std::string head;
+  std::string body;
+
+  std::string Header(std::string_view name) const {
+    std::string lower_head = head;
+    for (char& c : lower_head) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    const std::string key = "\r\n" + std::string(name) + ":";
+    const std::size_t at = lower_head.find(key);
+    if (at == std::string::npos) return "";
+    const std::size_t begin = head.find_first_not_of(' ', at + key.size());
+    return head.substr(begin, head.find("\r\n", begin) - begin);
+  }
+};
+
+// A blocking client socket, optionally speaking TLS, for requests httplib would not send.
+class RawClient {
+ public:
+  explicit RawClient(std::uint16_t port) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    timeval guard{std::chrono::duration_cast<std::chrono::seconds>(kHangGuard).count(), 0};
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &guard, sizeof(guard));
+    ::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &guard, sizeof(guard));
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+  }
+  ~RawClient() {
+    if (ssl_ != nullptr) SSL_free(ssl_);
+    if (tls_context_ != nullptr) SSL_CTX_free(tls_context_);
+    ::close(fd_);
+  }
+  RawClient(const RawClient&) = delete;
+  RawClient& operator=(const RawClient&) = delete;
+
+  bool connected() const { return connected_; }
+
+  // Performs a TLS handshake without verifying the server (the test checks the certificate).
+  bool StartTls() {
+    tls_context_ = SSL_CTX_new(TLS_client_method());
+    SSL_CTX_set_verify(tls_context_, SSL_VERIFY_NONE, nullptr);
+    ssl_ = SSL_new(tls_context_);
+    SSL_set_fd(ssl_, fd_);
+    return SSL_connect(ssl_) == 1;
+  }
+
+  // Serial number of the server's certificate, or -1.
+  long PeerSerial() const {
+    X509* cert = SSL_get1_peer_certificate(ssl_);
+    if (cert == nullptr) return -1;
+    const long serial = ASN1_INTEGER_get(X509_get_serialNumber(cert));
+    X509_free(cert);
+    return serial;
+  }
+
+  bool Send(std::string_view data) {
+    while (!data.empty()) {
+      const ssize_t n = ssl_ != nullptr
+                            ? SSL_write(ssl_, data.data(), static_cast<int>(data.size()))
+                            : ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
+      if (n <= 0) return false;
+      data.remove_prefix(static_cast<std::size_t>(n));
+    }
+    return true;
+  }
+
+  // Reads one response framed by Content-Length.
+  RawResponse ReadResponse() {
+    RawResponse response;
+    std::size_t head_end;
+    while ((head_end = pending_.find("\r\n\r\n")) == std::string::npos) {
+      if (!ReadSome()) return response;
+    }
+    response.head = pending_.substr(0, head_end + 2);
+    pending_.erase(0, head_end + 4);
+    const std::string length = response.Header("content-length");
+    const std::size_t body_size = length.empty() ? 0 : std::stoul(length);
+    while (pending_.size() < body_size) {
+      if (!ReadSome()) return response;
+    }
+    response.body = pending_.substr(0, body_size);
+    pending_.erase(0, body_size);
+    response.status = std::stoi(response.head.substr(9, 3));
+    return response;
+  }
+
+  // Reads until the server closes the connection; false if it did not before the hang guard.
+  bool WaitForClose(std::string* rest = nullptr) {
+    while (ReadSome()) {
+    }
+    if (rest != nullptr) *rest = pending_;
+    return closed_;
+  }
+
+  // Bytes received but not consumed by ReadResponse.
+  const std::string& pending() const { return pending_; }
+
+  bool ReadSome() {
+    char buf[65536];
+    const ssize_t n =
+        ssl_ != nullptr ? SSL_read(ssl_, buf, sizeof(buf)) : ::recv(fd_, buf, sizeof(buf), 0);
+    if (n > 0) {
+      pending_.append(buf, static_cast<std::size_t>(n));
+      return true;
+    }
+    // EOF or reset: closed. A receive timeout (EAGAIN) means the server never closed.
+    const bool timed_out =
+        (errno == EAGAIN || errno == EWOULDBLOCK) &&
+        (ssl_ == nullptr || SSL_get_error(ssl_, static_cast<int>(n)) == SSL_ERROR_SYSCALL);
+    closed_ = n == 0 || !timed_out;
+    return false;
+  }
+
+  int fd() const { return fd_; }
+
+ private:
+  int fd_ = -1;
+  bool connected_ = false;
+  bool closed_ = false;
+  SSL_CTX* tls_context_ = nullptr;
+  SSL* ssl_ = nullptr;
+  std::string pending_;
+};
+
+RawResponse Exchange(std::uint16_t port, std::string_view request) {
+  RawClient client(port);
+  EXPECT_TRUE(client.connected());
+  EXPECT_TRUE(client.Send(request));
+  return client.ReadResponse();
+}
+
+TEST(HttpServerTest, ServesGetAndPostOnOneKeepAliveConnection) {
+  HttpServer server(Options());
+  AddRoutes(server);
+  ASSERT_NO_FATAL_FAILURE(ListenAndStart(server));
+
+  httplib::Client client("127.0.0.1", server.port());
+  client.set_tcp_nodelay(true);
+  client.set_keep_alive(true);
+  for (int i = 0; i < 50; ++i) {
+    auto get = client.Get("/hello");
+    ASSERT_TRUE(get) << httplib::to_string(get.error());
+    EXPECT_EQ(get->status, 200);
+    EXPECT_EQ(get->body, "{\"hi\":1}");
+    EXPECT_EQ(get->get_header_value("Content-Type"), "application/json");
+
+    const std::string body = "payload-" + std::to_string(i);
+    auto post = client.Post("/echo", body, "text/plain");
+    ASSERT_TRUE(post) << httplib::to_string(post.error());
+    EXPECT_EQ(post->status, 200);
+    EXPECT_EQ(post->body, body);
+  }
+  // The client still holds its one connection; nothing else was opened.
+  EXPECT_EQ(server.open_connections(), 1);
+}
+
+TEST(HttpServerTest, EchoesTenMegabyteBodyExactly) {
+  ServerLimits limits = FastLimits();
+  limits.read_timeout = 10s;  // generous: sanitizer builds on a shared machine are slow
+  limits.write_timeout = 10s;
+  HttpServer server(Options(limits));
+  AddRoutes(server);
+  ASSERT_NO_FATAL_FAILURE(ListenAndStart(server));
+
+  std::string body(10u << 20, '\0');
+  std::mt19937 random(42);
+  for (char& c : body) c = static_cast<char>(random());
+
+  httplib::Client client("127.0.0.1", server.port());
+  client.set_tcp_nodelay(true);
+  client.set_keep_alive(true);
+  client.set_read_timeout(kHangGuard);
+  client.set_write_timeout(kHangGuard);
+  for (int i = 0; i < 2; ++i) {  // the second request reuses the grown buffer
+    auto res = client.Post("/echo", body, "application/octet-stream");
+    ASSERT_TRUE(res) << httplib::to_string(res.error());
+    EXPECT_EQ(res->status, 200);
+    EXPECT_EQ(res->body.size(), body.size());
+    EXPECT_TRUE(res->body == body) << "echoed body differs";
+  }
+}
+
+TEST(HttpServerTest, DecodesChunkedBodyExactly) {
+  HttpServer server(Options());
+  AddRoutes(server);
+  ASSERT_NO_FATAL_FAILURE(ListenAndStart(server));
+
+  RawClient client(server.port());
+  const std::string chunked =
+      "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "5;name=value\r\nhello\r\n"
+      "1A\r\nabcdefghijklmnopqrstuvwxyz\r\n"
+      "1 \r\n!\r\n"
+      "0\r\nX-Trailer: ignored\r\n\r\n";
+  // Sent in small pieces so chunk-size lines and data are split across reads.
+  for (std::size_t i = 0; i < chunked.size(); i += 7) {
+    ASSERT_TRUE(client.Send(std::string_view(chunked).substr(i, 7)));
+  }
+  RawResponse response = client.ReadResponse();
+  EXPECT_EQ(response.status, 200);
+  EXPECT_EQ(response.body, "helloabcdefghijklmnopqrstuvwxyz!");
+
+  // The stream is still in step: the next request on the connection works.
+  ASSERT_TRUE(client.Send("GET /hello HTTP/1.1\r\nHost: t\r\n\r\n"));
+  EXPECT_EQ(client.ReadResponse().body, "{\"hi\":1}");
+}
+
+TEST(HttpServerTest, SplitsQueryFromPath) {
+  HttpServer server(Options());
+  AddRoutes(server);
+  ASSERT_NO_FATAL_FAILURE(ListenAndStart(server));
+
+  httplib::Client client("127.0.0.1", server.port());
+  auto with_query = client.Get("/query?a=1&b=two");
+  ASSERT_TRUE(with_query);
+  EXPECT_EQ(with_query->body, "/query|a=1&b=two");
+  auto without_query = client.Get("/query");
+  ASSERT_TRUE(without_query);
+  EXPECT_EQ(without_query->body, "/query|");
+}
+
+TEST(HttpServerTest, HeaderLookupIsCaseInsensitiveAndValuesAreTrimmed) {
+  HttpServer server(Options());
+  AddRoutes(server);
+  ASSERT_NO_FATAL_FAILURE(ListenAndStart(server));
+
+  const RawResponse response =
+      Exchange(server.port(),
+               "GET /header HTTP/1.1\r\nHost: t\r\nX-TEST-Header: \t value  with space \t\r\n\r\n");
+  EXPECT_EQ(response.status, 200);
+  EXPECT_EQ(response.body, "value  with space");
+  EXPECT_EQ(response.Header("x-seen-name"), "x-test-header");
+}
+
+TEST(HttpServerTest, UnknownPathIs404) {
+  HttpServer server(Options());
+  AddRoutes(server);
+  ASSERT_NO_FATAL_FAILURE(ListenAndStart(server));
+
+  httplib::Client client("127.0.0.1", server.port());
+  auto res = client.Get("/nothing");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 404);
+  EXPECT_EQ(res->body, "{\"error\":\"not found: /nothing\"}");
+}
+
+TEST(HttpServerTest, OtherMethodOnKnownPathIs405WithAllow) {
+  HttpServer server(Options());
+  AddRoutes(server);
+  ASSERT_NO_FATAL_FAILURE(ListenAndStart(server));
+
+  httplib::Client client("127.0.0.1", server.port());
+  auto res = client.Post("/hello", "x", "text/plain");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 405);
+  EXPECT_EQ(res->get_header_value("Allow"), "GET, HEAD");
+  auto echo = client.Get("/echo");
+  ASSERT_TRUE(echo);
+  EXPECT_EQ(echo->status, 405);
+  EXPECT_EQ(echo->get_header_value("Allow"), "POST");
+}
+
+TEST(HttpServerTest, HeadIsAnsweredByGetHandlerWithoutBody) {
+  HttpServer server(Options());
+  AddRoutes(server);
+  ASSERT_NO_FATAL_FAILURE(ListenAndStart(server));
+
+  // Content-Length describes the GET body, but no body bytes follow: the next response starts
+  // right after the HEAD response's headers.
+  RawClient again(server.port());
+  ASSERT_TRUE(
+      again.Send("HEAD /hello HTTP/1.1\r\nHost: t\r\n\r\nGET /hello HTTP/1.1\r\nHost: t\r\n\r\n"));
+  std::string both;
+  while (both.find("{\"hi\":1}") == std::string::npos && again.ReadSome()) both = again.pending();
+  EXPECT_EQ(both.find("HTTP/1.1 200 OK"), 0u);
+  EXPECT_NE(both.find("Content-Length: 8\r\n"), std::string::npos) << both;
+  EXPECT_EQ(both.find("HTTP/1.1 200 OK", 1), both.find("\r\n\r\n") + 4);
+}
+
+TEST(HttpServerTest, MalformedRequestsAre400AndClosed) {
+  HttpServer server(Options());
+  AddRoutes(server);
+  ASSERT_NO_FATAL_FAILURE(ListenAndStart(server));
+
+  const std::vector<std::string> requests = {
+      "GARBAGE\r\n\r\n",
+      "GET  /hello HTTP/1.1\r\nHost: t\r\n\r\n",                    // empty target
+      "GET hello HTTP/1.1\r\nHost: t\r\n\r\n",                      // target without '/'
+      "GET /hello HTTP/1.1 extra\r\nHost: t\r\n\r\n",               // trailing junk
+      "GET /hello http/1.1\r\nHost: t\r\n\r\n",                     // lower-case version
+      "GET /hello HTTP/1.1\r\nNoColon\r\n\r\n",                     // header without colon
+      "GET /hello HTTP/1.1\r\nX-A : b\r\n\r\n",                     // whitespace before colon
+      "GET /hello HTTP/1.1\r\nX-A: b\r\n folded\r\n\r\n",           // obs-fold
+      std::string("GET /hello HTTP/1.1\r\nX-A: b\0c\r\n\r\n", 33),  // NUL in a value
+      "GET /hello HTTP/1.1\r\nX-A: b\nX-B: c\r\n\r\n",              // bare LF
+      "POST /echo HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello",
+      "POST /echo HTTP/1.1\r\nContent-Length: -5\r\n\r\n",
+      "POST /echo HTTP/1.1\r\nContent-Length: 5, 5\r\n\r\nhello",
+      "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n",
+      "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhelloXX0\r\n\r\n",
+  };
+  for (const std::string& request : requests) {
+    SCOPED_TRACE(request);
+    RawClient client(server.port());
+    ASSERT_TRUE(client.Send(request));
+    const RawResponse response = client.ReadResponse();
+    EXPECT_EQ(response.status, 400);
+    EXPECT_EQ(response.Header("connection"), "close");
+    EXPECT_EQ(response.body.rfind("{\"error\":\"", 0), 0u) << response.body;
+    EXPECT_TRUE(client.WaitForClose());
+  }
+}
+
+TEST(HttpServerTest, UnsupportedHttpVersionIs505) {
+  HttpServer server(Options());
+  AddRoutes(server);
+  ASSERT_NO_FATAL_FAILURE(ListenAndStart(server));
+
+  const RawResponse response = Exchange(server.port(), "GET /hello HTTP/2.0\r\nHost: t\r\n\r\n");
+  EXPECT_EQ(response.status, 505);
+  EXPECT_EQ(response.body, "{\"error\":\"unsupported HTTP version\"}");
+}
+
+TEST(HttpServerTest, OversizedHeadersAre431) {
+  ServerLimits limits = FastLimits();
+  limits.max_header_bytes = 1024;
+  HttpServer server(Options(limits));
+  AddRoutes(server);
+  ASSERT_NO_FATAL_FAILURE(ListenAndStart(server));
+
+  // Complete but too long, and incomplete but already too long.
+  for (const std::string& end : {std::string("\r\n\r\n"), std::string()}) {
+    RawClient client(server.port());
+    ASSERT_TRUE(client.Send("GET /hello HTTP/1.1\r\nX-Big: " + std::string(2000, 'a') + end));
+    const RawResponse response = client.ReadResponse();
+    EXPECT_EQ(response.status, 431);
+    EXPECT_TRUE(client.WaitForClose());
+  }
+}
+
+TEST(HttpServerTest, ContentLengthAboveMaxIs413WithoutReadingBody) {
+  ServerLimits limits = FastLimits();
+  limits.max_body_bytes = 1000;
+  limits.read_timeout = 5s;  // a 408 instead of the 413 would need this long
+  HttpServer server(Options(limits));
+  AddRoutes(server);
+  ASSERT_NO_FATAL_FAILURE(ListenAndStart(server));
+
+  {
+    // The body is never sent: the answer cannot depend on reading it.
+    RawClient client(server.port());
+    ASSERT_TRUE(client.Send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 1001\r\n\r\n"));
+    const RawResponse response = client.ReadResponse();
+    EXPECT_EQ(response.status, 413);
+    EXPECT_EQ(response.body, "{\"error\":\"request body too large\"}");
+    EXPECT_EQ(response.Header("connection"), "close");
+  }
+  {
+    // With Expect: 100-continue the client gets the 413 instead of a 100.
+    RawClient client(server.port());
+    ASSERT_TRUE(
+        client.Send("POST /echo HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: "
+                    "99999999999999999999999\r\n\r\n"));
+    EXPECT_EQ(client.ReadResponse().status, 413);
+  }
+  {
+    // A chunked body is limited by its decoded size.
+    RawClient client(server.port());
+    ASSERT_TRUE(client.Send("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n" +
+                            std::string("3e8\r\n") + std::string(1000, 'x') + "\r\n1\r\n"));
+    EXPECT_EQ(client.ReadResponse().status, 413);
+  }
+  // Exactly the maximum is fine.
+  const RawResponse ok =
+      Exchange(server.port(),
+               "POST /echo HTTP/1.1\r\nContent-Length: 1000\r\n\r\n" + std::string(1000, 'y'));
+  EXPECT_EQ(ok.status, 200);
+  EXPECT_EQ(ok.body, std::string(1000, 'y'));
+}
+
+TEST(HttpServerTest, ContentLengthWithTransferEncodingIs400) {
+  HttpServer server(Options());
+  AddRoutes(server);
+  ASSERT_NO_FATAL_FAILURE(ListenAndStart(server));
+
+  const RawResponse response = Exchange(
+      server.port(),
+      "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "0\r\n\r\n");
+  EXPECT_EQ(response.status, 400);
+  EXPECT_EQ(response.body, "{\"error\":\"both Transfer-Encoding and Content-Length\"}");
+}
+
+TEST(HttpServerTest, NonChunkedTransferEncodingIs501) {
+  HttpServer server(Options());
+  AddRoutes(server);
+  ASSERT_NO_FATAL_FAILURE(ListenAndStart(server));
+
+  for (const char* encoding : {"gzip", "gzip, chunked"}) {
+    const RawResponse response = Exchange(
+        server.port(), std::string("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: ") +
+                           encoding + "\r\n\r\n");
+    EXPECT_EQ(response.status, 501) << encoding;
+  }
+}
+
+TEST(HttpServerTest, HandlerExceptionIs500AndServerKeepsServing) {
+  Events events;
+  ServerOptions options = Options();
+  options.on_event = events.Sink();
+  HttpServer server(std::move(options));
+  AddRoutes(server);
+  ASSERT_NO_FATAL_FAILURE(ListenAndStart(server));
+
+  httplib::Client client("127.0.0.1", server.port());
+  client.set_keep_alive(true);
+  auto failed = client.Get("/throw");
+  ASSERT_TRUE(failed);
+  EXPECT_EQ(failed->status, 500);
+  EXPECT_EQ(failed->body, "{\"error\":\"internal error\"}");
+  EXPECT_EQ(events.Detail("handler_exception"), "boom");
+
+  auto next = client.Get("/hello");
+  ASSERT_TRUE(next);
+  EXPECT_EQ(next->status, 200);
+}
+
+TEST(HttpServerTest, AnswersPipelinedRequestsInOrder) {
+  HttpServer server(Options());
+  AddRoutes(server);
+  ASSERT_NO_FATAL_FAILURE(ListenAndStart(server));
+
+  RawClient client(server.port());
+  ASSERT_TRUE(
+      client.Send("GET /query?first HTTP/1.1\r\nHost: t\r\n\r\n"
+                  "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 6\r\n\r\nsecond"
+                  "GET /query?third HTTP/1.1\r\nHost: t\r\n\r\n"));
+  EXPECT_EQ(client.ReadResponse().body, "/query|first");
+  EXPECT_EQ(client.ReadResponse().body, "second");
+  EXPECT_EQ(client.ReadResponse().body, "/query|third");
+}
+
+TEST(HttpServerTest, StalledClientGets408WhileAnotherClientIsServed) {
+  Events events;
+  ServerOptions options = Options();
+  options.on_event = events.Sink();
+  HttpServer server(std::move(options));
+  AddRoutes(server);
+  ASSERT_NO_FATAL_FAILURE(ListenAndStart(server));
+
+  RawClient stalled(server.port());
+  ASSERT_TRUE(stalled.Send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nabc"));
+
+  httplib::Client other("127.0.0.1", server.port());
+  auto res = other.Get("/hello");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+
+  const RawResponse timed_out = stalled.ReadResponse();
+  EXPECT_EQ(timed_out.status, 408);
+  EXPECT_EQ(timed_out.Header("connection"), "close");
+  EXPECT_TRUE(stalled.WaitForClose());
+  EXPECT_NE(events.Detail("request_timeout"), "<none>");
+}
+
+TEST(HttpServerTest, SlowlorisTrickleIsCutOff) {
+  ServerLimits limits = FastLimits();
+  limits.read_timeout = 300ms;
+  HttpServer server(Options(limits));
+  AddRoutes(server);
+  ASSERT_NO_FATAL_FAILURE(ListenAndStart(server));
+
+  RawClient client(server.port());
+  // Never-ending headers, one byte every 50 ms: each byte arrives well within any per-read
+  // timeout, but the request as a whole never does.
+  const std::string trickle = "GET /hello HTTP/1.1\r\nX-Slow: " + std::string(1000, 'a');
+  bool answered = false;
+  for (char c : trickle) {
+    if (!client.Send(std::string_view(&c, 1))) break;
+    pollfd readable{client.fd(), POLLIN, 0};
+    if (::poll(&readable, 1, 50) > 0) {
+      answered = true;
+      break;
+    }
+  }
+  ASSERT_TRUE(answered) << "the server never answered the trickling client";
+  EXPECT_EQ(client.ReadResponse().status, 408);
+  EXPECT_TRUE(client.WaitForClose());
+}
+
+TEST(HttpServerTest, ConnectionCloseIsHonoured) {
+  HttpServer server(Options());
+  AddRoutes(server);
+  ASSERT_NO_FATAL_FAILURE(ListenAndStart(server));
+
+  {
+    RawClient client(server.port());
+    ASSERT_TRUE(client.Send("GET /hello HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"));
+    const RawResponse response = client.ReadResponse();
+    EXPECT_EQ(response.status, 200);
+    EXPECT_EQ(response.Header("connection"), "close");
+    EXPECT_TRUE(client.WaitForClose());
+  }
+  {
+    // HTTP/1.0 closes unless the client asks for keep-alive.
+    RawClient client(server.port());
+    ASSERT_TRUE(client.Send("GET /hello HTTP/1.0\r\n\r\n"));
+    EXPECT_EQ(client.ReadResponse().Header("connection"), "close");
+    EXPECT_TRUE(client.WaitForClose());
+  }
+  {
+    RawClient client(server.port());
+    ASSERT_TRUE(client.Send("GET /hello HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n"));
+    EXPECT_EQ(client.ReadResponse().Header("connection"), "keep-alive");
+    ASSERT_TRUE(client.Send("GET /hello HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"));
+    EXPECT_EQ(client.ReadResponse().status, 200);
+  }
+}
+
+TEST(HttpServerTest, MaxKeepaliveRequestsClosesAfterN) {
+  ServerLimits limits = FastLimits();
+  limits.max_keepalive_requests = 3;
+  HttpServer server(Options(limits));
+  AddRoutes(server);
+  ASSERT_NO_FATAL_FAILURE(ListenAndStart(server));
+
+  RawClient client(server.port());
+  for (int i = 1; i <= 3; ++i) {
+    ASSERT_TRUE(client.Send("GET /hello HTTP/1.1\r\nHost: t\r\n\r\n"));
+    const RawResponse response = client.ReadResponse();
+    EXPECT_EQ(response.status, 200);
+    EXPECT_EQ(response.Header("connection"), i < 3 ? "keep-alive" : "close") << i;
+  }
+  EXPECT_TRUE(client.WaitForClose());
+}
+
+TEST(HttpServerTest, FullQueueIsAnswered503) {
+  ServerLimits limits = FastLimits();
+  limits.threads = 1;
+  limits.max_queued_connections = 1;
+  limits.read_timeout = 5s;
+  Events events;
+  ServerOptions options = Options(limits);
+  options.on_event = events.Sink();
+  HttpServer server(std::move(options));
+  AddRoutes(server);
+  std::latch handler_started(1);
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  server.Handle("GET", "/block", [&](const Request&, Response& res) {
+    handler_started.count_down();
+    released.wait();
+    res.body = "released";
+  });
+  ASSERT_NO_FATAL_FAILURE(ListenAndStart(server));
+
+  RawResponse blocked_response;
+  std::thread blocked([&] {
+    RawClient client(server.port());
+    client.Send("GET /block HTTP/1.1\r\nHost: t\r\n\r\n");
+    blocked_response = client.ReadResponse();
+  });
+  // Whatever happens below, the handler is released and the thread joined.
+  struct Releaser {
+    void Finish() {
+      if (done) return;
+      done = true;
+      promise.set_value();
+      thread.join();
+    }
+    ~Releaser() { Finish(); }
+    std::promise<void>& promise;
+    std::thread& thread;
+    bool done = false;
+  } releaser{release, blocked};
+
+  ASSERT_TRUE(WaitUntil([&] { return handler_started.try_wait(); }));
+  RawClient queued(server.port());
+  ASSERT_TRUE(queued.Send("GET /hello HTTP/1.1\r\nHost: t\r\n\r\n"));
+  ASSERT_TRUE(WaitUntil([&] { return server.open_connections() == 2; }));
+
+  // One connection served, one queued: the third is refused. It sends nothing, so the 503 is
+  // not raced by unread request bytes.
+  RawClient refused(server.port());
+  std::string answer;
+  EXPECT_TRUE(refused.WaitForClose(&answer));
+  EXPECT_EQ(answer.rfind("HTTP/1.1 503 Service Unavailable\r\n", 0), 0u) << answer;
+  EXPECT_NE(answer.find("Connection: close\r\n"), std::string::npos);
+  EXPECT_NE(answer.find("\r\n\r\n{\"error\":\"server overloaded\"}"), std::string::npos);
+  EXPECT_NE(events.Detail("overloaded"), "<none>");
+
+  releaser.Finish();
+  EXPECT_EQ(blocked_response.status, 200);
+  EXPECT_EQ(blocked_response.body, "released");
+  EXPECT_EQ(queued.ReadResponse().status, 200);
+}
+
+TEST(HttpServerTest, ExpectContinueGets100ThenResponse) {
+  HttpServer server(Options());
+  AddRoutes(server);
+  ASSERT_NO_FATAL_FAILURE(ListenAndStart(server));
+
+  RawClient client(server.port());
+  ASSERT_TRUE(client.Send(
+      "POST /echo HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n"));
+  while (client.pending().find("\r\n\r\n") == std::string::npos && client.ReadSome()) {
+  }
+  EXPECT_EQ(client.pending(), "HTTP/1.1 100 Continue\r\n\r\n");
+  ASSERT_TRUE(client.Send("hello"));
+  RawResponse continued = client.ReadResponse();
+  EXPECT_EQ(continued.status, 100);
+  RawResponse response = client.ReadResponse();
+  EXPECT_EQ(response.status, 200);
+  EXPECT_EQ(response.body, "hello");
+}
+
+TEST(HttpServerTest, BodyIsFollowedByPadding) {
+  ServerLimits limits = FastLimits();
+  limits.threads = 1;  // one worker, so the 2 MB body makes its buffer grow to the exact size
+  limits.read_timeout = 10s;
+  HttpServer server(Options(limits));
+  AddRoutes(server);
+  ASSERT_NO_FATAL_FAILURE(ListenAndStart(server));
+
+  RawClient client(server.port());
+  ASSERT_TRUE(client.Send("GET /padding HTTP/1.1\r\nHost: t\r\n\r\n"));
+  EXPECT_EQ(client.ReadResponse().body, "0");
+  ASSERT_TRUE(client.Send("POST /padding HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabc"));
+  EXPECT_EQ(client.ReadResponse().body, "3");
+  ASSERT_TRUE(
+      client.Send("POST /padding HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+                  "3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"));
+  EXPECT_EQ(client.ReadResponse().body, "5");
+  const std::size_t large = 2u << 20;
+  ASSERT_TRUE(client.Send("POST /padding HTTP/1.1\r\nHost: t\r\nContent-Length: " +
+                          std::to_string(large) + "\r\n\r\n" + std::string(large, 'p')));
+  EXPECT_EQ(client.ReadResponse().body, std::to_string(large));
+}
+
+TEST(HttpServerTest, ObserverSeesEveryResponseWithItsStatus) {
+  Observations observations;
+  ServerOptions options = Options();
+  options.observer = observations.Sink();
+  HttpServer server(std::move(options));
+  AddRoutes(server);
+  ASSERT_NO_FATAL_FAILURE(ListenAndStart(server));
+
+  EXPECT_EQ(Exchange(server.port(), "GET /hello HTTP/1.1\r\n\r\n").status, 200);
+  EXPECT_EQ(Exchange(server.port(), "GET /missing HTTP/1.1\r\n\r\n").status, 404);
+  EXPECT_EQ(Exchange(server.port(), "BROKEN\r\n\r\n").status, 400);
+  EXPECT_EQ(
+      Exchange(server.port(), "POST /echo HTTP/1.1\r\nContent-Length: 99999999999\r\n\r\n").status,
+      413);
+  server.Shutdown();  // the observer runs after the write; afterwards every call has happened
+
+  const std::vector<Observed> seen = observations.list();
+  ASSERT_EQ(seen.size(), 4u);
+  EXPECT_EQ(seen[0].method, "GET");
+  EXPECT_EQ(seen[0].path, "/hello");
+  EXPECT_EQ(seen[0].status, 200);
+  EXPECT_EQ(seen[1].path, "/missing");
+  EXPECT_EQ(seen[1].status, 404);
+  EXPECT_EQ(seen[2].path, "");  // no request line to take it from
+  EXPECT_EQ(seen[2].status, 400);
+  EXPECT_EQ(seen[3].method, "POST");
+  EXPECT_EQ(seen[3].path, "/echo");
+  EXPECT_EQ(seen[3].status, 413);
+}
+
+TEST(HttpServerTest, ShutdownDrainsInFlightRequest) {
+  Observations observations;
+  ServerOptions options = Options();
+  options.observer = observations.Sink();
+  HttpServer server(std::move(options));
+  server.Handle("GET", "/slow", [](const Request&, Response& res) {
+    std::this_thread::sleep_for(200ms);
+    res.body = "done";
+  });
+  ASSERT_NO_FATAL_FAILURE(ListenAndStart(server));
+
+  int status = 0;
+  std::string body;
+  std::thread client([&] {
+    httplib::Client http("127.0.0.1", server.port());
+    auto res = http.Get("/slow");
+    if (res) {
+      status = res->status;
+      body = res->body;
+    }
+  });
+  ASSERT_TRUE(WaitUntil([&] { return server.in_flight() == 1; }));
+  server.Shutdown(std::chrono::milliseconds(kHangGuard));
+
+  // Shutdown returned only after the response was written.
+  const std::vector<Observed> seen = observations.list();
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].status, 200);
+  EXPECT_EQ(server.in_flight(), 0);
+  client.join();
+  EXPECT_EQ(status, 200);
+  EXPECT_EQ(body, "done");
+}
+
+TEST(HttpServerTest, ShutdownClosesIdleKeepAliveConnectionsPromptly) {
+  ServerLimits limits = FastLimits();
+  limits.idle_timeout = 600s;  // only Shutdown can close the idle connection in time
+  HttpServer server(Options(limits));
+  AddRoutes(server);
+  ASSERT_NO_FATAL_FAILURE(ListenAndStart(server));
+
+  RawClient idle(server.port());
+  ASSERT_TRUE(idle.Send("GET /hello HTTP/1.1\r\nHost: t\r\n\r\n"));
+  EXPECT_EQ(idle.ReadResponse().Header("connection"), "keep-alive");
+
+  // The drain time is far longer than the hang guard: returning within the guard means the idle
+  // connection did not wait for it.
+  auto shutdown = std::async(std::launch::async, [&] { server.Shutdown(600s); });
+  ASSERT_EQ(shutdown.wait_for(kHangGuard), std::future_status::ready);
+  EXPECT_TRUE(idle.WaitForClose());
+  EXPECT_EQ(server.open_connections(), 0);
+
+  // No longer accepting.
+  RawClient late(server.port());
+  EXPECT_FALSE(late.connected());
+}
+
+TEST(HttpServerTest, ListenReportsAddressInUse) {
+  HttpServer first(Options());
+  ASSERT_NO_FATAL_FAILURE(ListenAndStart(first));
+  HttpServer second(Options());
+  const Status status = second.Listen(HostPort{"127.0.0.1", first.port()});
+  ASSERT_FALSE(status.ok());
+  EXPECT_EQ(status.message(),
+            "listen 127.0.0.1:" + std::to_string(first.port()) + ": Address already in use");
+}
+
+TEST(HttpServerTest, ListenRejectsUnresolvableHost) {
+  HttpServer server(Options());
+  const Status status = server.Listen(HostPort{"no such host!", 80});
+  ASSERT_FALSE(status.ok());
+  EXPECT_EQ(status.message().rfind("listen no such host!:80: ", 0), 0u) << status.message();
+}
+
+TEST(HttpServerTest, ServesOnIpv6Loopback) {
+  HttpServer server(Options());
+  AddRoutes(server);
+  const Status listened = server.Listen(HostPort{"::1", 0});
+  ASSERT_TRUE(listened.ok()) << listened.message();
+  ASSERT_TRUE(server.Start().ok());
+  httplib::Client client("::1", server.port());
+  auto res = client.Get("/hello");
+  ASSERT_TRUE(res) << httplib::to_string(res.error());
+  EXPECT_EQ(res->status, 200);
+}
+
+TEST(HttpServerTest, SurvivesMutatedRequestsAndKeepsServing) {
+  HttpServer server(Options());
+  AddRoutes(server);
+  ASSERT_NO_FATAL_FAILURE(ListenAndStart(server));
+
+  const std::vector<std::string> seeds = {
+      "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello"
+      "GET /query?x HTTP/1.1\r\n\r\n",
+      "POST /padding HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "5;a=b\r\nhello\r\n3\r\nabc\r\n0\r\nT: x\r\n\r\nGET /hello HTTP/1.1\r\n\r\n",
+      "GET /header HTTP/1.0\r\nConnection: keep-alive\r\nX-Test-Header: v\r\n\r\n",
+  };
+  std::mt19937 random(7);
+  for (int i = 0; i < 300; ++i) {
+    std::string request = seeds[i % seeds.size()];
+    const int edits = 1 + static_cast<int>(random() % 4);
+    for (int e = 0; e < edits; ++e) {
+      const std::size_t at = random() % request.size();
+      switch (random() % 4) {
+        case 0:
+          request[at] = static_cast<char>(random());
+          break;
+        case 1:
+          request.erase(at, 1 + random() % 8);
+          break;
+        case 2:
+          request.insert(at, 1 + random() % 8, static_cast<char>(random()));
+          break;
+        case 3:
+          request.resize(at + 1);
+          break;
+      }
+      if (request.empty()) request = "x";
+    }
+    RawClient client(server.port());
+    ASSERT_TRUE(client.Send(request));
+    ::shutdown(client.fd(), SHUT_WR);  // no more bytes: the server must not wait for a timeout
+    std::string answer;
+    EXPECT_TRUE(client.WaitForClose(&answer)) << i;
+    if (!answer.empty()) {
+      EXPECT_EQ(answer.rfind("HTTP/1.1 ", 0), 0u) << answer;
+    }
+  }
+  const RawResponse after = Exchange(server.port(), "GET /hello HTTP/1.1\r\n\r\n");
+  EXPECT_EQ(after.status, 200);
+}
+
+// A self-signed certificate and key with this serial number, as a server context.
+std::shared_ptr<SSL_CTX> MakeServerContext(long serial) {
+  EVP_PKEY* key = EVP_EC_gen("P-256");
+  X509* cert = X509_new();
+  X509_set_version(cert, 2);
+  ASN1_INTEGER_set(X509_get_serialNumber(cert), serial);
+  X509_gmtime_adj(X509_getm_notBefore(cert), -3600);
+  X509_gmtime_adj(X509_getm_notAfter(cert), 24 * 3600);
+  X509_set_pubkey(cert, key);
+  X509_NAME* name = X509_get_subject_name(cert);
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+                             reinterpret_cast<const unsigned char*>("localhost"), -1, -1, 0);
+  X509_set_issuer_name(cert, name);
+  X509_sign(cert, key, EVP_sha256());
+  SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
+  const bool ok = SSL_CTX_use_certificate(ctx, cert) == 1 && SSL_CTX_use_PrivateKey(ctx, key) == 1;
+  X509_free(cert);
+  EVP_PKEY_free(key);
+  if (!ok) {
+    SSL_CTX_free(ctx);
+    return nullptr;
+  }
+  return std::shared_ptr<SSL_CTX>(ctx, SSL_CTX_free);
+}
+
+// The context source a certificate reloader would provide.
+class SwappableContext {
+ public:
+  explicit SwappableContext(std::shared_ptr<SSL_CTX> ctx) : ctx_(std::move(ctx)) {}
+  TlsContextSource Source() {
+    return [this] {
+      std::lock_guard lock(mu_);
+      return ctx_;
+    };
+  }
+  void Swap(std::shared_ptr<SSL_CTX> ctx) {
+    std::lock_guard lock(mu_);
+    ctx_ = std::move(ctx);
+  }
+
+ private:
+  std::mutex mu_;
+  std::shared_ptr<SSL_CTX> ctx_;
+};
+
+TEST(HttpServerTest, ServesHttps) {
+  SwappableContext tls(MakeServerContext(1));
+  ServerOptions options = Options();
+  options.tls = tls.Source();
+  HttpServer server(std::move(options));
+  AddRoutes(server);
+  ASSERT_NO_FATAL_FAILURE(ListenAndStart(server));
+
+  httplib::SSLClient client("127.0.0.1", server.port());
+  client.enable_server_certificate_verification(false);
+  client.set_keep_alive(true);
+  for (int i = 0; i < 5; ++i) {
+    auto get = client.Get("/hello");
+    ASSERT_TRUE(get) << httplib::to_string(get.error());
+    EXPECT_EQ(get->status, 200);
+    EXPECT_EQ(get->body, "{\"hi\":1}");
+    const std::string body(100000 + i, 'b');  // larger than one TLS record
+    auto post = client.Post("/echo", body, "application/octet-stream");
+    ASSERT_TRUE(post) << httplib::to_string(post.error());
+    EXPECT_TRUE(post->body == body);
+  }
+}
+
+TEST(HttpServerTest, ReloadedCertificateAppliesToNewConnectionsOnly) {
+  SwappableContext tls(MakeServerContext(1));
+  ServerOptions options = Options();
+  options.tls = tls.Source();
+  HttpServer server(std::move(options));
+  AddRoutes(server);
+  ASSERT_NO_FATAL_FAILURE(ListenAndStart(server));
+
+  RawClient established(server.port());
+  ASSERT_TRUE(established.StartTls());
+  EXPECT_EQ(established.PeerSerial(), 1);
+  ASSERT_TRUE(established.Send("GET /hello HTTP/1.1\r\nHost: t\r\n\r\n"));
+  EXPECT_EQ(established.ReadResponse().status, 200);
+
+  tls.Swap(MakeServerContext(2));
+
+  RawClient fresh(server.port());
+  ASSERT_TRUE(fresh.StartTls());
+  EXPECT_EQ(fresh.PeerSerial(), 2);
+  ASSERT_TRUE(fresh.Send("GET /hello HTTP/1.1\r\nHost: t\r\n\r\n"));
+  EXPECT_EQ(fresh.ReadResponse().status, 200);
+
+  // The connection opened before the reload keeps working with its certificate.
+  ASSERT_TRUE(established.Send("GET /query?again HTTP/1.1\r\nHost: t\r\n\r\n"));
+  const RawResponse again = established.ReadResponse();
+  EXPECT_EQ(again.status, 200);
+  EXPECT_EQ(again.body, "/query|again");
+  EXPECT_EQ(established.PeerSerial(), 1);
+}
+
+TEST(HttpServerTest, PlainHttpOrStalledHandshakeOnTlsPortIsClosed) {
+  SwappableContext tls(MakeServerContext(1));
+  Events events;
+  ServerOptions options = Options();
+  options.tls = tls.Source();
+  options.on_event = events.Sink();
+  HttpServer server(std::move(options));
+  AddRoutes(server);
+  ASSERT_NO_FATAL_FAILURE(ListenAndStart(server));
+
+  RawClient plain(server.port());
+  ASSERT_TRUE(plain.Send("GET /hello HTTP/1.1\r\nHost: t\r\n\r\n"));
+  std::string answer;
+  EXPECT_TRUE(plain.WaitForClose(&answer));
+  EXPECT_EQ(answer.find("HTTP/1.1"), std::string::npos);
+  EXPECT_NE(events.Detail("tls_handshake_failed"), "<none>");
+
+  RawClient silent(server.port());  // never sends a client hello: cut at read_timeout
+  EXPECT_TRUE(silent.WaitForClose());
+
+  httplib::SSLClient client("127.0.0.1", server.port());
+  client.enable_server_certificate_verification(false);
+  auto res = client.Get("/hello");
+  ASSERT_TRUE(res) << httplib::to_string(res.error());
+  EXPECT_EQ(res->status, 200);
+}
+
+}  // namespace
+}  // namespace hyperplace::net

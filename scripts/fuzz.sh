@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets with clang (ASan + UBSan) and runs each for SECONDS (default 60)
+# from its seed corpus. New inputs go to a scratch corpus, not into the repository; a crash
+# leaves its input in build-fuzz/artifacts/ and fails the script.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SECONDS_PER_TARGET="${1:-60}"
+FUZZ_DIR="${FUZZ_BUILD_DIR:-build-fuzz}"
+
+if ! command -v clang++ >/dev/null; then
+  echo "fuzz: clang++ not found (scripts/setup.sh installs it)" >&2
+  exit 1
+fi
+CC=clang CXX=clang++ cmake -S . -B "$FUZZ_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DHYPERPLACE_FUZZ=ON -DHYPERPLACE_BUILD_TESTS=OFF >/dev/null
+cmake --build "$FUZZ_DIR" --parallel "$(nproc)" --target extender_fuzz
+
+mkdir -p "$FUZZ_DIR/artifacts"
+for target in extender; do
+  scratch="$FUZZ_DIR/corpus-$target"
+  mkdir -p "$scratch"
+  "$FUZZ_DIR/fuzz/${target}_fuzz" "$scratch" "fuzz/corpus/$target" \
+    -max_total_time="$SECONDS_PER_TARGET" -max_len=1048576 -rss_limit_mb=4096 \
+    -artifact_prefix="$FUZZ_DIR/artifacts/${target}-" -print_final_stats=1 2>&1 |
+    grep -E '^(#[0-9]+ +DONE|stat::number_of_executed_units|stat::peak_rss_mb|==[0-9]+==ERROR|SUMMARY)' || true
+  if ls "$FUZZ_DIR/artifacts/${target}-"* >/dev/null 2>&1; then
+    echo "fuzz: $target found a failing input: $(ls "$FUZZ_DIR/artifacts/${target}-"*)" >&2
+    exit 1
+  fi
+done

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Sets up a fresh Debian 12 machine for hyperplace and builds it.
+#
+#   scripts/setup.sh              install missing packages (apt-get, as root or through sudo), build
+#   scripts/setup.sh --deps-only  install missing packages only
+#
+# Everything comes from Debian's packages; nothing is downloaded from elsewhere.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PACKAGES=(
+  build-essential cmake ninja-build pkg-config git openssl ca-certificates
+  libssl-dev libcpp-httplib-dev libsimdjson-dev libyaml-cpp-dev
+  nlohmann-json3-dev rapidjson-dev libgtest-dev libbenchmark-dev
+  clang libclang-rt-14-dev clang-format
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  SUDO=""
+  [[ $(id -u) -eq 0 ]] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+[[ "${1:-}" == "--deps-only" ]] && exit 0
+
+BUILD_DIR="${BUILD_DIR:-build}"
+cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build "$BUILD_DIR" --parallel "$(nproc)"
+echo "setup: built $BUILD_DIR/hyperplace"
