@@ -366,7 +366,10 @@ std::string Registry::Render() const {
   };
 
   std::string out;
-  for (const auto& [name, entry] : entries) {
+  for (const auto& named : entries) {
+    // Plain references rather than structured bindings: lambdas below capture them.
+    const auto& name = named.first;
+    const auto& entry = named.second;
     switch (entry->kind) {
       case Kind::kCounter:
       case Kind::kGauge: {

@@ -2,8 +2,10 @@
 
 #include <simdjson.h>
 
+#include <array>
 #include <cctype>
 #include <charconv>
+#include <cstring>
 
 namespace hyperplace::extender {
 
@@ -31,11 +33,85 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
 #define HP_STRINGIFY(x) HP_STRINGIFY_(x)
 constexpr std::string_view kKernel = HP_STRINGIFY(SIMDJSON_BUILTIN_IMPLEMENTATION);
 
+bool IsJsonSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+// Checks the escapes of a string whose content starts at `p` (just after the opening quote) and
+// ends at the first unescaped quote, which stage 1 guarantees exists.
+bool ValidEscapes(const char* p) {
+  for (;; ++p) {
+    const char c = *p;
+    if (c == '"') return true;
+    if (c != '\\') continue;
+    const char e = *++p;
+    switch (e) {
+      case '"':
+      case '\\':
+      case '/':
+      case 'b':
+      case 'f':
+      case 'n':
+      case 'r':
+      case 't':
+        break;
+      case 'u':
+        for (int i = 0; i < 4; ++i) {
+          if (!std::isxdigit(static_cast<unsigned char>(*++p))) return false;
+        }
+        break;
+      default:
+        return false;
+    }
+  }
+}
+
+// A key's content starts at `p`. Keys are short: a byte loop beats calling memchr twice.
+bool ValidKey(const char* p) {
+  for (const char* q = p;; ++q) {
+    if (*q == '"') return true;
+    if (*q == '\\') return ValidEscapes(p);
+  }
+}
+
+// True when a backslash occurs in `s` (short strings without a library call).
+bool HasBackslash(std::string_view s) {
+  if (s.size() > 48) return std::memchr(s.data(), '\\', s.size()) != nullptr;
+  for (char c : s) {
+    if (c == '\\') return true;
+  }
+  return false;
+}
+
+// RFC 8259 number: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+bool IsJsonNumber(std::string_view t) {
+  std::size_t i = 0;
+  auto digits = [&] {
+    std::size_t start = i;
+    while (i < t.size() && t[i] >= '0' && t[i] <= '9') ++i;
+    return i > start;
+  };
+  if (i < t.size() && t[i] == '-') ++i;
+  if (i < t.size() && t[i] == '0') {
+    ++i;
+  } else if (!digits()) {
+    return false;
+  }
+  if (i < t.size() && t[i] == '.') {
+    ++i;
+    if (!digits()) return false;
+  }
+  if (i < t.size() && (t[i] == 'e' || t[i] == 'E')) {
+    ++i;
+    if (i < t.size() && (t[i] == '+' || t[i] == '-')) ++i;
+    if (!digits()) return false;
+  }
+  return i == t.size();
+}
+
 // Walks the JSON with a field path for error messages. Every method returns false on error after
 // recording it; callers return at once.
 class Reader {
  public:
-  explicit Reader(std::string& error) : error_(error) {}
+  Reader(std::string& error, od::document* doc = nullptr) : error_(error), doc_(doc) {}
 
   bool Fail(error_code code, std::string_view path) {
     if (error_.empty()) {
@@ -72,6 +148,61 @@ class Reader {
     if (r.error()) return Fail(r.error(), path);
     out = r.value_unsafe();
     return true;
+  }
+
+  // Consumes a value the decoder has no use for, validating every token in it: On-Demand would
+  // otherwise skip it by counting brackets and accept malformed JSON there. Most of a full-node
+  // request's bytes pass through here (images, conditions), so strings are checked in place
+  // (escapes only; stage 1 already checked UTF-8 and quoting) rather than unescaped, and numbers
+  // on their token rather than converted.
+  bool Skip(od::value& v, std::string_view path, int depth = 0) {
+    if (depth > static_cast<int>(kMaxDepth)) return Fail(simdjson::DEPTH_ERROR, path);
+    od::json_type type;
+    if (auto e = v.type().get(type)) return Fail(e, path);
+    switch (type) {
+      case od::json_type::object: {
+        od::object obj;
+        if (auto e = v.get_object().get(obj)) return Fail(e, path);
+        for (auto result : obj) {
+          od::field field;
+          if (auto e = std::move(result).get(field)) return Fail(e, path);
+          if (!ValidKey(field.key().raw())) return Fail(simdjson::STRING_ERROR, path);
+          if (!Skip(field.value(), path, depth + 1)) return false;
+        }
+        return true;
+      }
+      case od::json_type::array: {
+        od::array arr;
+        if (auto e = v.get_array().get(arr)) return Fail(e, path);
+        for (auto result : arr) {
+          if (auto e = result.error()) return Fail(e, path);
+          if (!Skip(result.value_unsafe(), path, depth + 1)) return false;
+        }
+        return true;
+      }
+      case od::json_type::string: {
+        // The token runs from the opening quote to the next token; memchr finds the rare escape.
+        std::string_view token = v.raw_json_token();
+        if (!HasBackslash(token)) return true;
+        return ValidEscapes(token.data() + 1) || Fail(simdjson::STRING_ERROR, path);
+      }
+      case od::json_type::number: {
+        std::string_view token = v.raw_json_token();
+        while (!token.empty() && IsJsonSpace(token.back())) token.remove_suffix(1);
+        return IsJsonNumber(token) || Fail(simdjson::NUMBER_ERROR, path);
+      }
+      case od::json_type::boolean: {
+        bool b;
+        if (auto e = v.get_bool().get(b)) return Fail(e, path);
+        return true;
+      }
+      case od::json_type::null: {
+        bool null = false;
+        if (!IsNull(v, null, path)) return false;
+        return null || Fail(simdjson::N_ATOM_ERROR, path);
+      }
+    }
+    return Fail(simdjson::TAPE_ERROR, path);
   }
 
   // A JSON object of string values ({"k": "v"}); null is an empty map.
@@ -137,10 +268,31 @@ class Reader {
 
   bool Pod(od::value& v, scoring::Pod& pod) {
     return Object(v, "Pod", [&](std::string_view key, od::value& value) {
-      if (key == "metadata") return PodMetadata(value, pod);
-      if (key == "spec") return PodSpec(value, pod);
-      return true;
+      return PodField(key, value, pod);
     });
+  }
+
+  bool PodField(std::string_view key, od::value& value, scoring::Pod& pod) {
+    if (key == "metadata") return PodMetadata(value, pod);
+    if (key == "spec") return PodSpec(value, pod);
+    return Skip(value, "Pod");
+  }
+
+  // Iterates the fields of a document that must be an object.
+  template <typename Fn>
+  bool RootObject(od::document& doc, std::string_view path, Fn&& fn) {
+    od::object obj;
+    if (auto e = doc.get_object().get(obj)) {
+      return e == simdjson::INCORRECT_TYPE ? Fail("expected an object", path) : Fail(e, path);
+    }
+    for (auto field : obj) {
+      std::string_view key;
+      if (auto e = field.unescaped_key().get(key)) return Fail(e, path);
+      od::value value;
+      if (auto e = field.value().get(value)) return Fail(e, path);
+      if (!fn(key, value)) return false;
+    }
+    return true;
   }
 
   bool PodMetadata(od::value& v, scoring::Pod& pod) {
@@ -152,7 +304,7 @@ class Reader {
       if (key == "annotations")
         return StringMap(value, pod.annotations, "Pod.metadata.annotations");
       if (key == "ownerReferences") return OwnerReferences(value, pod);
-      return true;
+      return Skip(value, "Pod.metadata");
     });
   }
 
@@ -168,8 +320,9 @@ class Reader {
           if (!IsNull(value, null, kPath)) return false;
           if (null) return true;
           if (auto e = value.get_bool().get(controller)) return Fail(e, kPath);
+          return true;
         }
-        return true;
+        return Skip(value, kPath);
       });
       if (ok && controller) pod.controller_uid = uid;
       return ok;
@@ -183,7 +336,7 @@ class Reader {
       if (key == "nodeName") return String(value, pod.node_name, "Pod.spec.nodeName");
       if (key == "tolerations") return Tolerations(value, pod);
       if (key == "affinity") return Affinity(value, pod);
-      return true;
+      return Skip(value, "Pod.spec");
     });
   }
 
@@ -199,11 +352,14 @@ class Reader {
           if (!String(value, text, kPath)) return false;
           t.op = text == "Exists" ? scoring::Toleration::Operator::kExists
                                   : scoring::Toleration::Operator::kEqual;
-        } else if (key == "effect") {
+          return true;
+        }
+        if (key == "effect") {
           if (!String(value, text, kPath)) return false;
           if (!text.empty()) t.effect = scoring::ParseTaintEffect(text);
+          return true;
         }
-        return true;
+        return Skip(value, kPath);
       });
       if (ok) pod.tolerations.push_back(t);
       return ok;
@@ -213,15 +369,16 @@ class Reader {
   bool Affinity(od::value& v, scoring::Pod& pod) {
     constexpr std::string_view kPath = "Pod.spec.affinity.nodeAffinity";
     return Object(v, "Pod.spec.affinity", [&](std::string_view key, od::value& value) {
-      if (key != "nodeAffinity") return true;
+      if (key != "nodeAffinity") return Skip(value, "Pod.spec.affinity");
       return Object(value, kPath, [&](std::string_view key, od::value& value) {
-        if (key != "requiredDuringSchedulingIgnoredDuringExecution") return true;
+        if (key != "requiredDuringSchedulingIgnoredDuringExecution")
+          return Skip(value, "Pod.spec.affinity.nodeAffinity");
         return Object(value, kPath, [&](std::string_view key, od::value& value) {
-          if (key != "nodeSelectorTerms") return true;
+          if (key != "nodeSelectorTerms") return Skip(value, "Pod.spec.affinity.nodeAffinity");
           return Array(value, kPath, [&](od::value& term) {
             std::vector<scoring::NodeSelectorRequirement> reqs;
             bool ok = Object(term, kPath, [&](std::string_view key, od::value& value) {
-              if (key != "matchExpressions") return true;
+              if (key != "matchExpressions") return Skip(value, "Pod.spec.affinity.nodeAffinity");
               return Array(value, kPath, [&](od::value& expr) {
                 scoring::NodeSelectorRequirement req;
                 bool ok = Object(expr, kPath, [&](std::string_view key, od::value& value) {
@@ -235,7 +392,7 @@ class Reader {
                       return true;
                     });
                   }
-                  return true;
+                  return Skip(value, "Pod.spec.affinity.nodeAffinity");
                 });
                 if (ok) reqs.push_back(std::move(req));
                 return ok;
@@ -260,8 +417,9 @@ class Reader {
           std::string_view effect;
           if (!String(value, effect, kPath)) return false;
           t.effect = scoring::ParseTaintEffect(effect);
+          return true;
         }
-        return true;
+        return Skip(value, kPath);
       });
       if (ok) node.taints.push_back(t);
       return ok;
@@ -274,14 +432,17 @@ class Reader {
     if (null) return true;
     out.has_nodes = true;
     return Object(v, "Nodes", [&](std::string_view key, od::value& value) {
-      if (key != "items") return true;
+      if (key != "items") return Skip(value, "Nodes");
       return Array(value, "Nodes.items", [&](od::value& item) {
+        // Keep the item's exact bytes for a full-node reply: from its '{' to the token after its
+        // '}' (the ',' or ']' the iterator stands on once the object is read), less whitespace.
+        const char* begin = nullptr;
+        if (auto e = item.current_location().get(begin)) return Fail(e, "Nodes.items[]");
         od::object obj;
-        if (auto e = item.get_object().get(obj)) return Fail(e, "Nodes.items[]");
-        // Keep the item's exact bytes for a full-node reply, then rewind and read its fields.
-        std::string_view raw;
-        if (auto e = obj.raw_json().get(raw)) return Fail(e, "Nodes.items[]");
-        if (auto e = obj.reset().error()) return Fail(e, "Nodes.items[]");
+        if (auto e = item.get_object().get(obj)) {
+          return e == simdjson::INCORRECT_TYPE ? Fail("expected an object", "Nodes.items[]")
+                                               : Fail(e, "Nodes.items[]");
+        }
         scoring::Node& node = out.nodes.emplace_back();
         for (auto field : obj) {
           std::string_view key;
@@ -291,6 +452,10 @@ class Reader {
           if (!NodeField(key, value, node)) return false;
         }
         if (node.name.empty()) return Fail("node without metadata.name", "Nodes.items[]");
+        const char* end = nullptr;
+        if (auto e = doc_->current_location().get(end)) return Fail(e, "Nodes.items[]");
+        std::string_view raw(begin, static_cast<std::size_t>(end - begin));
+        while (!raw.empty() && IsJsonSpace(raw.back())) raw.remove_suffix(1);
         out.node_json.push_back(raw);
         return true;
       });
@@ -302,21 +467,21 @@ class Reader {
       return Object(value, "Nodes.items[].metadata", [&](std::string_view key, od::value& value) {
         if (key == "name") return String(value, node.name, "Nodes.items[].metadata.name");
         if (key == "labels") return StringMap(value, node.labels, "Nodes.items[].metadata.labels");
-        return true;
+        return Skip(value, "Nodes.items[].metadata");
       });
     }
     if (key == "spec") {
       return Object(value, "Nodes.items[].spec", [&](std::string_view key, od::value& value) {
         if (key == "taints") return Taints(value, node);
-        return true;
+        return Skip(value, "Nodes.items[].spec");
       });
     }
     if (key == "status") {
       return Object(value, "Nodes.items[].status", [&](std::string_view key, od::value& value) {
-        if (key != "allocatable") return true;
+        if (key != "allocatable") return Skip(value, "Nodes.items[].status");
         return Object(value, "Nodes.items[].status.allocatable",
                       [&](std::string_view key, od::value& value) {
-                        if (key != "pods") return true;
+                        if (key != "pods") return Skip(value, "Nodes.items[].status.allocatable");
                         std::string_view q;
                         if (!String(value, q, "Nodes.items[].status.allocatable.pods"))
                           return false;
@@ -325,7 +490,7 @@ class Reader {
                       });
       });
     }
-    return true;
+    return Skip(value, "Nodes.items[]");
   }
 
   bool NodeNames(od::value& v, ExtenderArgs& out) {
@@ -345,6 +510,7 @@ class Reader {
 
  private:
   std::string& error_;
+  od::document* doc_;  // for positions in the input (full-node items); may be null otherwise
 };
 
 }  // namespace
@@ -368,9 +534,8 @@ Status Decoder::DecodeArgs(std::string_view body, ExtenderArgs& out) {
   out.node_json.clear();
   out.node_names.clear();
   impl_->error.clear();
-  Reader r(impl_->error);
-
   od::document doc;
+  Reader r(impl_->error, &doc);
   auto e = impl_->parser
                .iterate(simdjson::padded_string_view(body.data(), body.size(),
                                                      body.size() + kInputPadding))
@@ -416,6 +581,8 @@ Status Decoder::DecodeArgs(std::string_view body, ExtenderArgs& out) {
     } else if (EqualsIgnoreCase(key, "NodeNames")) {
       out.node_names.clear();
       ok = r.NodeNames(value, out);
+    } else {
+      ok = r.Skip(value, key);
     }
     if (!ok) break;
   }
@@ -460,7 +627,10 @@ Status Decoder::DecodeBinding(std::string_view body, BindingArgs& out) {
                                : EqualsIgnoreCase(key, "PodUID")       ? &out.pod_uid
                                : EqualsIgnoreCase(key, "Node")         ? &out.node
                                                                        : nullptr;
-    if (target == nullptr) continue;
+    if (target == nullptr) {
+      if (!r.Skip(value, key)) break;
+      continue;
+    }
     bool null = false;
     if (!r.IsNull(value, null, key)) break;
     if (!null && !r.String(value, *target, key)) break;
@@ -473,6 +643,53 @@ Status Decoder::DecodeBinding(std::string_view body, BindingArgs& out) {
     return InvalidArgument("request: PodName, PodNamespace and Node are required");
   }
   return Status::Ok();
+}
+
+namespace {
+
+// Parses `json` as one object and hands each field to `field`; shared by the single-object
+// decoders.
+template <typename Field>
+Status DecodeObject(od::parser& parser, std::string& error, std::string_view json,
+                    std::string_view what, Field&& field) {
+  error.clear();
+  Reader r(error);
+  od::document doc;
+  auto e = parser
+               .iterate(simdjson::padded_string_view(json.data(), json.size(),
+                                                     json.size() + kInputPadding))
+               .get(doc);
+  if (e) {
+    r.Fail(e, what);
+    return InvalidArgument(error);
+  }
+  bool ok = r.RootObject(
+      doc, what, [&](std::string_view key, od::value& value) { return field(r, key, value); });
+  if (ok && doc.current_location().error() != simdjson::OUT_OF_BOUNDS) {
+    r.Fail(simdjson::TRAILING_CONTENT, what);
+  }
+  if (!error.empty()) return InvalidArgument(error);
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status Decoder::DecodeNode(std::string_view json, scoring::Node& out) {
+  out = scoring::Node();
+  Status st = DecodeObject(impl_->parser, impl_->error, json, "Node",
+                           [&](Reader& r, std::string_view key, od::value& value) {
+                             return r.NodeField(key, value, out);
+                           });
+  if (st.ok() && out.name.empty()) return InvalidArgument("Node: missing metadata.name");
+  return st;
+}
+
+Status Decoder::DecodePod(std::string_view json, scoring::Pod& out) {
+  out = scoring::Pod();
+  return DecodeObject(impl_->parser, impl_->error, json, "Pod",
+                      [&](Reader& r, std::string_view key, od::value& value) {
+                        return r.PodField(key, value, out);
+                      });
 }
 
 std::string_view DecoderKernel() { return kKernel; }
@@ -501,13 +718,58 @@ std::int64_t ParseCountQuantity(std::string_view text) {
   return -1;
 }
 
+namespace {
+
+// Bytes that JSON strings must escape: control characters, '"' and '\\'.
+constexpr std::array<bool, 256> kNeedsEscape = [] {
+  std::array<bool, 256> t{};
+  for (int c = 0; c < 0x20; ++c) t[c] = true;
+  t['"'] = t['\\'] = true;
+  return t;
+}();
+
+}  // namespace
+
+// True when any byte of the 8 in `w` is below 0x20, '"' or '\\' (SWAR: a zero byte in x shows as
+// a set high bit in (x - 0x01..) & ~x & 0x80..).
+inline bool WordNeedsEscape(std::uint64_t w) {
+  constexpr std::uint64_t kOnes = 0x0101010101010101ull, kHigh = 0x8080808080808080ull;
+  const std::uint64_t quote = w ^ (kOnes * '"'), slash = w ^ (kOnes * '\\');
+  const std::uint64_t zero_quote = (quote - kOnes) & ~quote;
+  const std::uint64_t zero_slash = (slash - kOnes) & ~slash;
+  const std::uint64_t below_space = (w - kOnes * 0x20) & ~w;
+  return ((zero_quote | zero_slash | below_space) & kHigh) != 0;
+}
+
+bool NeedsEscape(std::string_view s) {
+  std::size_t i = 0;
+  for (; i + 8 <= s.size(); i += 8) {
+    std::uint64_t w;
+    std::memcpy(&w, s.data() + i, 8);
+    if (WordNeedsEscape(w)) return true;
+  }
+  for (; i < s.size(); ++i) {
+    if (kNeedsEscape[static_cast<unsigned char>(s[i])]) return true;
+  }
+  return false;
+}
+
 void AppendJsonString(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
+  if (!NeedsEscape(s)) {  // the common case: names and reasons are plain ASCII
+    const std::size_t at = out.size();
+    out.resize(at + s.size() + 2);
+    char* p = out.data() + at;
+    *p = '"';
+    std::memcpy(p + 1, s.data(), s.size());
+    p[s.size() + 1] = '"';
+    return;
+  }
   out += '"';
   std::size_t run = 0;  // start of the current run of bytes that need no escape
   for (std::size_t i = 0; i < s.size(); ++i) {
     auto c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    if (!kNeedsEscape[c]) continue;
     out.append(s.data() + run, i - run);
     run = i + 1;
     switch (c) {
@@ -540,12 +802,21 @@ namespace {
 
 void AppendReasonMap(std::string& out,
                      const std::vector<std::pair<std::string_view, std::string_view>>& entries) {
+  // Reasons repeat across thousands of nodes: encode each distinct one once.
+  std::string_view last_reason;
+  std::string encoded_reason;
   out += '{';
   for (std::size_t i = 0; i < entries.size(); ++i) {
     if (i > 0) out += ',';
     AppendJsonString(out, entries[i].first);
     out += ':';
-    AppendJsonString(out, entries[i].second);
+    const std::string_view reason = entries[i].second;
+    if (reason.data() != last_reason.data() || reason.size() != last_reason.size()) {
+      last_reason = reason;
+      encoded_reason.clear();
+      AppendJsonString(encoded_reason, reason);
+    }
+    out += encoded_reason;
   }
   out += '}';
 }
@@ -569,6 +840,11 @@ void EncodeFilterResult(const FilterReply& reply, std::string& out) {
   }
   out += ",\"NodeNames\":";
   if (reply.names != nullptr) {
+    std::size_t bytes = 0;
+    for (auto name : *reply.names) bytes += name.size() + 3;
+    for (const auto& [name, reason] : reply.failed) bytes += name.size() + reason.size() + 6;
+    for (const auto& [name, reason] : reply.unresolvable) bytes += name.size() + reason.size() + 6;
+    out.reserve(out.size() + bytes + 128);
     out += '[';
     for (std::size_t i = 0; i < reply.names->size(); ++i) {
       if (i > 0) out += ',';
@@ -595,6 +871,9 @@ void EncodeFilterError(std::string_view error, std::string& out) {
 
 void EncodeHostPriorities(const std::vector<std::string_view>& hosts,
                           const std::vector<std::int32_t>& scores, std::string& out) {
+  std::size_t bytes = 2;
+  for (auto host : hosts) bytes += host.size() + 24;
+  out.reserve(out.size() + bytes);
   out += '[';
   char digits[16];
   for (std::size_t i = 0; i < hosts.size(); ++i) {

@@ -57,6 +57,9 @@ class Decoder {
   // what was wrong and where ("Pod.metadata.labels: expected an object").
   Status DecodeArgs(std::string_view body, ExtenderArgs& out);
   Status DecodeBinding(std::string_view body, BindingArgs& out);
+  // A single Node or Pod object as the API server serializes it (list items, watch events).
+  Status DecodeNode(std::string_view json, scoring::Node& out);
+  Status DecodePod(std::string_view json, scoring::Pod& out);
 
  private:
   struct Impl;

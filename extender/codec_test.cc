@@ -171,6 +171,14 @@ TEST(DecodeArgsTest, BadInputIsRejectedWithAReason) {
       {"trailing garbage", R"({"Pod":{},"NodeNames":[]} x)", "request"},
       {"deeply nested", R"({"Pod":{"metadata":)" + nested_arrays, "request"},
       {"deep inside a skipped field", R"({"Pod":{"spec":{"x":)" + nested_arrays, ""},
+      // Malformed JSON inside fields the decoder does not use is still refused.
+      {"garbage in an unused field",
+       R"({"Pod":{"spec":{"volumes":[{"a":"b"c:{}}]}},"NodeNames":[]})", "Pod.spec"},
+      {"bad literal in an unused field", R"({"Pod":{"status":{"x":tru}},"NodeNames":[]})", "Pod"},
+      {"bad number in an unused node field",
+       R"({"Pod":{},"Nodes":{"items":[{"metadata":{"name":"n"},"status":{"images":[1.2.3]}}]}})",
+       "Nodes.items[].status"},
+      {"garbage in an unknown top-level key", R"({"Pod":{},"NodeNames":[],"X":[nul]})", "X"},
       {"invalid utf8", "{\"Pod\":{\"metadata\":{\"name\":\"\xff\"}},\"NodeNames\":[]}", ""},
       {"unescaped control char", "{\"Pod\":{\"metadata\":{\"name\":\"a\x01\"}},\"NodeNames\":[]}",
        ""},
@@ -280,11 +288,84 @@ TEST(EncodeTest, HostPrioritiesAndErrors) {
   EXPECT_EQ(out, R"({"Error":""})");
 }
 
+TEST(EncodeTest, EscapesAnywhereInLongStringsAreFound) {
+  // The fast path checks 8 bytes at a time: put each special byte at every offset of a long
+  // string and compare with an independent encoder.
+  for (char special : {'"', '\\', '\n', '\x01', '\x1f'}) {
+    for (std::size_t at = 0; at < 40; ++at) {
+      std::string s(40, 'a');
+      s[at] = special;
+      std::string out;
+      AppendJsonString(out, s);
+      EXPECT_EQ(out, json(s).dump()) << at;
+    }
+  }
+  std::string utf8 = "n\xc3\xa9\xe2\x82\xac-node-\xf0\x9f\x98\x80-0123456789";
+  std::string out;
+  AppendJsonString(out, utf8);
+  EXPECT_EQ(out, "\"" + utf8 + "\"");
+}
+
+TEST(EncodeTest, RepeatedReasonsAreWrittenEachTime) {
+  std::vector<std::string_view> names;
+  FilterReply reply;
+  reply.names = &names;
+  std::string reason_a = "full \"a\"", reason_b = "full \"a\"";  // equal text, other storage
+  reply.failed = {{"n1", reason_a}, {"n2", reason_a}, {"n3", reason_b}, {"n4", "x"}};
+  std::string out;
+  EncodeFilterResult(reply, out);
+  json failed = json::parse(out)["FailedNodes"];
+  EXPECT_EQ(failed["n1"], "full \"a\"");
+  EXPECT_EQ(failed["n2"], "full \"a\"");
+  EXPECT_EQ(failed["n3"], "full \"a\"");
+  EXPECT_EQ(failed["n4"], "x");
+}
+
 TEST(EncodeTest, StringsAreEscaped) {
   std::string out;
   AppendJsonString(out, std::string("a\"b\\c\n\x01\x1f/\xc3\xa9", 11));
   EXPECT_EQ(out, "\"a\\\"b\\\\c\\n\\u0001\\u001f/\xc3\xa9\"");
   EXPECT_EQ(json::parse(out).get<std::string>(), std::string("a\"b\\c\n\x01\x1f/\xc3\xa9", 11));
+}
+
+}  // namespace
+}  // namespace hyperplace::extender
+
+namespace hyperplace::extender {
+namespace {
+
+TEST(DecodeObjectTest, NodeAndPodObjectsAsTheApiServerSendsThem) {
+  json nodes = json::parse(ReadTestdata("nodes.json"));
+  Padded node_body(nodes[4].dump());
+  Decoder decoder;
+  scoring::Node node;
+  Status node_status = decoder.DecodeNode(node_body.view(), node);
+  ASSERT_TRUE(node_status.ok()) << node_status.message();
+  EXPECT_EQ(node.name, "hyperpod-i-0a05");
+  EXPECT_EQ(node.allocatable_pods, 49);
+  ASSERT_EQ(node.taints.size(), 1u);
+  EXPECT_EQ(node.labels.Get("sagemaker.amazonaws.com/deep-health-check-status"), "InProgress");
+
+  Padded pod_body(ReadTestdata("pod.json"));
+  scoring::Pod pod;
+  ASSERT_TRUE(decoder.DecodePod(pod_body.view(), pod).ok());
+  EXPECT_EQ(pod.name, "llama-train-worker-3");
+  EXPECT_EQ(pod.tolerations.size(), 3u);
+}
+
+TEST(DecodeObjectTest, BadObjectsAreRejected) {
+  Decoder decoder;
+  scoring::Node node;
+  scoring::Pod pod;
+  for (const char* text : {"", "[]", "1", R"({"metadata":{}})", R"({"metadata":{"name":"a"}} 1)",
+                           R"({"metadata":{"name":"a","labels":[]}})"}) {
+    Padded body(text);
+    EXPECT_FALSE(decoder.DecodeNode(body.view(), node).ok()) << text;
+  }
+  for (const char* text : {"", "null", R"({"spec":{"tolerations":{}}})", R"({"a":tru})"}) {
+    Padded body(text);
+    EXPECT_FALSE(decoder.DecodePod(body.view(), pod).ok()) << text;
+  }
 }
 
 }  // namespace

@@ -52,7 +52,9 @@ struct Scratch {
   std::vector<std::int32_t> pods;
   std::vector<const NodeFacts*> peers;
   std::vector<std::string_view> names;  // candidate names in request order (incl. unknown)
-  std::vector<int> candidate_of;        // request index -> candidate index, -1 if unknown
+  std::vector<const Snapshot::NodeEntry*> entries;  // names mode: the cache entry per name
+  std::vector<std::int32_t> entry_pods;
+  std::vector<int> candidate_of;  // request index -> candidate index, -1 if unknown
   std::vector<Reason> reasons;
   std::vector<std::int32_t> scores;
   std::vector<std::string_view> survivors;
@@ -105,16 +107,19 @@ void Assemble(Scratch& s, const scoring::PodFacts& pod, const Snapshot& snapshot
     }
   } else {
     // Names mode: every node comes from the cache.
-    for (std::string_view name : args.node_names) {
-      s.names.push_back(name);
-      const Snapshot::NodeEntry* entry = snapshot.FindNode(name);
-      if (entry == nullptr) {
+    s.names.assign(args.node_names.begin(), args.node_names.end());
+    snapshot.FindNodes(s.names, s.entries, s.entry_pods);
+    s.candidate_of.reserve(s.names.size());
+    s.candidates.reserve(s.names.size());
+    s.pods.reserve(s.names.size());
+    for (std::size_t i = 0; i < s.names.size(); ++i) {
+      if (s.entries[i] == nullptr) {
         s.candidate_of.push_back(-1);
         continue;
       }
       s.candidate_of.push_back(static_cast<int>(s.candidates.size()));
-      s.candidates.push_back(&entry->facts);
-      s.pods.push_back(snapshot.PodsOn(name));
+      s.candidates.push_back(&s.entries[i]->facts);
+      s.pods.push_back(s.entry_pods[i]);
     }
   }
 
@@ -176,6 +181,7 @@ void Extender::Filter(std::string_view body, net::Response& response) {
   metrics_->filter_candidates->Observe(static_cast<double>(s.names.size()));
 
   FilterReply reply;
+  int rejected[scoring::kReasonCount] = {};
   for (std::size_t i = 0; i < s.names.size(); ++i) {
     const int c = s.candidate_of[i];
     const Reason reason = c < 0 ? Reason::kUnknownNode : s.reasons[c];
@@ -184,9 +190,12 @@ void Extender::Filter(std::string_view body, net::Response& response) {
       if (s.args.has_nodes) s.survivor_json.push_back(s.args.node_json[i]);
       continue;
     }
-    metrics_->by_reason[static_cast<int>(reason)]->Inc();
+    ++rejected[static_cast<int>(reason)];
     auto& into = scoring::IsResolvable(reason) ? reply.failed : reply.unresolvable;
     into.emplace_back(s.names[i], scoring::ReasonText(reason));
+  }
+  for (int r = 1; r < scoring::kReasonCount; ++r) {
+    if (rejected[r] > 0) metrics_->by_reason[r]->Inc(rejected[r]);
   }
   // Answer in the form the request came in: NodeNames for a node-cache-capable scheduler, the
   // request's own node objects otherwise.

@@ -15,6 +15,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "extender/name_index.h"
 #include "scoring/facts.h"
 #include "scoring/policy.h"
 
@@ -39,14 +40,17 @@ class Snapshot {
     std::string node;
   };
 
-  // The cached node, or null.
-  const NodeEntry* FindNode(std::string_view name) const;
+  // The cached node, or null; with `pods` set to the pods occupying it (one hash lookup).
+  const NodeEntry* FindNode(std::string_view name, std::int32_t* pods = nullptr) const;
+  // FindNode for many names: entries[i] (null when not cached) and pods[i] for names[i].
+  void FindNodes(const std::vector<std::string_view>& names, std::vector<const NodeEntry*>& entries,
+                 std::vector<std::int32_t>& pods) const;
   // Pods occupying a node, cached or not.
   std::int32_t PodsOn(std::string_view node) const;
   // Placed pods of a group, or null when none is placed.
   const std::vector<Placement>* GroupPlacements(std::string_view group) const;
 
-  std::size_t node_count() const { return nodes_.size(); }
+  std::size_t node_count() const { return node_count_; }
   std::size_t pod_count() const { return pod_count_; }
   std::uint64_t generation() const { return generation_; }
 
@@ -56,8 +60,14 @@ class Snapshot {
   template <typename V>
   using StringMap = std::unordered_map<std::string, V, StringMapHash, std::equal_to<>>;
 
-  StringMap<std::shared_ptr<const NodeEntry>> nodes_;
-  StringMap<std::int32_t> pods_on_node_;
+  struct Slot {
+    std::shared_ptr<const NodeEntry> entry;  // null for a node that only has pods
+    std::int32_t pods = 0;
+  };
+  std::vector<Slot> slots_;
+  std::vector<std::string> pod_only_names_;  // names of nodes known only from their pods
+  NameIndex index_;                          // name -> slot
+  std::size_t node_count_ = 0;
   StringMap<std::vector<Placement>> groups_;
   std::size_t pod_count_ = 0;
   std::uint64_t generation_ = 0;

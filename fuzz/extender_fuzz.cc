@@ -6,6 +6,7 @@
 //   - a 200 filter reply accounts for every input node exactly once.
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -39,8 +40,10 @@ struct World {
   std::unique_ptr<Extender> extender;
 };
 
-void Check(bool ok) {
-  if (!ok) std::abort();
+void Check(bool ok, const char* property, const std::string& reply) {
+  if (ok) return;
+  std::fprintf(stderr, "property violated: %s\nreply: %.2000s\n", property, reply.c_str());
+  std::abort();
 }
 
 }  // namespace
@@ -54,35 +57,37 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   hyperplace::net::Response filter;
   world.extender->Filter(view, filter);
   auto reply = nlohmann::json::parse(filter.body, nullptr, /*allow_exceptions=*/false);
-  Check(!reply.is_discarded());
+  Check(!reply.is_discarded(), "filter reply is JSON", filter.body);
   if (filter.status == 200) {
     auto args = nlohmann::json::parse(view, nullptr, false);
     // Count what came in (names or node items) against what went out.
+    // A request the decoder accepted is valid JSON.
+    Check(!args.is_discarded(), "accepted requests are valid JSON", filter.body);
     std::multiset<std::string> in, out;
-    if (args.is_object()) {
-      for (auto& [key, value] : args.items()) {
-        std::string k = key;
-        for (char& c : k) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        if (k == "nodenames" && value.is_array()) {
-          for (auto& n : value) {
-            if (n.is_string()) in.insert(n.get<std::string>());
-          }
-        }
-      }
+    int name_lists = 0;  // "NodeNames" in any case; with several, which one wins is order-bound
+    for (auto& [key, value] : args.items()) {
+      std::string k = key;
+      for (char& c : k) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      if (k != "nodenames") continue;
+      ++name_lists;
+      if (!value.is_array()) continue;
+      for (auto& n : value) in.insert(n.get<std::string>());
     }
-    if (reply["NodeNames"].is_array()) {
+    if (name_lists == 1 && reply["NodeNames"].is_array()) {
       for (auto& n : reply["NodeNames"]) out.insert(n.get<std::string>());
       for (auto& [n, r] : reply["FailedNodes"].items()) out.insert(n);
       for (auto& [n, r] : reply["FailedAndUnresolvableNodes"].items()) out.insert(n);
       // Maps deduplicate names; compare as sets.
       Check(std::set<std::string>(in.begin(), in.end()) ==
-            std::set<std::string>(out.begin(), out.end()));
+                std::set<std::string>(out.begin(), out.end()),
+            "every input node is accounted for", filter.body);
     }
   }
 
   hyperplace::net::Response prioritize;
   world.extender->Prioritize(view, prioritize);
-  Check(!nlohmann::json::parse(prioritize.body, nullptr, false).is_discarded());
+  Check(!nlohmann::json::parse(prioritize.body, nullptr, false).is_discarded(),
+        "prioritize reply is JSON", prioritize.body);
 
   hyperplace::extender::Decoder decoder;
   hyperplace::extender::BindingArgs binding;

@@ -55,12 +55,12 @@ void RequiredTopology(const Cycle& cycle, const Policy& policy, std::span<Reason
   // Free slots per domain over the candidates that pass every other rule: pods of one group
   // share a spec, so this pod's candidates stand for its peers' too.
   const std::int64_t need = pod.group_total;
-  std::unordered_map<std::uint32_t, std::int64_t> free;
+  std::vector<std::int64_t> free(d.rank.size(), 0);  // by domain id
   for (std::size_t i = 0; i < out.size(); ++i) {
     if (out[i] != Reason::kFits) continue;
     free[d.candidate[i]] += FreeSlots(cycle, i, need);
   }
-  bool some_fit = std::any_of(free.begin(), free.end(), [&](auto& e) { return e.second >= need; });
+  bool some_fit = std::any_of(free.begin(), free.end(), [&](std::int64_t f) { return f >= need; });
   if (!some_fit) return;  // reject nothing: the group cannot fit anywhere yet (Kueue holds it)
   for (std::size_t i = 0; i < out.size(); ++i) {
     if (out[i] == Reason::kFits && free[d.candidate[i]] < need) out[i] = Reason::kDomainTooSmall;

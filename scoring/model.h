@@ -85,4 +85,9 @@ struct Pod {
   std::shared_ptr<const void> storage;
 };
 
+// Deep copies whose views point into one arena owned by the copy (`storage`), for objects that
+// outlive the buffer they were decoded from (the watch cache).
+Node OwnedCopy(const Node& node);
+Pod OwnedCopy(const Pod& pod);
+
 }  // namespace hyperplace::scoring

@@ -10,10 +10,15 @@ namespace {
 
 void PeerAffinity(const Cycle& cycle, const Policy& policy, std::span<std::int32_t> milli) {
   const int levels = static_cast<int>(policy.topology_levels.size());
-  // Peers per domain at each level: peers_at[l][domain id].
-  std::vector<std::unordered_map<std::uint32_t, std::int32_t>> peers_at(levels);
+  // Peers per domain at each level, dense by domain id: peers_at[l][id]. Ids are small (they
+  // count the domains of one level), and a candidate's id beyond a level's table has no peer.
+  std::vector<std::vector<std::int32_t>> peers_at(levels);
   for (const NodeFacts* p : cycle.peers) {
-    for (int l = 0; l < p->depth; ++l) ++peers_at[l][p->domain[l]];
+    for (int l = 0; l < p->depth; ++l) {
+      auto& counts = peers_at[l];
+      if (p->domain[l] >= counts.size()) counts.resize(p->domain[l] + 1, 0);
+      ++counts[p->domain[l]];
+    }
   }
   const std::int64_t peers = static_cast<std::int64_t>(cycle.peers.size());
   for (std::size_t i = 0; i < milli.size(); ++i) {
@@ -25,8 +30,8 @@ void PeerAffinity(const Cycle& cycle, const Policy& policy, std::span<std::int32
     // Σ_p shared(n, p) = Σ_levels (peers in n's domain at that level).
     std::int64_t shared = 0;
     for (int l = 0; l < n.depth; ++l) {
-      auto it = peers_at[l].find(n.domain[l]);
-      if (it != peers_at[l].end()) shared += it->second;
+      const auto& counts = peers_at[l];
+      if (n.domain[l] < counts.size()) shared += counts[n.domain[l]];
     }
     milli[i] = static_cast<std::int32_t>(kMilli * shared / (n.depth * peers));
   }
@@ -41,14 +46,19 @@ void BestFit(const Cycle& cycle, const Policy& policy, std::string_view level_ke
   int level = policy.LevelIndex(key);
   while (true) {
     LevelDomains d = DomainsAt(cycle, policy, key);
-    std::unordered_map<std::uint32_t, std::int64_t> free;
+    std::vector<std::int64_t> free(d.rank.size(), 0);  // by domain id
+    std::vector<bool> present(d.rank.size(), false);
     for (std::size_t i = 0; i < milli.size(); ++i) {
-      if (d.candidate[i] != 0) free[d.candidate[i]] += FreeSlots(cycle, i, need);
+      if (d.candidate[i] == 0) continue;
+      free[d.candidate[i]] += FreeSlots(cycle, i, need);
+      present[d.candidate[i]] = true;
     }
     std::uint32_t tightest = 0;
     std::int64_t tightest_free = 0;
     std::int64_t largest_free = 0;
-    for (auto [id, f] : free) {
+    for (std::uint32_t id = 1; id < free.size(); ++id) {
+      if (!present[id]) continue;
+      const std::int64_t f = free[id];
       largest_free = std::max(largest_free, f);
       if (f < need) continue;
       if (tightest == 0 || f < tightest_free ||
