@@ -3,15 +3,20 @@
 #include <signal.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <memory>
 
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/process_metrics.h"
+#include "extender/binder.h"
 #include "extender/codec.h"
 #include "extender/extender.h"
 #include "extender/policy.h"
 #include "extender/state.h"
+#include "extender/watch_cache.h"
+#include "kube/access.h"
+#include "kube/client.h"
 #include "net/http_server.h"
 
 #ifndef HYPERPLACE_VERSION
@@ -95,11 +100,6 @@ int Serve(const Config& config, const ServeFlags& flags) {
     return 1;
   }
 #endif
-  if (!flags.kubeconfig.empty()) {
-    HP_LOG(kError, "--kubeconfig: the API-server client is not part of this build yet",
-           {{"kubeconfig", flags.kubeconfig}});
-    return 1;
-  }
   if (!flags.tls_cert_file.empty()) {
     HP_LOG(kError, "--tls-cert-file: the admission webhook is not part of this build yet");
     return 1;
@@ -124,6 +124,41 @@ int Serve(const Config& config, const ServeFlags& flags) {
 
   scoring::Policy policy = extender::MakePolicy(config);
   auto state = std::make_shared<extender::MemoryState>(policy);
+
+  // The API server: --kubeconfig, else the pod's service account, else none (DESIGN §2.4).
+  std::shared_ptr<kube::Client> client;
+  {
+    StatusOr<kube::Access> access = Unavailable("");
+    if (!flags.kubeconfig.empty()) {
+      access = kube::LoadKubeconfig(flags.kubeconfig);
+    } else if (std::getenv("KUBERNETES_SERVICE_HOST") != nullptr) {
+      access = kube::InClusterAccess();
+    }
+    if (!access.ok() && !access.status().message().empty()) {
+      HP_LOG(kError, "cannot configure the API-server client",
+             {{"error", access.status().message()}});
+      return 1;
+    }
+    if (access.ok()) {
+      kube::ClientOptions options;
+      options.request_timeout = config.kube.request_timeout;
+      options.user_agent = std::string("hyperplace/") + HYPERPLACE_VERSION;
+      auto created = kube::Client::Create(*access, options);
+      if (!created.ok()) {
+        HP_LOG(kError, "cannot configure the API-server client",
+               {{"error", created.status().message()}});
+        return 1;
+      }
+      client = *created;
+      HP_LOG(kInfo, "API server", {{"server", client->server()}, {"from", access->origin}});
+    }
+  }
+  std::unique_ptr<extender::WatchCache> cache;
+  if (client) {
+    cache = std::make_unique<extender::WatchCache>(client, state, config.kube, registry);
+    cache->Start();  // /readyz fails until the first lists are in
+  }
+  auto groups = std::make_shared<extender::GroupMemo>();
   registry.AddCallbackGauge("hyperplace_cache_nodes", "Nodes in the extender's cache.", [state] {
     return static_cast<double>(state->Current()->node_count());
   });
@@ -139,8 +174,10 @@ int Serve(const Config& config, const ServeFlags& flags) {
     HP_LOG(kWarn, "http", {{"server", "extender"}, {"event", event}, {"detail", detail}});
   };
   net::HttpServer server(std::move(options));
-  extender::Extender extender(policy, state, registry);
+  extender::Extender extender(policy, state, registry, groups);
   extender.Register(server);
+  extender::Binder binder(client, state, groups, config.kube, registry);
+  binder.Register(server);
   server.Handle("GET", "/healthz", [](const net::Request&, net::Response& res) {
     res.content_type = "text/plain; charset=utf-8";
     res.body = "ok\n";
@@ -176,12 +213,14 @@ int Serve(const Config& config, const ServeFlags& flags) {
          {{"address", address->host + ":" + std::to_string(server.port())},
           {"threads", config.extender.server.threads},
           {"json_kernel", extender::DecoderKernel()},
-          {"api_server", "none: full-node requests only, cache fed by binds"}});
+          {"api_server", client ? client->server() : "none: full-node requests only, no binds"}});
 
   int received = 0;
   sigwait(&signals, &received);
   HP_LOG(kInfo, "shutting down: draining in-flight requests", {{"signal", received}});
   server.Shutdown(std::chrono::milliseconds(10000));
+  if (cache) cache->Stop();
+  if (client) client->CancelAll();
   HP_LOG(kInfo, "stopped");
   return 0;
 }

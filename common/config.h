@@ -103,6 +103,64 @@ struct ClusterConfig {
   static std::map<std::string, std::uint32_t> DefaultMaxPods();
 };
 
+// A Kueue WorkloadPriorityClass the webhook may write (DESIGN §1, §3).
+struct PriorityClassConfig {
+  std::string name;
+  std::int32_t value = 0;
+};
+
+// The mutating admission webhook (DESIGN §3).
+struct WebhookConfig {
+  std::string listen = "0.0.0.0:8443";
+  // Serving certificate and key (PEM files, e.g. a mounted Secret); both empty: the webhook
+  // listener stays off. The --tls-cert-file / --tls-private-key-file flags override them.
+  std::string tls_cert_file;
+  std::string tls_private_key_file;
+  // How often the certificate files are checked for a change (a rotated Secret).
+  std::chrono::milliseconds cert_reload_interval{10000};
+  ServerLimits server = [] {
+    ServerLimits s;
+    s.max_body_bytes = 8u << 20;  // AdmissionReviews carry one object; etcd caps objects at 1.5 MB
+    return s;
+  }();
+  // Names derived from a team T, whose namespace is "<cluster.teamNamespacePrefix>T".
+  std::string local_queue_template = "hyperpod-ns-{team}-localqueue";
+  std::string team_group_template = "hyperpod-ns-{team}-namespace-level-group";
+  // Users in these groups may create anything anywhere.
+  std::vector<std::string> admin_groups = {"system:masters"};
+  // Controllers that create objects on users' behalf: every service account of these namespaces,
+  // and these user names.
+  std::vector<std::string> trusted_service_account_namespaces = {"kube-system", "kubeflow",
+                                                                 "kueue-system", "jobset-system"};
+  std::vector<std::string> trusted_users = {"system:kube-controller-manager"};
+  // The classes the webhook may write when the cluster's are unknown (no API server, or Kueue's
+  // API absent). With an API server and Kueue, the cluster's WorkloadPriorityClasses win.
+  std::vector<PriorityClassConfig> priority_classes = {
+      {"inference-priority", 15}, {"training-priority", 10}, {"fine-tuning-priority", 5}};
+  // Class added to objects without one; empty: the lowest-valued class.
+  std::string default_priority_class;
+  // team -> the highest class its members may request (by value). Teams not listed: any class.
+  std::map<std::string, std::string> team_max_priority_class;
+};
+
+// The API-server client and watch cache (DESIGN §2.4).
+struct KubeConfig {
+  // A pod bound through /bind counts as placed at once ("assumed"); if the watch has not shown
+  // it bound after this long, the assumption is dropped.
+  std::chrono::milliseconds assume_timeout{30000};
+  // Deadline of one list page or bind call.
+  std::chrono::milliseconds request_timeout{10000};
+  // timeoutSeconds asked of each watch; the API server ends the watch then and it is resumed.
+  std::chrono::milliseconds watch_timeout{300000};
+  // Backoff between failed list/watch attempts: doubles from initial up to max, with jitter.
+  std::chrono::milliseconds backoff_initial{500};
+  std::chrono::milliseconds backoff_max{30000};
+  // Items per list page (limit=), bounding memory while listing 150,000 pods.
+  std::uint32_t list_page_size = 500;
+  // Watch Kueue's LocalQueues and WorkloadPriorityClasses for the webhook.
+  bool watch_kueue = true;
+};
+
 enum class LogLevel { kDebug, kInfo, kWarn, kError };
 enum class LogFormat { kText, kJson };
 
@@ -113,7 +171,9 @@ struct LogConfig {
 
 struct Config {
   ExtenderConfig extender;
+  WebhookConfig webhook;
   ClusterConfig cluster;
+  KubeConfig kube;
   LogConfig log;
 };
 

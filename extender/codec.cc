@@ -275,6 +275,12 @@ class Reader {
   bool PodField(std::string_view key, od::value& value, scoring::Pod& pod) {
     if (key == "metadata") return PodMetadata(value, pod);
     if (key == "spec") return PodSpec(value, pod);
+    if (key == "status") {
+      return Object(value, "Pod.status", [&](std::string_view key, od::value& value) {
+        if (key == "phase") return String(value, pod.phase, "Pod.status.phase");
+        return Skip(value, "Pod.status");
+      });
+    }
     return Skip(value, "Pod");
   }
 

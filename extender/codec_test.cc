@@ -351,6 +351,7 @@ TEST(DecodeObjectTest, NodeAndPodObjectsAsTheApiServerSendsThem) {
   ASSERT_TRUE(decoder.DecodePod(pod_body.view(), pod).ok());
   EXPECT_EQ(pod.name, "llama-train-worker-3");
   EXPECT_EQ(pod.tolerations.size(), 3u);
+  EXPECT_EQ(pod.phase, "Pending");
 }
 
 TEST(DecodeObjectTest, BadObjectsAreRejected) {

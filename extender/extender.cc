@@ -153,9 +153,10 @@ void Assemble(Scratch& s, const scoring::PodFacts& pod, const Snapshot& snapshot
 }  // namespace
 
 Extender::Extender(scoring::Policy policy, std::shared_ptr<const ClusterState> state,
-                   metrics::Registry& registry)
+                   metrics::Registry& registry, std::shared_ptr<GroupMemo> groups)
     : policy_(std::move(policy)),
       state_(std::move(state)),
+      groups_(std::move(groups)),
       metrics_(std::make_unique<Metrics>(registry)) {}
 
 Extender::~Extender() = default;
@@ -173,6 +174,7 @@ void Extender::Filter(std::string_view body, net::Response& response) {
   if (Status st = s.decoder.DecodeArgs(body, s.args); !st.ok()) return BadRequest(st, response);
   std::shared_ptr<const Snapshot> snapshot = state_->Current();
   scoring::PodFacts pod = scoring::DerivePodFacts(s.args.pod, policy_);
+  if (groups_) groups_->Remember(s.args.pod.uid, pod.group);
   Assemble(s, pod, *snapshot, policy_);
 
   s.reasons.resize(s.candidates.size());

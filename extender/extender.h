@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "common/metrics.h"
+#include "extender/group_memo.h"
 #include "extender/state.h"
 #include "net/http_server.h"
 #include "scoring/policy.h"
@@ -17,8 +18,9 @@ namespace hyperplace::extender {
 
 class Extender {
  public:
+  // `groups`, when given, learns the group of every pod seen (for /bind).
   Extender(scoring::Policy policy, std::shared_ptr<const ClusterState> state,
-           metrics::Registry& registry);
+           metrics::Registry& registry, std::shared_ptr<GroupMemo> groups = nullptr);
   ~Extender();
 
   // Registers POST /filter and POST /prioritize.
@@ -35,6 +37,7 @@ class Extender {
   struct Metrics;
   const scoring::Policy policy_;
   std::shared_ptr<const ClusterState> state_;
+  std::shared_ptr<GroupMemo> groups_;
   std::unique_ptr<Metrics> metrics_;
 };
 

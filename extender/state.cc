@@ -1,100 +1,284 @@
 #include "extender/state.h"
 
+#include <algorithm>
+#include <functional>
+
 namespace hyperplace::extender {
+namespace {
+
+std::size_t ShardOf(std::string_view group) {
+  return std::hash<std::string_view>{}(group) % Snapshot::kGroupShards;
+}
+
+bool SameTaints(const std::vector<scoring::Taint>& a, const std::vector<scoring::Taint>& b) {
+  return std::equal(a.begin(), a.end(), b.begin(), b.end(),
+                    [](const scoring::Taint& x, const scoring::Taint& y) {
+                      return x.key == y.key && x.value == y.value && x.effect == y.effect;
+                    });
+}
+
+// Whether two versions of a node differ in anything the rules read.
+bool SameForRules(const scoring::Node& a, const scoring::Node& b) {
+  return a.allocatable_pods == b.allocatable_pods && a.labels.entries() == b.labels.entries() &&
+         SameTaints(a.taints, b.taints);
+}
+
+}  // namespace
 
 const Snapshot::NodeEntry* Snapshot::FindNode(std::string_view name, std::int32_t* pods) const {
-  const std::int32_t at = index_.Find(name);
-  if (at < 0) {
-    if (pods != nullptr) *pods = 0;
-    return nullptr;
-  }
-  if (pods != nullptr) *pods = slots_[at].pods;
-  return slots_[at].entry.get();
+  const std::int32_t at = table_->index.Find(name);
+  if (pods != nullptr) *pods = at < 0 ? 0 : (*pods_)[at];
+  return at < 0 ? nullptr : table_->entries[at].get();
 }
 
 void Snapshot::FindNodes(const std::vector<std::string_view>& names,
                          std::vector<const NodeEntry*>& entries,
                          std::vector<std::int32_t>& pods) const {
   thread_local std::vector<std::int32_t> at;
-  index_.FindMany(names, at);
+  table_->index.FindMany(names, at);
   entries.resize(names.size());
   pods.resize(names.size());
   for (std::size_t i = 0; i < names.size(); ++i) {
-    entries[i] = at[i] < 0 ? nullptr : slots_[at[i]].entry.get();
-    pods[i] = at[i] < 0 ? 0 : slots_[at[i]].pods;
+    entries[i] = at[i] < 0 ? nullptr : table_->entries[at[i]].get();
+    pods[i] = at[i] < 0 ? 0 : (*pods_)[at[i]];
   }
 }
 
 std::int32_t Snapshot::PodsOn(std::string_view node) const {
-  const std::int32_t at = index_.Find(node);
-  return at < 0 ? 0 : slots_[at].pods;
+  const std::int32_t at = table_->index.Find(node);
+  return at < 0 ? 0 : (*pods_)[at];
 }
 
 const std::vector<Snapshot::Placement>* Snapshot::GroupPlacements(std::string_view group) const {
-  auto it = groups_.find(group);
-  return it == groups_.end() ? nullptr : &it->second;
+  const auto& shard = groups_[ShardOf(group)];
+  if (!shard) return nullptr;
+  auto it = shard->find(std::string(group));
+  return it == shard->end() || it->second.empty() ? nullptr : &it->second;
 }
 
 MemoryState::MemoryState(scoring::Policy policy)
-    : policy_(std::move(policy)), current_(std::make_shared<const Snapshot>()) {}
+    : policy_(std::move(policy)), current_(std::make_shared<const Snapshot>()) {
+  for (auto& shard : shards_) shard = std::make_shared<Snapshot::GroupShard>();
+}
 
-void MemoryState::UpsertNode(scoring::Node node) {
-  std::lock_guard lock(mu_);
+std::int32_t MemoryState::SlotOf(std::string_view node) {
+  if (auto it = slot_of_.find(std::string(node)); it != slot_of_.end()) return it->second;
+  const auto slot = static_cast<std::int32_t>(slot_names_.size());
+  slot_names_.emplace_back(node);
+  entries_.emplace_back();
+  pod_counts_.push_back(0);
+  slot_of_.emplace(std::string(node), slot);
+  table_dirty_ = counts_dirty_ = true;
+  return slot;
+}
+
+Snapshot::GroupShard& MemoryState::MutableShard(std::string_view group) {
+  const std::size_t i = ShardOf(group);
+  if (shard_published_[i]) {  // a snapshot reads this one: copy before writing
+    shards_[i] = std::make_shared<Snapshot::GroupShard>(*shards_[i]);
+    shard_published_[i] = false;
+  }
+  return *shards_[i];
+}
+
+void MemoryState::AddPod(PodState& pod) {
+  if (pod.record.node.empty()) {
+    pod.slot = -1;
+    return;
+  }
+  pod.slot = SlotOf(pod.record.node);
+  ++pod_counts_[pod.slot];
+  ++placed_pods_;
+  counts_dirty_ = true;
+  if (!pod.record.group.empty()) {
+    MutableShard(pod.record.group)[pod.record.group].push_back({pod.record.uid, pod.record.node});
+  }
+}
+
+void MemoryState::RemovePod(const PodState& pod) {
+  if (pod.slot < 0) return;
+  --pod_counts_[pod.slot];
+  --placed_pods_;
+  counts_dirty_ = true;
+  if (pod.record.group.empty()) return;
+  auto& shard = MutableShard(pod.record.group);
+  auto it = shard.find(pod.record.group);
+  if (it == shard.end()) return;
+  auto& placements = it->second;
+  auto p = std::find_if(placements.begin(), placements.end(),
+                        [&](const Snapshot::Placement& x) { return x.uid == pod.record.uid; });
+  if (p != placements.end()) {
+    *p = std::move(placements.back());
+    placements.pop_back();
+  }
+  if (placements.empty()) shard.erase(it);
+}
+
+void MemoryState::UpsertNodeLocked(scoring::Node node) {
+  const std::int32_t slot = SlotOf(node.name);
+  const auto& old = entries_[slot];
+  if (old && SameForRules(old->node, node)) return;
   auto entry = std::make_shared<Snapshot::NodeEntry>();
   entry->node = std::move(node);
   entry->facts = scoring::DeriveNodeFacts(entry->node, policy_, domains_);
-  std::string name(entry->node.name);
-  nodes_[std::move(name)] = std::move(entry);
+  if (!old) ++node_count_;
+  entries_[slot] = std::move(entry);
+  table_dirty_ = true;
+}
+
+void MemoryState::DeleteNodeLocked(std::string_view name) {
+  auto it = slot_of_.find(std::string(name));
+  if (it == slot_of_.end() || !entries_[it->second]) return;
+  entries_[it->second].reset();  // the slot stays: pods may still name the node
+  --node_count_;
+  table_dirty_ = true;
+}
+
+void MemoryState::UpsertPodLocked(PodRecord pod) {
+  auto it = pods_.find(pod.uid);
+  if (it != pods_.end()) {
+    PodState& old = it->second;
+    if (old.assumed) {
+      old.assumed = false;  // the watch confirms (or corrects) what we assumed
+      --assumed_;
+    }
+    if (old.record.node == pod.node && old.record.group == pod.group) return;
+    RemovePod(old);
+    old.record = std::move(pod);
+    AddPod(old);
+    return;
+  }
+  PodState state;
+  state.record = std::move(pod);
+  AddPod(state);
+  std::string uid = state.record.uid;
+  pods_.emplace(std::move(uid), std::move(state));
+}
+
+void MemoryState::DeletePodLocked(std::string_view uid) {
+  auto it = pods_.find(std::string(uid));
+  if (it == pods_.end()) return;
+  RemovePod(it->second);
+  if (it->second.assumed) --assumed_;
+  pods_.erase(it);
+}
+
+void MemoryState::UpsertNode(scoring::Node node) {
+  std::lock_guard lock(mu_);
+  UpsertNodeLocked(std::move(node));
 }
 
 void MemoryState::DeleteNode(std::string_view name) {
   std::lock_guard lock(mu_);
-  if (auto it = nodes_.find(name); it != nodes_.end()) nodes_.erase(it);
+  DeleteNodeLocked(name);
 }
 
 void MemoryState::UpsertPod(PodRecord pod) {
   std::lock_guard lock(mu_);
-  std::string uid = pod.uid;
-  pods_[std::move(uid)] = std::move(pod);
+  UpsertPodLocked(std::move(pod));
 }
 
 void MemoryState::DeletePod(std::string_view uid) {
   std::lock_guard lock(mu_);
-  if (auto it = pods_.find(uid); it != pods_.end()) pods_.erase(it);
+  DeletePodLocked(uid);
+}
+
+void MemoryState::AssumePod(PodRecord pod, Clock::time_point until) {
+  std::lock_guard lock(mu_);
+  auto it = pods_.find(pod.uid);
+  if (it != pods_.end() && !it->second.assumed && !it->second.record.node.empty()) {
+    return;  // the watch was faster than the bind reply: it already shows the pod placed
+  }
+  if (it != pods_.end()) {
+    const bool was_assumed = it->second.assumed;
+    RemovePod(it->second);
+    it->second.record = std::move(pod);
+    AddPod(it->second);
+    it->second.assumed = true;
+    it->second.assumed_until = until;
+    if (!was_assumed) ++assumed_;
+    return;
+  }
+  PodState state;
+  state.record = std::move(pod);
+  state.assumed = true;
+  state.assumed_until = until;
+  AddPod(state);
+  std::string uid = state.record.uid;
+  pods_.emplace(std::move(uid), std::move(state));
+  ++assumed_;
+}
+
+std::size_t MemoryState::ExpireAssumptions(Clock::time_point now) {
+  std::lock_guard lock(mu_);
+  if (assumed_ == 0) return 0;
+  std::vector<std::string> expired;
+  for (const auto& [uid, pod] : pods_) {
+    if (pod.assumed && pod.assumed_until <= now) expired.push_back(uid);
+  }
+  for (const std::string& uid : expired) DeletePodLocked(uid);
+  return expired.size();
+}
+
+void MemoryState::ReplaceNodes(std::vector<scoring::Node> nodes) {
+  std::lock_guard lock(mu_);
+  std::unordered_map<std::string_view, bool> listed;
+  for (const auto& n : nodes) listed.emplace(n.name, true);
+  for (std::size_t slot = 0; slot < entries_.size(); ++slot) {
+    if (entries_[slot] && !listed.count(slot_names_[slot])) DeleteNodeLocked(slot_names_[slot]);
+  }
+  for (auto& n : nodes) UpsertNodeLocked(std::move(n));
+}
+
+void MemoryState::ReplacePods(std::vector<PodRecord> pods) {
+  std::lock_guard lock(mu_);
+  std::unordered_map<std::string_view, bool> listed;
+  for (const auto& p : pods) listed.emplace(p.uid, true);
+  std::vector<std::string> gone;
+  for (const auto& [uid, pod] : pods_) {
+    if (!pod.assumed && !listed.count(uid)) gone.push_back(uid);
+  }
+  for (const std::string& uid : gone) DeletePodLocked(uid);
+  for (auto& p : pods) UpsertPodLocked(std::move(p));
 }
 
 void MemoryState::Publish() {
   std::lock_guard lock(mu_);
   auto next = std::make_shared<Snapshot>();
-  // Slots: every cached node, then nodes known only from their pods (full-node requests count
-  // those too). Entries are immutable and shared between snapshots.
-  std::unordered_map<std::string_view, std::int32_t> slot_of;
-  std::vector<std::string_view> names;
-  for (const auto& [name, entry] : nodes_) {
-    slot_of.emplace(entry->node.name, static_cast<std::int32_t>(next->slots_.size()));
-    names.push_back(entry->node.name);
-    next->slots_.push_back({entry, 0});
+  if (table_dirty_ || !table_) {
+    auto table = std::make_shared<Snapshot::NodeTable>();
+    table->entries = entries_;  // shared, immutable entries
+    table->names = slot_names_;
+    table->index.Build(std::vector<std::string_view>(table->names.begin(), table->names.end()));
+    table_ = std::move(table);
+    table_dirty_ = false;
   }
-  next->node_count_ = nodes_.size();
-  for (const auto& [uid, pod] : pods_) {
-    if (pod.node.empty() || slot_of.count(pod.node)) continue;
-    slot_of.emplace(pod.node, static_cast<std::int32_t>(next->slots_.size()));
-    next->pod_only_names_.push_back(pod.node);
-    next->slots_.push_back({nullptr, 0});
+  next->table_ = table_;
+  if (counts_dirty_) {
+    next->pods_ = std::make_shared<const std::vector<std::int32_t>>(pod_counts_);
+    counts_dirty_ = false;
+  } else {
+    next->pods_ = current_.load()->pods_;
   }
-  // Views into pod_only_names_ are taken only now that it no longer grows.
-  for (const std::string& name : next->pod_only_names_) names.push_back(name);
-  next->index_.Build(std::move(names));
-  for (const auto& [uid, pod] : pods_) {
-    if (pod.node.empty()) continue;
-    ++next->slots_[slot_of.at(pod.node)].pods;
-    ++next->pod_count_;
-    if (!pod.group.empty()) next->groups_[pod.group].push_back({pod.uid, pod.node});
+  // A snapshot made before a slot existed must still index every slot of its own table.
+  if (next->pods_->size() < next->table_->names.size()) {
+    next->pods_ = std::make_shared<const std::vector<std::int32_t>>(pod_counts_);
   }
+  for (std::size_t i = 0; i < Snapshot::kGroupShards; ++i) {
+    next->groups_[i] = shards_[i];
+    shard_published_[i] = true;
+  }
+  next->node_count_ = node_count_;
+  next->pod_count_ = placed_pods_;
   next->generation_ = ++generation_;
   current_.store(std::move(next));
 }
 
 std::shared_ptr<const Snapshot> MemoryState::Current() const { return current_.load(); }
+
+std::size_t MemoryState::assumed_count() const {
+  std::lock_guard lock(mu_);
+  return assumed_;
+}
 
 }  // namespace hyperplace::extender

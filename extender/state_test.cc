@@ -79,5 +79,121 @@ TEST(MemoryStateTest, NodeFactsSurviveTheBuilderThatMadeTheNode) {
   EXPECT_EQ(entry->facts.depth, 2);
 }
 
+TEST(MemoryStateTest, PublishedSnapshotsNeverChangeAfterwards) {
+  MemoryState state(DefaultPolicy());
+  state.UpsertNode(NodeBuilder("n1").Build());
+  state.UpsertPod({"u1", "n1", "g"});
+  state.Publish();
+  auto first = state.Current();
+  state.UpsertPod({"u2", "n1", "g"});
+  state.DeletePod("u1");
+  state.DeleteNode("n1");
+  state.Publish();
+  // The first snapshot still shows its own moment: one pod in g on n1, n1 cached.
+  ASSERT_NE(first->GroupPlacements("g"), nullptr);
+  ASSERT_EQ(first->GroupPlacements("g")->size(), 1u);
+  EXPECT_EQ((*first->GroupPlacements("g"))[0].uid, "u1");
+  EXPECT_EQ(first->PodsOn("n1"), 1);
+  EXPECT_NE(first->FindNode("n1"), nullptr);
+  auto second = state.Current();
+  EXPECT_EQ((*second->GroupPlacements("g"))[0].uid, "u2");
+  EXPECT_EQ(second->FindNode("n1"), nullptr);
+  EXPECT_EQ(second->PodsOn("n1"), 1);  // the pod still names the node
+}
+
+TEST(MemoryStateTest, AssumedPodCountsAtOnceAndIsConfirmedByTheWatch) {
+  MemoryState state(DefaultPolicy());
+  const auto now = MemoryState::Clock::now();
+  state.AssumePod({"u1", "n1", "g"}, now + std::chrono::seconds(30));
+  state.Publish();
+  EXPECT_EQ(state.Current()->PodsOn("n1"), 1);
+  EXPECT_EQ(state.assumed_count(), 1u);
+  state.UpsertPod({"u1", "n1", "g"});  // the watch shows the binding
+  EXPECT_EQ(state.assumed_count(), 0u);
+  EXPECT_EQ(state.ExpireAssumptions(now + std::chrono::hours(1)), 0u);
+  state.Publish();
+  EXPECT_EQ(state.Current()->PodsOn("n1"), 1);
+}
+
+TEST(MemoryStateTest, UnconfirmedAssumptionExpires) {
+  MemoryState state(DefaultPolicy());
+  const auto now = MemoryState::Clock::now();
+  state.AssumePod({"u1", "n1", "g"}, now + std::chrono::seconds(30));
+  EXPECT_EQ(state.ExpireAssumptions(now + std::chrono::seconds(29)), 0u);
+  EXPECT_EQ(state.ExpireAssumptions(now + std::chrono::seconds(31)), 1u);
+  state.Publish();
+  EXPECT_EQ(state.Current()->PodsOn("n1"), 0);
+  EXPECT_EQ(state.Current()->GroupPlacements("g"), nullptr);
+}
+
+TEST(MemoryStateTest, AssumeDoesNotOverrideWhatTheWatchAlreadyShows) {
+  MemoryState state(DefaultPolicy());
+  state.UpsertPod({"u1", "n1", "g"});
+  state.AssumePod({"u1", "n2", "g"}, MemoryState::Clock::now() + std::chrono::seconds(30));
+  state.Publish();
+  EXPECT_EQ(state.Current()->PodsOn("n1"), 1);
+  EXPECT_EQ(state.Current()->PodsOn("n2"), 0);
+  EXPECT_EQ(state.assumed_count(), 0u);
+}
+
+TEST(MemoryStateTest, ReplaceRemovesWhatTheListDoesNotShowButKeepsAssumptions) {
+  MemoryState state(DefaultPolicy());
+  state.UpsertNode(NodeBuilder("old").Build());
+  state.UpsertNode(NodeBuilder("kept").Build());
+  state.UpsertPod({"gone", "kept", "g"});
+  state.UpsertPod({"stays", "kept", "g"});
+  state.AssumePod({"just-bound", "kept", "g"},
+                  MemoryState::Clock::now() + std::chrono::seconds(30));
+  std::vector<scoring::Node> nodes;
+  nodes.push_back(NodeBuilder("kept").Build());
+  nodes.push_back(NodeBuilder("new").Build());
+  state.ReplaceNodes(std::move(nodes));
+  state.ReplacePods({{"stays", "kept", "g"}});
+  state.Publish();
+  auto s = state.Current();
+  EXPECT_EQ(s->FindNode("old"), nullptr);
+  EXPECT_NE(s->FindNode("kept"), nullptr);
+  EXPECT_NE(s->FindNode("new"), nullptr);
+  EXPECT_EQ(s->node_count(), 2u);
+  EXPECT_EQ(s->PodsOn("kept"), 2);  // "stays" and the assumed "just-bound"
+  EXPECT_EQ(s->GroupPlacements("g")->size(), 2u);
+}
+
+TEST(MemoryStateTest, UpdateThatChangesNothingTheRulesReadKeepsTheNodeTable) {
+  MemoryState state(DefaultPolicy());
+  state.UpsertNode(NodeBuilder("n1").InstanceType("ml.g5.xlarge").Build());
+  state.Publish();
+  const auto* before = state.Current()->FindNode("n1");
+  state.UpsertNode(NodeBuilder("n1").InstanceType("ml.g5.xlarge").Build());  // a heartbeat
+  state.Publish();
+  EXPECT_EQ(state.Current()->FindNode("n1"), before);  // same entry object
+  state.UpsertNode(NodeBuilder("n1").InstanceType("ml.g5.xlarge").Health("Unschedulable").Build());
+  state.Publish();
+  EXPECT_NE(state.Current()->FindNode("n1"), before);
+  EXPECT_FALSE(state.Current()->FindNode("n1")->facts.healthy);
+}
+
+TEST(MemoryStateTest, ManyGroupsAndPodsStayConsistent) {
+  MemoryState state(DefaultPolicy());
+  // 3000 pods in 300 groups over 100 nodes, then half deleted: counts and placements agree.
+  for (int i = 0; i < 3000; ++i) {
+    state.UpsertPod(
+        {"u" + std::to_string(i), "n" + std::to_string(i % 100), "g" + std::to_string(i % 300)});
+  }
+  state.Publish();
+  for (int i = 0; i < 3000; i += 2) state.DeletePod("u" + std::to_string(i));
+  state.Publish();
+  auto s = state.Current();
+  EXPECT_EQ(s->pod_count(), 1500u);
+  int total = 0;
+  for (int n = 0; n < 100; ++n) total += s->PodsOn("n" + std::to_string(n));
+  EXPECT_EQ(total, 1500);
+  std::size_t placed = 0;
+  for (int g = 0; g < 300; ++g) {
+    if (const auto* p = s->GroupPlacements("g" + std::to_string(g))) placed += p->size();
+  }
+  EXPECT_EQ(placed, 1500u);
+}
+
 }  // namespace
 }  // namespace hyperplace::extender

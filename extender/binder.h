@@ -1,0 +1,42 @@
+// POST /bind (DESIGN §2.1, §2.4): performs the Binding through the API server, then records the
+// placement in the state at once ("assumed") so the next pod of the same group sees it before the
+// watch event arrives. The API server is the source of truth: nothing is remembered unless the
+// Binding was accepted.
+#pragma once
+
+#include <memory>
+#include <string_view>
+
+#include "common/config.h"
+#include "common/metrics.h"
+#include "extender/group_memo.h"
+#include "extender/state.h"
+#include "kube/client.h"
+#include "net/http_server.h"
+
+namespace hyperplace::extender {
+
+class Binder {
+ public:
+  // `client` may be null: without an API server every bind is answered with an Error.
+  Binder(std::shared_ptr<kube::Client> client, std::shared_ptr<MemoryState> state,
+         std::shared_ptr<const GroupMemo> groups, const KubeConfig& config,
+         metrics::Registry& registry);
+
+  void Register(net::HttpServer& server);
+  // The handler; `body` must be followed by net::kBodyPadding readable bytes.
+  void Bind(std::string_view body, net::Response& response);
+
+ private:
+  std::shared_ptr<kube::Client> client_;
+  std::shared_ptr<MemoryState> state_;
+  std::shared_ptr<const GroupMemo> groups_;
+  const std::chrono::milliseconds assume_timeout_;
+  metrics::Family<metrics::Counter>& binds_;
+};
+
+// Whether `name` is a valid object name for a path segment (DNS-1123 subdomain: lower-case
+// alphanumerics, '-' and '.', at most 253 characters).
+bool IsDnsSubdomain(std::string_view name);
+
+}  // namespace hyperplace::extender
