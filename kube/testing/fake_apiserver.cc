@@ -199,6 +199,11 @@ void FakeApiServer::SetListDelayMs(int ms) {
   list_delay_ms_ = ms;
 }
 
+void FakeApiServer::SetKueueInstalled(bool installed) {
+  std::lock_guard lock(mu_);
+  kueue_installed_ = installed;
+}
+
 void FakeApiServer::SetBindStatus(int status) {
   std::lock_guard lock(mu_);
   bind_status_ = status;
@@ -351,6 +356,22 @@ void FakeApiServer::Serve() {
   };
   server_->Get("/api/v1/nodes", collection("nodes"));
   server_->Get("/api/v1/pods", collection("pods"));
+  server_->Get("/apis/kueue.x-k8s.io/v1beta2/localqueues", collection("localqueues"));
+  server_->Get("/apis/kueue.x-k8s.io/v1beta2/workloadpriorityclasses",
+               collection("workloadpriorityclasses"));
+  server_->Get("/apis/kueue.x-k8s.io", [this, authorized](const httplib::Request& req,
+                                                          httplib::Response& res) {
+    if (!authorized(req, res)) return;
+    std::lock_guard lock(mu_);
+    if (!kueue_installed_) {
+      res.status = 404;
+      res.set_content(R"({"kind":"Status","code":404,"reason":"NotFound"})", "application/json");
+      return;
+    }
+    res.set_content(
+        R"({"kind":"APIGroup","apiVersion":"v1","name":"kueue.x-k8s.io","versions":[{"groupVersion":"kueue.x-k8s.io/v1beta2","version":"v1beta2"},{"groupVersion":"kueue.x-k8s.io/v1beta1","version":"v1beta1"}],"preferredVersion":{"groupVersion":"kueue.x-k8s.io/v1beta2","version":"v1beta2"}})",
+        "application/json");
+  });
   server_->Post(R"(/api/v1/namespaces/([^/]+)/pods/([^/]+)/binding)", [this, authorized](
                                                                           const httplib::Request&
                                                                               req,

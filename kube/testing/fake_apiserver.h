@@ -49,6 +49,9 @@ class FakeApiServer {
   // Closes every open watch connection of the resource abruptly (no final chunk).
   void CutWatches(const std::string& resource);
   void SetListDelayMs(int ms);
+  // Whether /apis/kueue.x-k8s.io answers (with v1beta2) or 404s. Kueue's collections
+  // ("localqueues", "workloadpriorityclasses") are served either way.
+  void SetKueueInstalled(bool installed);
   void SetBindStatus(int status);
 
   int list_requests(const std::string& resource) const;
@@ -89,6 +92,7 @@ class FakeApiServer {
   int list_delay_ms_ = 0;
   int bind_status_ = 201;
   int unauthorized_ = 0;
+  bool kueue_installed_ = true;
   std::vector<std::string> bindings_;
   std::string last_binding_path_;
   bool stopping_ = false;
