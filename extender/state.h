@@ -58,7 +58,7 @@ class Snapshot {
   std::size_t pod_count() const { return pod_count_; }
   std::uint64_t generation() const { return generation_; }
 
-  static constexpr std::size_t kGroupShards = 64;
+  static constexpr std::size_t kGroupShards = 1024;
 
  private:
   friend class MemoryState;
