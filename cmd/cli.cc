@@ -87,9 +87,15 @@ StatusOr<Config> EffectiveConfig(const ServeFlags& flags) {
     }
   }
   if (!flags.webhook_listen.empty()) {
-    if (auto hp = ParseHostPort(flags.webhook_listen); !hp.ok()) {
+    if (auto hp = ParseHostPort(flags.webhook_listen); hp.ok()) {
+      config.webhook.listen = flags.webhook_listen;
+    } else {
       errors.push_back("--webhook-listen: " + hp.status().message());
     }
+  }
+  if (!flags.tls_cert_file.empty()) {
+    config.webhook.tls_cert_file = flags.tls_cert_file;
+    config.webhook.tls_private_key_file = flags.tls_private_key_file;
   }
   if (!flags.log_level.empty()) {
     static const std::map<std::string, LogLevel> kLevels = {{"debug", LogLevel::kDebug},

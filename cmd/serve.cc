@@ -18,6 +18,9 @@
 #include "kube/access.h"
 #include "kube/client.h"
 #include "net/http_server.h"
+#include "webhook/catalog.h"
+#include "webhook/kueue_watch.h"
+#include "webhook/service.h"
 
 #ifndef HYPERPLACE_VERSION
 #define HYPERPLACE_VERSION "dev"
@@ -100,11 +103,6 @@ int Serve(const Config& config, const ServeFlags& flags) {
     return 1;
   }
 #endif
-  if (!flags.tls_cert_file.empty()) {
-    HP_LOG(kError, "--tls-cert-file: the admission webhook is not part of this build yet");
-    return 1;
-  }
-  HP_LOG(kInfo, "webhook listener off: no --tls-cert-file given");
 
   // SIGTERM and SIGINT are taken synchronously by this thread; every thread started below
   // inherits the blocked mask, so no worker is interrupted.
@@ -209,6 +207,30 @@ int Serve(const Config& config, const ServeFlags& flags) {
     HP_LOG(kError, "cannot start", {{"server", "extender"}, {"error", st.message()}});
     return 1;
   }
+  // The webhook (HTTPS): on when a certificate is configured (flag or webhook.tlsCertFile).
+  std::unique_ptr<webhook::Service> hook;
+  std::shared_ptr<webhook::WatchedKueueCatalog> watched_catalog;
+  if (config.webhook.tls_cert_file.empty()) {
+    HP_LOG(kInfo, "webhook listener off: no --tls-cert-file given");
+  } else {
+    std::shared_ptr<const webhook::KueueCatalog> catalog;
+    if (client && config.kube.watch_kueue) {
+      watched_catalog = std::make_shared<webhook::WatchedKueueCatalog>(client, config, registry);
+      watched_catalog->Start();
+      catalog = watched_catalog;
+    } else {
+      catalog = std::make_shared<webhook::StaticCatalog>(config);
+    }
+    hook = std::make_unique<webhook::Service>(config, catalog, registry);
+    if (Status st = hook->Start(); !st.ok()) {
+      HP_LOG(kError, "cannot start the webhook", {{"error", st.message()}});
+      server.Shutdown(std::chrono::milliseconds(0));
+      return 1;
+    }
+    HP_LOG(kInfo, "webhook Kueue catalog",
+           {{"source", watched_catalog ? "the cluster (watched)" : "the configuration"}});
+  }
+
   HP_LOG(kInfo, "extender listening",
          {{"address", address->host + ":" + std::to_string(server.port())},
           {"threads", config.extender.server.threads},
@@ -218,7 +240,9 @@ int Serve(const Config& config, const ServeFlags& flags) {
   int received = 0;
   sigwait(&signals, &received);
   HP_LOG(kInfo, "shutting down: draining in-flight requests", {{"signal", received}});
+  if (hook) hook->Shutdown(std::chrono::milliseconds(10000));
   server.Shutdown(std::chrono::milliseconds(10000));
+  if (watched_catalog) watched_catalog->Stop();
   if (cache) cache->Stop();
   if (client) client->CancelAll();
   HP_LOG(kInfo, "stopped");

@@ -144,6 +144,22 @@ constexpr Range kThreadsRange{1, 256};
 constexpr Range kQueuedConnectionsRange{1, 65536};
 constexpr Range kWeightRange{0, 1000};
 constexpr Range kMaxPodsRange{1, 100000};
+constexpr DurationRange kCertReloadIntervalRange{milliseconds(1000), milliseconds(60 * 60 * 1000)};
+constexpr DurationRange kAssumeTimeoutRange{milliseconds(1000), milliseconds(10 * 60 * 1000)};
+constexpr DurationRange kRequestTimeoutRange{milliseconds(1000), milliseconds(2 * 60 * 1000)};
+constexpr DurationRange kWatchTimeoutRange{milliseconds(10 * 1000), milliseconds(60 * 60 * 1000)};
+constexpr DurationRange kBackoffInitialRange{milliseconds(10), milliseconds(60 * 1000)};
+constexpr DurationRange kBackoffMaxRange{milliseconds(10), milliseconds(10 * 60 * 1000)};
+constexpr Range kListPageSizeRange{1, 10000};
+// Kueue WorkloadPriorityClass values are int32; Kubernetes reserves values above one billion for
+// system priority classes, and hyperplace keeps the same bound below zero.
+constexpr std::int64_t kPriorityValueMin = -1000000000;
+constexpr std::int64_t kPriorityValueMax = 1000000000;
+// Label values (the queue and priority-class names the webhook writes) are at most 63 bytes.
+constexpr std::size_t kMaxLabelValueLength = 63;
+// A namespace name (DNS-1123 label) is at most 63 bytes.
+constexpr std::size_t kMaxNamespaceLength = 63;
+constexpr std::string_view kTeamPlaceholder = "{team}";
 constexpr std::size_t kMaxTopologyLevels = 8;
 // A namespace name is at most 63 characters and the team name after the prefix at least one.
 constexpr std::size_t kMaxTeamNamespacePrefixLength = 62;
@@ -167,6 +183,11 @@ std::string FormatValue(std::uint64_t value, Unit unit) {
 std::string OutOfRangeMessage(const Range& range, std::string_view got) {
   return "must be between " + FormatValue(range.min, range.unit) + " and " +
          FormatValue(range.max, range.unit) + " (got " + std::string(got) + ")";
+}
+
+std::string OutOfRangeMessage(std::int64_t min, std::int64_t max, std::string_view got) {
+  return "must be between " + std::to_string(min) + " and " + std::to_string(max) + " (got " +
+         std::string(got) + ")";
 }
 
 std::string OutOfRangeMessage(const DurationRange& range, std::string_view got) {
@@ -341,6 +362,11 @@ std::string OneOfMessage(std::span<const EnumName<E>> names, std::optional<std::
 bool IsPlainOrIntTagged(const YAML::Node& node) {
   const std::string& tag = node.Tag();
   return tag == "?" || tag == "tag:yaml.org,2002:int";
+}
+
+bool IsPlainOrBoolTagged(const YAML::Node& node) {
+  const std::string& tag = node.Tag();
+  return tag == "?" || tag == "tag:yaml.org,2002:bool";
 }
 
 class MapDecoder {
@@ -524,6 +550,127 @@ class MapDecoder {
     if (ok) out = std::move(values);
   }
 
+  // A signed integer in [min, max] (plain decimal, optionally negative).
+  void SignedInteger(std::string_view key, std::int64_t min, std::int64_t max, std::int32_t& out) {
+    std::optional<YAML::Node> node = Take(key);
+    if (!node) return;
+    std::string path = ChildPath(path_, key);
+    if (!node->IsScalar() || !IsPlainOrIntTagged(*node)) {
+      AddError(errors_, path, "must be an integer");
+      return;
+    }
+    std::string_view text = node->Scalar();
+    bool negative = text.starts_with('-');
+    std::string_view digits = negative ? text.substr(1) : text;
+    if (digits.empty() || digits.find_first_not_of("0123456789") != std::string_view::npos) {
+      AddError(errors_, path, "must be an integer");
+      return;
+    }
+    std::optional<std::uint64_t> magnitude = ParseDigits(digits);
+    // |min| and max are far below 2^63, so a magnitude within them cannot overflow.
+    const std::uint64_t limit =
+        negative ? static_cast<std::uint64_t>(-min) : static_cast<std::uint64_t>(max);
+    if (!magnitude || *magnitude > limit) {
+      AddError(errors_, path, OutOfRangeMessage(min, max, text));
+      return;
+    }
+    const std::int64_t value =
+        negative ? -static_cast<std::int64_t>(*magnitude) : static_cast<std::int64_t>(*magnitude);
+    out = static_cast<std::int32_t>(value);
+  }
+
+  // true or false (also True/TRUE/False/FALSE, YAML 1.2's core schema); a quoted "true" is a
+  // string, as in Kubernetes.
+  void Bool(std::string_view key, bool& out) {
+    std::optional<YAML::Node> node = Take(key);
+    if (!node) return;
+    std::string path = ChildPath(path_, key);
+    if (node->IsScalar() && IsPlainOrBoolTagged(*node)) {
+      const std::string& text = node->Scalar();
+      if (text == "true" || text == "True" || text == "TRUE") {
+        out = true;
+        return;
+      }
+      if (text == "false" || text == "False" || text == "FALSE") {
+        out = false;
+        return;
+      }
+    }
+    AddError(errors_, path, "must be true or false");
+  }
+
+  // A mapping of names to strings. A mapping given replaces the default one.
+  void StringMap(std::string_view key, std::map<std::string, std::string>& out) {
+    std::optional<YAML::Node> node = Take(key);
+    if (!node) return;
+    std::string path = ChildPath(path_, key);
+    if (!node->IsMap()) {
+      AddError(errors_, path, "must be a mapping of names to strings");
+      return;
+    }
+    std::map<std::string, std::string> values;
+    bool ok = true;
+    for (auto it = node->begin(); it != node->end(); ++it) {
+      if (!it->first.IsScalar()) {
+        AddError(errors_, path, "keys must be strings");
+        ok = false;
+        continue;
+      }
+      const std::string& name = it->first.Scalar();
+      std::string entry_path = EntryPath(path, name);
+      if (values.count(name) != 0) {
+        AddError(errors_, entry_path, "duplicate key");
+        ok = false;
+        continue;
+      }
+      if (!it->second.IsScalar()) {
+        AddError(errors_, entry_path, "must be a string");
+        ok = false;
+        continue;
+      }
+      values.emplace(name, it->second.Scalar());
+    }
+    if (ok) out = std::move(values);
+  }
+
+  // A list of mappings, each decoded into a T by `decode` with its own field walker. A list given
+  // replaces the default list, only when every item decoded without error.
+  template <typename T>
+  void MappingList(std::string_view key, std::vector<T>& out,
+                   const std::function<void(MapDecoder&, T&)>& decode) {
+    std::optional<YAML::Node> node = Take(key);
+    if (!node) return;
+    std::string path = ChildPath(path_, key);
+    if (!node->IsSequence()) {
+      AddError(errors_, path, "must be a list of mappings");
+      return;
+    }
+    const std::size_t errors_before = errors_.size();
+    std::vector<T> values;
+    std::size_t index = 0;
+    for (auto it = node->begin(); it != node->end(); ++it, ++index) {
+      std::string item_path = IndexPath(path, index);
+      if (!it->IsMap()) {
+        AddError(errors_, item_path, "must be a mapping");
+        continue;
+      }
+      MapDecoder item(*it, std::move(item_path), errors_);
+      T value{};
+      decode(item, value);
+      item.Finish();
+      values.push_back(std::move(value));
+    }
+    if (errors_.size() == errors_before) out = std::move(values);
+  }
+
+  // Reports `key` as required when it is absent or null.
+  void Require(std::string_view key) {
+    for (const Entry& entry : entries_) {
+      if (entry.key == key && entry.value.IsDefined() && !entry.value.IsNull()) return;
+    }
+    AddError(errors_, ChildPath(path_, key), "required field");
+  }
+
   // Reports every key no accessor claimed.
   void Finish() {
     for (const Entry& entry : entries_) {
@@ -626,6 +773,39 @@ void DecodeCluster(MapDecoder& m, ClusterConfig& c) {
   m.CountMap("maxPodsPerInstanceType", kMaxPodsRange, c.max_pods_per_instance_type);
 }
 
+void DecodePriorityClass(MapDecoder& m, PriorityClassConfig& p) {
+  m.Require("name");
+  m.Require("value");
+  m.String("name", p.name);
+  m.SignedInteger("value", kPriorityValueMin, kPriorityValueMax, p.value);
+}
+
+void DecodeWebhook(MapDecoder& m, WebhookConfig& w) {
+  m.String("listen", w.listen);
+  m.String("tlsCertFile", w.tls_cert_file);
+  m.String("tlsPrivateKeyFile", w.tls_private_key_file);
+  m.Duration("certReloadInterval", kCertReloadIntervalRange, w.cert_reload_interval);
+  m.Section("server", [&](MapDecoder& s) { DecodeServer(s, w.server); });
+  m.String("localQueueTemplate", w.local_queue_template);
+  m.String("teamGroupTemplate", w.team_group_template);
+  m.StringList("adminGroups", w.admin_groups);
+  m.StringList("trustedServiceAccountNamespaces", w.trusted_service_account_namespaces);
+  m.StringList("trustedUsers", w.trusted_users);
+  m.MappingList<PriorityClassConfig>("priorityClasses", w.priority_classes, DecodePriorityClass);
+  m.String("defaultPriorityClass", w.default_priority_class);
+  m.StringMap("teamMaxPriorityClass", w.team_max_priority_class);
+}
+
+void DecodeKube(MapDecoder& m, KubeConfig& k) {
+  m.Duration("assumeTimeout", kAssumeTimeoutRange, k.assume_timeout);
+  m.Duration("requestTimeout", kRequestTimeoutRange, k.request_timeout);
+  m.Duration("watchTimeout", kWatchTimeoutRange, k.watch_timeout);
+  m.Duration("backoffInitial", kBackoffInitialRange, k.backoff_initial);
+  m.Duration("backoffMax", kBackoffMaxRange, k.backoff_max);
+  m.Integer("listPageSize", kListPageSizeRange, k.list_page_size);
+  m.Bool("watchKueue", k.watch_kueue);
+}
+
 void DecodeLog(MapDecoder& m, LogConfig& l) {
   m.Enum<LogLevel>("level", kLogLevelNames, l.level);
   m.Enum<LogFormat>("format", kLogFormatNames, l.format);
@@ -634,12 +814,15 @@ void DecodeLog(MapDecoder& m, LogConfig& l) {
 void DecodeConfig(const YAML::Node& document, Config& config, Errors& errors) {
   if (!document.IsDefined() || document.IsNull()) return;  // an empty document: the defaults
   if (!document.IsMap()) {
-    AddError(errors, kRootPath, "must be a mapping with the sections extender, cluster and log");
+    AddError(errors, kRootPath,
+             "must be a mapping with the sections extender, webhook, cluster, kube and log");
     return;
   }
   MapDecoder root(document, "", errors);
   root.Section("extender", [&](MapDecoder& m) { DecodeExtender(m, config.extender); });
+  root.Section("webhook", [&](MapDecoder& m) { DecodeWebhook(m, config.webhook); });
   root.Section("cluster", [&](MapDecoder& m) { DecodeCluster(m, config.cluster); });
+  root.Section("kube", [&](MapDecoder& m) { DecodeKube(m, config.kube); });
   root.Section("log", [&](MapDecoder& m) { DecodeLog(m, config.log); });
   root.Finish();
 }
@@ -736,12 +919,7 @@ void CheckKeyList(Errors& errors, const std::string& path, const std::vector<std
   }
 }
 
-void ValidateExtender(const ExtenderConfig& e, const std::string& path, Errors& errors) {
-  StatusOr<HostPort> listen = ParseHostPort(e.listen);
-  if (!listen.ok()) AddError(errors, ChildPath(path, "listen"), listen.status().message());
-
-  const std::string server = ChildPath(path, "server");
-  const ServerLimits& s = e.server;
+void ValidateServer(const ServerLimits& s, const std::string& server, Errors& errors) {
   CheckRange(errors, ChildPath(server, "maxBodyBytes"), s.max_body_bytes, kMaxBodyBytesRange);
   CheckRange(errors, ChildPath(server, "maxHeaderBytes"), s.max_header_bytes, kMaxHeaderBytesRange);
   CheckRange(errors, ChildPath(server, "readTimeout"), s.read_timeout, kIoTimeoutRange);
@@ -752,6 +930,13 @@ void ValidateExtender(const ExtenderConfig& e, const std::string& path, Errors& 
   CheckRange(errors, ChildPath(server, "threads"), s.threads, kThreadsRange);
   CheckRange(errors, ChildPath(server, "maxQueuedConnections"), s.max_queued_connections,
              kQueuedConnectionsRange);
+}
+
+void ValidateExtender(const ExtenderConfig& e, const std::string& path, Errors& errors) {
+  StatusOr<HostPort> listen = ParseHostPort(e.listen);
+  if (!listen.ok()) AddError(errors, ChildPath(path, "listen"), listen.status().message());
+
+  ValidateServer(e.server, ChildPath(path, "server"), errors);
 
   if (e.strategy != DensityStrategy::kPack && e.strategy != DensityStrategy::kSpread) {
     AddError(errors, ChildPath(path, "strategy"), "unknown strategy");
@@ -847,6 +1032,205 @@ void ValidateCluster(const ClusterConfig& c, const std::string& path, Errors& er
   }
 }
 
+// A team name T, as the part of its namespace "<prefix>T" after the prefix: a DNS-1123 label
+// (lower-case alphanumerics and '-', starting and ending with an alphanumeric) such that the whole
+// namespace name fits in 63 characters.
+std::optional<std::string> TeamNameError(std::string_view team, std::string_view prefix) {
+  bool valid = !team.empty() && IsLowerAlnum(team.front()) && IsLowerAlnum(team.back());
+  for (char c : team) valid = valid && (IsLowerAlnum(c) || c == '-');
+  if (!valid) {
+    return "team name must consist of lower-case alphanumerics and '-', and start and end with "
+           "an alphanumeric";
+  }
+  if (prefix.size() + team.size() > kMaxNamespaceLength) {
+    return "team name makes the namespace " + Quote(std::string(prefix) + std::string(team)) +
+           " longer than " + std::to_string(kMaxNamespaceLength) + " characters";
+  }
+  return std::nullopt;
+}
+
+// A Kubernetes namespace name: a DNS-1123 label.
+std::optional<std::string> NamespaceNameError(std::string_view name) {
+  bool valid = !name.empty() && IsLowerAlnum(name.front()) && IsLowerAlnum(name.back());
+  for (char c : name) valid = valid && (IsLowerAlnum(c) || c == '-');
+  if (!valid) {
+    return "must be a namespace name: lower-case alphanumerics and '-', starting and ending with "
+           "an alphanumeric (got " +
+           Quote(name) + ")";
+  }
+  if (name.size() > kMaxNamespaceLength) {
+    return "must be no more than " + std::to_string(kMaxNamespaceLength) + " characters";
+  }
+  return std::nullopt;
+}
+
+// A name the webhook writes as a label value (LocalQueue and WorkloadPriorityClass names): a
+// DNS-1123 subdomain that also fits a label value.
+std::optional<std::string> LabelValueNameError(std::string_view name) {
+  if (name.empty()) return "must not be empty";
+  if (std::optional<std::string> error = DnsSubdomainError(name)) {
+    return *error + " (got " + Quote(name) + ")";
+  }
+  if (name.size() > kMaxLabelValueLength) {
+    return "must be no more than " + std::to_string(kMaxLabelValueLength) +
+           " characters, as it is written as a label value (got " + Quote(name) + ")";
+  }
+  return std::nullopt;
+}
+
+bool HasControlCharacter(std::string_view text) {
+  for (char c : text) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return true;
+  }
+  return false;
+}
+
+// Every occurrence of {team} in `pattern` replaced by `team`.
+std::string ExpandTeamTemplate(std::string_view pattern, std::string_view team) {
+  std::string out;
+  std::size_t start = 0;
+  while (true) {
+    std::size_t at = pattern.find(kTeamPlaceholder, start);
+    out.append(
+        pattern.substr(start, at == std::string_view::npos ? std::string_view::npos : at - start));
+    if (at == std::string_view::npos) return out;
+    out.append(team);
+    start = at + kTeamPlaceholder.size();
+  }
+}
+
+// Checks every item is non-empty, free of control characters, and appears once.
+void CheckNameList(Errors& errors, const std::string& path, const std::vector<std::string>& names,
+                   std::optional<std::string> (*check)(std::string_view)) {
+  std::map<std::string_view, std::size_t> first_index;
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    std::string item_path = IndexPath(path, i);
+    if (names[i].empty()) {
+      AddError(errors, item_path, "must not be empty");
+    } else if (check != nullptr) {
+      if (std::optional<std::string> error = check(names[i])) AddError(errors, item_path, *error);
+    } else if (HasControlCharacter(names[i])) {
+      AddError(errors, item_path, "must not contain control characters");
+    }
+    auto [it, inserted] = first_index.emplace(names[i], i);
+    if (!inserted) {
+      AddError(errors, item_path,
+               "duplicate of " + IndexPath(path, it->second) + " (" + Quote(names[i]) + ")");
+    }
+  }
+}
+
+// Two listeners on one port: same port and the same host, or either on every address.
+bool SameListener(const std::string& a, const std::string& b) {
+  StatusOr<HostPort> x = ParseHostPort(a);
+  StatusOr<HostPort> y = ParseHostPort(b);
+  if (!x.ok() || !y.ok() || x->port == 0 || x->port != y->port) return false;
+  auto wildcard = [](const std::string& host) { return host == "0.0.0.0" || host == "::"; };
+  return x->host == y->host || wildcard(x->host) || wildcard(y->host);
+}
+
+void ValidateWebhook(const Config& config, const std::string& path, Errors& errors) {
+  const WebhookConfig& w = config.webhook;
+  auto at = [&](std::string_view key) { return ChildPath(path, key); };
+
+  StatusOr<HostPort> listen = ParseHostPort(w.listen);
+  if (!listen.ok()) {
+    AddError(errors, at("listen"), listen.status().message());
+  } else if (SameListener(w.listen, config.extender.listen)) {
+    AddError(errors, at("listen"),
+             "must not use the port of extender.listen (both " + Quote(w.listen) + " and " +
+                 Quote(config.extender.listen) + ")");
+  }
+  if (!w.tls_cert_file.empty() && w.tls_private_key_file.empty()) {
+    AddError(errors, at("tlsPrivateKeyFile"), "must be set when " + at("tlsCertFile") + " is set");
+  }
+  if (w.tls_cert_file.empty() && !w.tls_private_key_file.empty()) {
+    AddError(errors, at("tlsCertFile"), "must be set when " + at("tlsPrivateKeyFile") + " is set");
+  }
+  CheckRange(errors, at("certReloadInterval"), w.cert_reload_interval, kCertReloadIntervalRange);
+  ValidateServer(w.server, at("server"), errors);
+
+  // Templates are checked with a one-letter team: a team name starts and ends with an
+  // alphanumeric, so any team gives the same characters around the placeholder.
+  if (w.local_queue_template.find(kTeamPlaceholder) == std::string::npos) {
+    AddError(errors, at("localQueueTemplate"),
+             "must contain {team} (got " + Quote(w.local_queue_template) + ")");
+  } else if (std::optional<std::string> error =
+                 LabelValueNameError(ExpandTeamTemplate(w.local_queue_template, "a"))) {
+    AddError(errors, at("localQueueTemplate"), "must give a valid LocalQueue name: " + *error);
+  }
+  if (w.team_group_template.find(kTeamPlaceholder) == std::string::npos) {
+    AddError(errors, at("teamGroupTemplate"),
+             "must contain {team} (got " + Quote(w.team_group_template) + ")");
+  } else if (HasControlCharacter(w.team_group_template)) {
+    AddError(errors, at("teamGroupTemplate"), "must not contain control characters");
+  }
+
+  CheckNameList(errors, at("adminGroups"), w.admin_groups, nullptr);
+  CheckNameList(errors, at("trustedServiceAccountNamespaces"), w.trusted_service_account_namespaces,
+                NamespaceNameError);
+  CheckNameList(errors, at("trustedUsers"), w.trusted_users, nullptr);
+
+  const std::string classes = at("priorityClasses");
+  if (w.priority_classes.empty()) AddError(errors, classes, "must list at least one class");
+  std::map<std::string_view, std::size_t> class_index;
+  for (std::size_t i = 0; i < w.priority_classes.size(); ++i) {
+    const PriorityClassConfig& pc = w.priority_classes[i];
+    const std::string item = IndexPath(classes, i);
+    if (std::optional<std::string> error = LabelValueNameError(pc.name)) {
+      AddError(errors, ChildPath(item, "name"), *error);
+    }
+    if (pc.value < kPriorityValueMin || pc.value > kPriorityValueMax) {
+      AddError(errors, ChildPath(item, "value"),
+               OutOfRangeMessage(kPriorityValueMin, kPriorityValueMax, std::to_string(pc.value)));
+    }
+    auto [it, inserted] = class_index.emplace(pc.name, i);
+    if (!inserted) {
+      AddError(errors, ChildPath(item, "name"),
+               "duplicate of " + ChildPath(IndexPath(classes, it->second), "name") + " (" +
+                   Quote(pc.name) + ")");
+    }
+  }
+  auto class_list = [&] {
+    std::string names;
+    for (const PriorityClassConfig& pc : w.priority_classes) {
+      names += names.empty() ? "" : ", ";
+      names += pc.name;
+    }
+    return names;
+  };
+  if (!w.default_priority_class.empty() && class_index.count(w.default_priority_class) == 0) {
+    AddError(errors, at("defaultPriorityClass"),
+             "must be empty or one of " + class_list() + " (got " +
+                 Quote(w.default_priority_class) + ")");
+  }
+  for (const auto& [team, max_class] : w.team_max_priority_class) {
+    const std::string entry = EntryPath(at("teamMaxPriorityClass"), team);
+    if (std::optional<std::string> error =
+            TeamNameError(team, config.cluster.team_namespace_prefix)) {
+      AddError(errors, entry, *error);
+    }
+    if (class_index.count(max_class) == 0) {
+      AddError(errors, entry, "must be one of " + class_list() + " (got " + Quote(max_class) + ")");
+    }
+  }
+}
+
+void ValidateKube(const KubeConfig& k, const std::string& path, Errors& errors) {
+  auto at = [&](std::string_view key) { return ChildPath(path, key); };
+  CheckRange(errors, at("assumeTimeout"), k.assume_timeout, kAssumeTimeoutRange);
+  CheckRange(errors, at("requestTimeout"), k.request_timeout, kRequestTimeoutRange);
+  CheckRange(errors, at("watchTimeout"), k.watch_timeout, kWatchTimeoutRange);
+  CheckRange(errors, at("backoffInitial"), k.backoff_initial, kBackoffInitialRange);
+  CheckRange(errors, at("backoffMax"), k.backoff_max, kBackoffMaxRange);
+  if (k.backoff_max < k.backoff_initial) {
+    AddError(errors, at("backoffMax"),
+             "must not be less than " + at("backoffInitial") + " (" +
+                 FormatDuration(k.backoff_max) + " < " + FormatDuration(k.backoff_initial) + ")");
+  }
+  CheckRange(errors, at("listPageSize"), k.list_page_size, kListPageSizeRange);
+}
+
 void ValidateLog(const LogConfig& l, const std::string& path, Errors& errors) {
   bool level_known = false;
   for (const auto& name : kLogLevelNames) level_known = level_known || name.value == l.level;
@@ -912,6 +1296,21 @@ void EmitStringList(YAML::Emitter& out, const std::vector<std::string>& values) 
   out << YAML::EndSeq;
 }
 
+void EmitServer(YAML::Emitter& out, const ServerLimits& s) {
+  out << YAML::BeginMap;
+  out << YAML::Key << "maxBodyBytes" << YAML::Value
+      << static_cast<unsigned long long>(s.max_body_bytes);
+  out << YAML::Key << "maxHeaderBytes" << YAML::Value
+      << static_cast<unsigned long long>(s.max_header_bytes);
+  out << YAML::Key << "readTimeout" << YAML::Value << FormatDuration(s.read_timeout);
+  out << YAML::Key << "writeTimeout" << YAML::Value << FormatDuration(s.write_timeout);
+  out << YAML::Key << "idleTimeout" << YAML::Value << FormatDuration(s.idle_timeout);
+  out << YAML::Key << "maxKeepAliveRequests" << YAML::Value << s.max_keepalive_requests;
+  out << YAML::Key << "threads" << YAML::Value << s.threads;
+  out << YAML::Key << "maxQueuedConnections" << YAML::Value << s.max_queued_connections;
+  out << YAML::EndMap;
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -949,38 +1348,66 @@ StatusOr<Config> LoadConfigFile(const std::string& path) {
 std::vector<std::string> ValidateConfig(const Config& config) {
   Errors errors;
   ValidateExtender(config.extender, "extender", errors);
+  ValidateWebhook(config, "webhook", errors);
   ValidateCluster(config.cluster, "cluster", errors);
+  ValidateKube(config.kube, "kube", errors);
   ValidateLog(config.log, "log", errors);
   return errors;
 }
 
 std::string ConfigToYaml(const Config& config) {
   const ExtenderConfig& e = config.extender;
-  const ServerLimits& s = e.server;
+  const WebhookConfig& w = config.webhook;
   const ClusterConfig& c = config.cluster;
+  const KubeConfig& k = config.kube;
 
   YAML::Emitter out;
   out << YAML::BeginMap;
 
   out << YAML::Key << "extender" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "listen" << YAML::Value << e.listen;
-  out << YAML::Key << "server" << YAML::Value << YAML::BeginMap;
-  out << YAML::Key << "maxBodyBytes" << YAML::Value
-      << static_cast<unsigned long long>(s.max_body_bytes);
-  out << YAML::Key << "maxHeaderBytes" << YAML::Value
-      << static_cast<unsigned long long>(s.max_header_bytes);
-  out << YAML::Key << "readTimeout" << YAML::Value << FormatDuration(s.read_timeout);
-  out << YAML::Key << "writeTimeout" << YAML::Value << FormatDuration(s.write_timeout);
-  out << YAML::Key << "idleTimeout" << YAML::Value << FormatDuration(s.idle_timeout);
-  out << YAML::Key << "maxKeepAliveRequests" << YAML::Value << s.max_keepalive_requests;
-  out << YAML::Key << "threads" << YAML::Value << s.threads;
-  out << YAML::Key << "maxQueuedConnections" << YAML::Value << s.max_queued_connections;
-  out << YAML::EndMap;
+  out << YAML::Key << "server" << YAML::Value;
+  EmitServer(out, e.server);
   out << YAML::Key << "strategy" << YAML::Value << DensityStrategyName(e.strategy);
   out << YAML::Key << "weights" << YAML::Value << YAML::Flow << YAML::BeginMap;
   out << YAML::Key << "topology" << YAML::Value << e.weights.topology;
   out << YAML::Key << "density" << YAML::Value << e.weights.density;
   out << YAML::Key << "health" << YAML::Value << e.weights.health;
+  out << YAML::EndMap;
+  out << YAML::EndMap;
+
+  out << YAML::Key << "webhook" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "listen" << YAML::Value << w.listen;
+  out << YAML::Key << "tlsCertFile" << YAML::Value << w.tls_cert_file;
+  out << YAML::Key << "tlsPrivateKeyFile" << YAML::Value << w.tls_private_key_file;
+  out << YAML::Key << "certReloadInterval" << YAML::Value << FormatDuration(w.cert_reload_interval);
+  out << YAML::Key << "server" << YAML::Value;
+  EmitServer(out, w.server);
+  out << YAML::Key << "localQueueTemplate" << YAML::Value << w.local_queue_template;
+  out << YAML::Key << "teamGroupTemplate" << YAML::Value << w.team_group_template;
+  out << YAML::Key << "adminGroups" << YAML::Value;
+  EmitStringList(out, w.admin_groups);
+  out << YAML::Key << "trustedServiceAccountNamespaces" << YAML::Value;
+  EmitStringList(out, w.trusted_service_account_namespaces);
+  out << YAML::Key << "trustedUsers" << YAML::Value;
+  EmitStringList(out, w.trusted_users);
+  out << YAML::Key << "priorityClasses" << YAML::Value;
+  if (w.priority_classes.empty()) out << YAML::Flow;
+  out << YAML::BeginSeq;
+  for (const PriorityClassConfig& pc : w.priority_classes) {
+    out << YAML::Flow << YAML::BeginMap;
+    out << YAML::Key << "name" << YAML::Value << pc.name;
+    out << YAML::Key << "value" << YAML::Value << pc.value;
+    out << YAML::EndMap;
+  }
+  out << YAML::EndSeq;
+  out << YAML::Key << "defaultPriorityClass" << YAML::Value << w.default_priority_class;
+  out << YAML::Key << "teamMaxPriorityClass" << YAML::Value;
+  if (w.team_max_priority_class.empty()) out << YAML::Flow;
+  out << YAML::BeginMap;
+  for (const auto& [team, max_class] : w.team_max_priority_class) {
+    out << YAML::Key << team << YAML::Value << max_class;
+  }
   out << YAML::EndMap;
   out << YAML::EndMap;
 
@@ -1015,6 +1442,16 @@ std::string ConfigToYaml(const Config& config) {
     out << YAML::Key << type << YAML::Value << max_pods;
   }
   out << YAML::EndMap;
+  out << YAML::EndMap;
+
+  out << YAML::Key << "kube" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "assumeTimeout" << YAML::Value << FormatDuration(k.assume_timeout);
+  out << YAML::Key << "requestTimeout" << YAML::Value << FormatDuration(k.request_timeout);
+  out << YAML::Key << "watchTimeout" << YAML::Value << FormatDuration(k.watch_timeout);
+  out << YAML::Key << "backoffInitial" << YAML::Value << FormatDuration(k.backoff_initial);
+  out << YAML::Key << "backoffMax" << YAML::Value << FormatDuration(k.backoff_max);
+  out << YAML::Key << "listPageSize" << YAML::Value << k.list_page_size;
+  out << YAML::Key << "watchKueue" << YAML::Value << k.watch_kueue;
   out << YAML::EndMap;
 
   out << YAML::Key << "log" << YAML::Value << YAML::BeginMap;

@@ -65,6 +65,43 @@ void ExpectSameConfig(const Config& a, const Config& b) {
   EXPECT_EQ(ca.team_namespace_prefix, cb.team_namespace_prefix);
   EXPECT_EQ(ca.max_pods_per_instance_type, cb.max_pods_per_instance_type);
 
+  const WebhookConfig& wa = a.webhook;
+  const WebhookConfig& wb = b.webhook;
+  EXPECT_EQ(wa.listen, wb.listen);
+  EXPECT_EQ(wa.tls_cert_file, wb.tls_cert_file);
+  EXPECT_EQ(wa.tls_private_key_file, wb.tls_private_key_file);
+  EXPECT_EQ(wa.cert_reload_interval, wb.cert_reload_interval);
+  EXPECT_EQ(wa.server.max_body_bytes, wb.server.max_body_bytes);
+  EXPECT_EQ(wa.server.max_header_bytes, wb.server.max_header_bytes);
+  EXPECT_EQ(wa.server.read_timeout, wb.server.read_timeout);
+  EXPECT_EQ(wa.server.write_timeout, wb.server.write_timeout);
+  EXPECT_EQ(wa.server.idle_timeout, wb.server.idle_timeout);
+  EXPECT_EQ(wa.server.max_keepalive_requests, wb.server.max_keepalive_requests);
+  EXPECT_EQ(wa.server.threads, wb.server.threads);
+  EXPECT_EQ(wa.server.max_queued_connections, wb.server.max_queued_connections);
+  EXPECT_EQ(wa.local_queue_template, wb.local_queue_template);
+  EXPECT_EQ(wa.team_group_template, wb.team_group_template);
+  EXPECT_EQ(wa.admin_groups, wb.admin_groups);
+  EXPECT_EQ(wa.trusted_service_account_namespaces, wb.trusted_service_account_namespaces);
+  EXPECT_EQ(wa.trusted_users, wb.trusted_users);
+  ASSERT_EQ(wa.priority_classes.size(), wb.priority_classes.size());
+  for (std::size_t i = 0; i < wa.priority_classes.size(); ++i) {
+    EXPECT_EQ(wa.priority_classes[i].name, wb.priority_classes[i].name) << i;
+    EXPECT_EQ(wa.priority_classes[i].value, wb.priority_classes[i].value) << i;
+  }
+  EXPECT_EQ(wa.default_priority_class, wb.default_priority_class);
+  EXPECT_EQ(wa.team_max_priority_class, wb.team_max_priority_class);
+
+  const KubeConfig& ka = a.kube;
+  const KubeConfig& kb = b.kube;
+  EXPECT_EQ(ka.assume_timeout, kb.assume_timeout);
+  EXPECT_EQ(ka.request_timeout, kb.request_timeout);
+  EXPECT_EQ(ka.watch_timeout, kb.watch_timeout);
+  EXPECT_EQ(ka.backoff_initial, kb.backoff_initial);
+  EXPECT_EQ(ka.backoff_max, kb.backoff_max);
+  EXPECT_EQ(ka.list_page_size, kb.list_page_size);
+  EXPECT_EQ(ka.watch_kueue, kb.watch_kueue);
+
   EXPECT_EQ(a.log.level, b.log.level);
   EXPECT_EQ(a.log.format, b.log.format);
 }
@@ -102,13 +139,41 @@ Config CustomConfig() {
   c.cluster.group_fallback_labels = {};
   c.cluster.team_namespace_prefix = "team-";
   c.cluster.max_pods_per_instance_type = {{"p-small", 1}, {"p-big", 100000}};
+  c.webhook.listen = "127.0.0.1:9443";
+  c.webhook.tls_cert_file = "certs/tls.crt";
+  c.webhook.tls_private_key_file = "/etc/hyperplace/tls: key";
+  c.webhook.cert_reload_interval = milliseconds(3600000);
+  c.webhook.server.max_body_bytes = 2048;
+  c.webhook.server.max_header_bytes = 4096;
+  c.webhook.server.read_timeout = milliseconds(250);
+  c.webhook.server.write_timeout = milliseconds(600000);
+  c.webhook.server.idle_timeout = milliseconds(1000);
+  c.webhook.server.max_keepalive_requests = 7;
+  c.webhook.server.threads = 2;
+  c.webhook.server.max_queued_connections = 65536;
+  c.webhook.local_queue_template = "{team}";
+  c.webhook.team_group_template = "oidc:{team} users";
+  c.webhook.admin_groups = {};
+  c.webhook.trusted_service_account_namespaces = {"ops"};
+  c.webhook.trusted_users = {"system:admin", "true", "~"};
+  c.webhook.priority_classes = {{"high", 1000000000}, {"low", -1000000000}, {"zero", 0}};
+  c.webhook.default_priority_class = "zero";
+  c.webhook.team_max_priority_class = {{"a", "low"}, {"team-b", "zero"}};
+  c.kube.assume_timeout = milliseconds(1000);
+  c.kube.request_timeout = milliseconds(120000);
+  c.kube.watch_timeout = milliseconds(10000);
+  c.kube.backoff_initial = milliseconds(10);
+  c.kube.backoff_max = milliseconds(600000);
+  c.kube.list_page_size = 10000;
+  c.kube.watch_kueue = false;
   c.log.level = LogLevel::kDebug;
   c.log.format = LogFormat::kJson;
   return c;
 }
 
 TEST(ConfigTest, EmptyDocumentGivesDefaults) {
-  for (const char* yaml : {"", "{}", "---\n", "# only a comment\n", "extender:\n", "log: {}\n"}) {
+  for (const char* yaml : {"", "{}", "---\n", "# only a comment\n", "extender:\n", "log: {}\n",
+                           "webhook: {}\n", "kube:\n"}) {
     SCOPED_TRACE(yaml);
     StatusOr<Config> config = ParseConfig(yaml);
     ASSERT_TRUE(config.ok()) << config.status().message();
@@ -222,7 +287,8 @@ TEST(ConfigTest, TopLevelScalarOrListIsRejected) {
     SCOPED_TRACE(yaml);
     EXPECT_EQ(ErrorLines(yaml),
               std::vector<std::string>{
-                  "(root): must be a mapping with the sections extender, cluster and log"});
+                  "(root): must be a mapping with the sections extender, webhook, cluster, kube "
+                  "and log"});
   }
 }
 
@@ -239,7 +305,12 @@ struct ErrorCase {
 TEST(ConfigTest, UnknownKeyIsReportedWithItsPath) {
   const ErrorCase kCases[] = {
       {"extender: {servr: {}}", "extender.servr: unknown field"},
-      {"webhook: {listen: x}", "webhook: unknown field"},
+      {"webhook: {lissen: x}", "webhook.lissen: unknown field"},
+      {"webhook: {server: {thread: 8}}", "webhook.server.thread: unknown field"},
+      {"webhook: {priorityClasses: [{name: a, value: 1, weight: 2}]}",
+       "webhook.priorityClasses[0].weight: unknown field"},
+      {"kube: {watch: 1s}", "kube.watch: unknown field"},
+      {"kubernetes: {}", "kubernetes: unknown field"},
       {"extender: {server: {thread: 8}}", "extender.server.thread: unknown field"},
       {"extender: {weights: {topo: 1}}", "extender.weights.topo: unknown field"},
       {"cluster: {healthlabel: a}", "cluster.healthlabel: unknown field"},
@@ -257,6 +328,10 @@ TEST(ConfigTest, DuplicateKeyIsReported) {
             std::vector<std::string>{"log.level: duplicate field"});
   EXPECT_EQ(ErrorLines("cluster:\n  maxPodsPerInstanceType: {ml.a: 1, ml.a: 2}\n"),
             std::vector<std::string>{R"(cluster.maxPodsPerInstanceType["ml.a"]: duplicate key)"});
+  EXPECT_EQ(ErrorLines("webhook:\n  teamMaxPriorityClass: {a: x, a: y}\n"),
+            std::vector<std::string>{R"(webhook.teamMaxPriorityClass["a"]: duplicate key)"});
+  EXPECT_EQ(ErrorLines("webhook:\n  priorityClasses: [{name: a, name: b, value: 1}]\n"),
+            std::vector<std::string>{"webhook.priorityClasses[0].name: duplicate field"});
 }
 
 TEST(ConfigTest, WrongTypeIsReportedWithItsPath) {
@@ -778,11 +853,397 @@ TEST(ConfigTest, ConfigToYamlWritesEveryField) {
                             "teamNamespacePrefix: hyperpod-ns-",
                             "maxPodsPerInstanceType:",
                             "ml.g6e.48xlarge: 49",
+                            "webhook:",
+                            "listen: 0.0.0.0:8443",
+                            "tlsCertFile:",
+                            "tlsPrivateKeyFile:",
+                            "certReloadInterval: 10s",
+                            "maxBodyBytes: 8388608",
+                            "localQueueTemplate: hyperpod-ns-{team}-localqueue",
+                            "teamGroupTemplate: hyperpod-ns-{team}-namespace-level-group",
+                            "adminGroups:",
+                            "trustedServiceAccountNamespaces:",
+                            "trustedUsers:",
+                            "priorityClasses:",
+                            "{name: inference-priority, value: 15}",
+                            "defaultPriorityClass:",
+                            "teamMaxPriorityClass: {}",
+                            "kube:",
+                            "assumeTimeout: 30s",
+                            "requestTimeout: 10s",
+                            "watchTimeout: 5m",
+                            "backoffInitial: 500ms",
+                            "backoffMax: 30s",
+                            "listPageSize: 500",
+                            "watchKueue: true",
                             "log:",
                             "level: info",
                             "format: text"}) {
     EXPECT_NE(yaml.find(field), std::string::npos) << field << "\n" << yaml;
   }
+}
+
+TEST(ConfigTest, WebhookAndKubeFieldsOverrideDefaults) {
+  StatusOr<Config> config = ParseConfig(R"(
+webhook:
+  listen: "127.0.0.1:9443"
+  tlsCertFile: /etc/hyperplace/tls/tls.crt
+  tlsPrivateKeyFile: /etc/hyperplace/tls/tls.key
+  certReloadInterval: 30s
+  server: {threads: 2, maxBodyBytes: 1Mi}
+  localQueueTemplate: lq-{team}
+  teamGroupTemplate: "team:{team}"
+  adminGroups: [system:masters, platform-admins]
+  trustedServiceAccountNamespaces: [kube-system]
+  trustedUsers: []
+  priorityClasses:
+    - {name: urgent-priority, value: 100}
+    - name: batch-priority
+      value: -5
+  defaultPriorityClass: batch-priority
+  teamMaxPriorityClass: {team-a: batch-priority}
+kube:
+  assumeTimeout: 1m
+  requestTimeout: 5s
+  watchTimeout: 10m
+  backoffInitial: 250ms
+  backoffMax: 1m
+  listPageSize: 1000
+  watchKueue: false
+)");
+  ASSERT_TRUE(config.ok()) << config.status().message();
+  const WebhookConfig& w = config->webhook;
+  EXPECT_EQ(w.listen, "127.0.0.1:9443");
+  EXPECT_EQ(w.tls_cert_file, "/etc/hyperplace/tls/tls.crt");
+  EXPECT_EQ(w.tls_private_key_file, "/etc/hyperplace/tls/tls.key");
+  EXPECT_EQ(w.cert_reload_interval, milliseconds(30000));
+  EXPECT_EQ(w.server.threads, 2u);
+  EXPECT_EQ(w.server.max_body_bytes, 1u << 20);
+  // Server fields not given keep the webhook's own defaults, not the extender's.
+  EXPECT_EQ(w.server.read_timeout, WebhookConfig{}.server.read_timeout);
+  EXPECT_EQ(w.local_queue_template, "lq-{team}");
+  EXPECT_EQ(w.team_group_template, "team:{team}");
+  EXPECT_EQ(w.admin_groups, (std::vector<std::string>{"system:masters", "platform-admins"}));
+  EXPECT_EQ(w.trusted_service_account_namespaces, std::vector<std::string>{"kube-system"});
+  EXPECT_TRUE(w.trusted_users.empty());
+  ASSERT_EQ(w.priority_classes.size(), 2u);
+  EXPECT_EQ(w.priority_classes[0].name, "urgent-priority");
+  EXPECT_EQ(w.priority_classes[0].value, 100);
+  EXPECT_EQ(w.priority_classes[1].name, "batch-priority");
+  EXPECT_EQ(w.priority_classes[1].value, -5);
+  EXPECT_EQ(w.default_priority_class, "batch-priority");
+  EXPECT_EQ(w.team_max_priority_class,
+            (std::map<std::string, std::string>{{"team-a", "batch-priority"}}));
+  const KubeConfig& k = config->kube;
+  EXPECT_EQ(k.assume_timeout, milliseconds(60000));
+  EXPECT_EQ(k.request_timeout, milliseconds(5000));
+  EXPECT_EQ(k.watch_timeout, milliseconds(600000));
+  EXPECT_EQ(k.backoff_initial, milliseconds(250));
+  EXPECT_EQ(k.backoff_max, milliseconds(60000));
+  EXPECT_EQ(k.list_page_size, 1000u);
+  EXPECT_FALSE(k.watch_kueue);
+}
+
+TEST(ConfigTest, WebhookDefaultsMatchDesign) {
+  const WebhookConfig w;
+  EXPECT_EQ(w.listen, "0.0.0.0:8443");
+  EXPECT_TRUE(w.tls_cert_file.empty());
+  EXPECT_EQ(w.local_queue_template, "hyperpod-ns-{team}-localqueue");
+  EXPECT_EQ(w.team_group_template, "hyperpod-ns-{team}-namespace-level-group");
+  EXPECT_EQ(w.admin_groups, std::vector<std::string>{"system:masters"});
+  EXPECT_EQ(w.trusted_service_account_namespaces,
+            (std::vector<std::string>{"kube-system", "kubeflow", "kueue-system", "jobset-system"}));
+  EXPECT_EQ(w.trusted_users, std::vector<std::string>{"system:kube-controller-manager"});
+  ASSERT_EQ(w.priority_classes.size(), 3u);
+  EXPECT_EQ(w.priority_classes[2].name, "fine-tuning-priority");
+  EXPECT_EQ(w.priority_classes[2].value, 5);
+  EXPECT_TRUE(w.default_priority_class.empty());
+}
+
+TEST(ConfigTest, BooleansAndSignedIntegersParse) {
+  for (const char* text : {"true", "True", "TRUE"}) {
+    SCOPED_TRACE(text);
+    StatusOr<Config> config = ParseConfig(std::string("kube: {watchKueue: ") + text + "}");
+    ASSERT_TRUE(config.ok()) << config.status().message();
+    EXPECT_TRUE(config->kube.watch_kueue);
+  }
+  for (const char* text : {"false", "False", "FALSE"}) {
+    SCOPED_TRACE(text);
+    StatusOr<Config> config = ParseConfig(std::string("kube: {watchKueue: ") + text + "}");
+    ASSERT_TRUE(config.ok()) << config.status().message();
+    EXPECT_FALSE(config->kube.watch_kueue);
+  }
+  for (const auto& [text, value] :
+       std::vector<std::pair<std::string, std::int32_t>>{{"0", 0},
+                                                         {"-0", 0},
+                                                         {"-1000000000", -1000000000},
+                                                         {"1000000000", 1000000000},
+                                                         {"007", 7}}) {
+    SCOPED_TRACE(text);
+    StatusOr<Config> config =
+        ParseConfig("webhook: {priorityClasses: [{name: a, value: " + text + "}]}");
+    ASSERT_TRUE(config.ok()) << config.status().message();
+    EXPECT_EQ(config->webhook.priority_classes[0].value, value);
+  }
+}
+
+TEST(ConfigTest, WebhookAndKubeWrongTypesAreReportedWithTheirPaths) {
+  const ErrorCase kCases[] = {
+      {"webhook: [1]", "webhook: must be a mapping"},
+      {"kube: 3", "kube: must be a mapping"},
+      {"webhook: {tlsCertFile: [a]}", "webhook.tlsCertFile: must be a string"},
+      {"webhook: {certReloadInterval: 10}",
+       R"(webhook.certReloadInterval: invalid duration "10": missing unit (use h, m, s or ms))"},
+      {"webhook: {server: {threads: x}}", "webhook.server.threads: must be an integer"},
+      {"webhook: {adminGroups: a}", "webhook.adminGroups: must be a list of strings"},
+      {"webhook: {trustedUsers: [[a]]}", "webhook.trustedUsers[0]: must be a string"},
+      {"webhook: {priorityClasses: {a: 1}}", "webhook.priorityClasses: must be a list of mappings"},
+      {"webhook: {priorityClasses: [a]}", "webhook.priorityClasses[0]: must be a mapping"},
+      {"webhook: {priorityClasses: [{name: a, value: high}]}",
+       "webhook.priorityClasses[0].value: must be an integer"},
+      {"webhook: {priorityClasses: [{name: a, value: \"5\"}]}",
+       "webhook.priorityClasses[0].value: must be an integer"},
+      {"webhook: {priorityClasses: [{name: a, value: 1.5}]}",
+       "webhook.priorityClasses[0].value: must be an integer"},
+      {"webhook: {priorityClasses: [{name: a}]}",
+       "webhook.priorityClasses[0].value: required field"},
+      {"webhook: {priorityClasses: [{value: 3}]}",
+       "webhook.priorityClasses[0].name: required field"},
+      {"webhook: {priorityClasses: [{name: a, value: ~}]}",
+       "webhook.priorityClasses[0].value: required field"},
+      {"webhook: {teamMaxPriorityClass: [a]}",
+       "webhook.teamMaxPriorityClass: must be a mapping of names to strings"},
+      {"webhook: {teamMaxPriorityClass: {a: [b]}}",
+       R"(webhook.teamMaxPriorityClass["a"]: must be a string)"},
+      {"kube: {watchKueue: yes}", "kube.watchKueue: must be true or false"},
+      {"kube: {watchKueue: \"true\"}", "kube.watchKueue: must be true or false"},
+      {"kube: {watchKueue: 1}", "kube.watchKueue: must be true or false"},
+      {"kube: {listPageSize: many}", "kube.listPageSize: must be an integer"},
+      {"kube: {backoffMax: {a: 1}}",
+       "kube.backoffMax: must be a duration such as 250ms, 4s or 1m30s"},
+  };
+  for (const ErrorCase& c : kCases) {
+    SCOPED_TRACE(c.yaml);
+    EXPECT_EQ(ErrorLines(c.yaml), std::vector<std::string>{c.error});
+  }
+}
+
+TEST(ConfigTest, WebhookAndKubeOutOfRangeValuesAreReportedWithTheirRanges) {
+  const ErrorCase kCases[] = {
+      {"webhook: {certReloadInterval: 999ms}",
+       "webhook.certReloadInterval: must be between 1s and 1h (got 999ms)"},
+      {"webhook: {certReloadInterval: 1h1ms}",
+       "webhook.certReloadInterval: must be between 1s and 1h (got 1h1ms)"},
+      {"webhook: {server: {maxBodyBytes: 1}}",
+       "webhook.server.maxBodyBytes: must be between 1Ki and 1Gi (got 1)"},
+      {"webhook: {priorityClasses: [{name: a, value: 1000000001}]}",
+       "webhook.priorityClasses[0].value: must be between -1000000000 and 1000000000 (got "
+       "1000000001)"},
+      {"webhook: {priorityClasses: [{name: a, value: -1000000001}]}",
+       "webhook.priorityClasses[0].value: must be between -1000000000 and 1000000000 (got "
+       "-1000000001)"},
+      {"webhook: {priorityClasses: [{name: a, value: 99999999999999999999999}]}",
+       "webhook.priorityClasses[0].value: must be between -1000000000 and 1000000000 (got "
+       "99999999999999999999999)"},
+      {"kube: {assumeTimeout: 999ms}",
+       "kube.assumeTimeout: must be between 1s and 10m (got 999ms)"},
+      {"kube: {assumeTimeout: 11m}", "kube.assumeTimeout: must be between 1s and 10m (got 11m)"},
+      {"kube: {requestTimeout: 0s}", "kube.requestTimeout: must be between 1s and 2m (got 0s)"},
+      {"kube: {requestTimeout: 2m1s}", "kube.requestTimeout: must be between 1s and 2m (got 2m1s)"},
+      {"kube: {watchTimeout: 9s}", "kube.watchTimeout: must be between 10s and 1h (got 9s)"},
+      {"kube: {watchTimeout: 2h}", "kube.watchTimeout: must be between 10s and 1h (got 2h)"},
+      {"kube: {backoffInitial: 9ms}", "kube.backoffInitial: must be between 10ms and 1m (got 9ms)"},
+      {"kube: {backoffInitial: 61s, backoffMax: 2m}",
+       "kube.backoffInitial: must be between 10ms and 1m (got 1m1s)"},
+      {"kube: {backoffMax: 10m1ms}", "kube.backoffMax: must be between 10ms and 10m (got 10m1ms)"},
+      {"kube: {listPageSize: 0}", "kube.listPageSize: must be between 1 and 10000 (got 0)"},
+      {"kube: {listPageSize: 10001}", "kube.listPageSize: must be between 1 and 10000 (got 10001)"},
+  };
+  for (const ErrorCase& c : kCases) {
+    SCOPED_TRACE(c.yaml);
+    EXPECT_EQ(ErrorLines(c.yaml), std::vector<std::string>{c.error});
+  }
+}
+
+TEST(ConfigTest, ValidateConfigChecksWebhookRules) {
+  const std::string kDnsRule =
+      "must be a lowercase DNS subdomain (lower-case alphanumerics, '-' and '.', each label "
+      "starting and ending with an alphanumeric)";
+  const std::string kClasses = "inference-priority, training-priority, fine-tuning-priority";
+  struct Case {
+    const char* name;
+    void (*mutate)(Config&);
+    std::vector<std::string> errors;
+  };
+  const Case kCases[] = {
+      {"bad listen",
+       [](Config& c) { c.webhook.listen = "8443"; },
+       {R"(webhook.listen: invalid address "8443": missing port (expected HOST:PORT))"}},
+      {"listen on the extender's port",
+       [](Config& c) { c.webhook.listen = "127.0.0.1:8888"; },
+       {R"(webhook.listen: must not use the port of extender.listen (both "127.0.0.1:8888" and )"
+        R"("0.0.0.0:8888"))"}},
+      {"certificate without key",
+       [](Config& c) { c.webhook.tls_cert_file = "tls.crt"; },
+       {"webhook.tlsPrivateKeyFile: must be set when webhook.tlsCertFile is set"}},
+      {"key without certificate",
+       [](Config& c) { c.webhook.tls_private_key_file = "tls.key"; },
+       {"webhook.tlsCertFile: must be set when webhook.tlsPrivateKeyFile is set"}},
+      {"reload interval set in code",
+       [](Config& c) { c.webhook.cert_reload_interval = milliseconds(0); },
+       {"webhook.certReloadInterval: must be between 1s and 1h (got 0s)"}},
+      {"server threads set in code",
+       [](Config& c) { c.webhook.server.threads = 0; },
+       {"webhook.server.threads: must be between 1 and 256 (got 0)"}},
+      {"queue template without placeholder",
+       [](Config& c) { c.webhook.local_queue_template = "localqueue"; },
+       {R"(webhook.localQueueTemplate: must contain {team} (got "localqueue"))"}},
+      {"queue template giving an invalid name",
+       [](Config& c) { c.webhook.local_queue_template = "Queue_{team}"; },
+       {"webhook.localQueueTemplate: must give a valid LocalQueue name: " + kDnsRule +
+        R"( (got "Queue_a"))"}},
+      {"queue template ending with a dash",
+       [](Config& c) { c.webhook.local_queue_template = "{team}-"; },
+       {"webhook.localQueueTemplate: must give a valid LocalQueue name: " + kDnsRule +
+        R"( (got "a-"))"}},
+      {"queue template too long for a label value",
+       [](Config& c) { c.webhook.local_queue_template = std::string(63, 'q') + "{team}"; },
+       {"webhook.localQueueTemplate: must give a valid LocalQueue name: must be no more than 63 "
+        "characters, as it is written as a label value (got \"" +
+        std::string(63, 'q') + "a\")"}},
+      {"group template without placeholder",
+       [](Config& c) { c.webhook.team_group_template = "admins"; },
+       {R"(webhook.teamGroupTemplate: must contain {team} (got "admins"))"}},
+      {"group template with a newline",
+       [](Config& c) { c.webhook.team_group_template = "g\n{team}"; },
+       {"webhook.teamGroupTemplate: must not contain control characters"}},
+      {"empty and duplicate admin groups",
+       [](Config& c) {
+         c.webhook.admin_groups = {"", "x", "x"};
+       },
+       {"webhook.adminGroups[0]: must not be empty",
+        R"(webhook.adminGroups[2]: duplicate of webhook.adminGroups[1] ("x"))"}},
+      {"trusted namespace that is not a namespace name",
+       [](Config& c) { c.webhook.trusted_service_account_namespaces = {"Kube_System"}; },
+       {"webhook.trustedServiceAccountNamespaces[0]: must be a namespace name: lower-case "
+        R"(alphanumerics and '-', starting and ending with an alphanumeric (got "Kube_System"))"}},
+      {"trusted user with a control character",
+       [](Config& c) { c.webhook.trusted_users = {"a\tb"}; },
+       {"webhook.trustedUsers[0]: must not contain control characters"}},
+      {"no priority classes",
+       [](Config& c) { c.webhook.priority_classes.clear(); },
+       {"webhook.priorityClasses: must list at least one class"}},
+      {"priority class name not a DNS subdomain",
+       [](Config& c) {
+         c.webhook.priority_classes = {{"High", 1}};
+       },
+       {"webhook.priorityClasses[0].name: " + kDnsRule + R"( (got "High"))"}},
+      {"empty priority class name",
+       [](Config& c) {
+         c.webhook.priority_classes = {{"", 1}};
+       },
+       {"webhook.priorityClasses[0].name: must not be empty"}},
+      {"priority class name longer than a label value",
+       [](Config& c) {
+         c.webhook.priority_classes = {{std::string(64, 'p'), 1}};
+       },
+       {"webhook.priorityClasses[0].name: must be no more than 63 characters, as it is written as "
+        "a label value (got \"" +
+        std::string(64, 'p') + "\")"}},
+      {"duplicate priority class",
+       [](Config& c) {
+         c.webhook.priority_classes = {{"a", 1}, {"b", 2}, {"a", 3}};
+       },
+       {R"(webhook.priorityClasses[2].name: duplicate of webhook.priorityClasses[0].name ("a"))"}},
+      {"priority value set in code",
+       [](Config& c) {
+         c.webhook.priority_classes = {{"a", 2000000000}};
+       },
+       {"webhook.priorityClasses[0].value: must be between -1000000000 and 1000000000 (got "
+        "2000000000)"}},
+      {"unknown default class",
+       [](Config& c) { c.webhook.default_priority_class = "gold"; },
+       {"webhook.defaultPriorityClass: must be empty or one of " + kClasses + R"( (got "gold"))"}},
+      {"team maximum naming an unknown class",
+       [](Config& c) {
+         c.webhook.team_max_priority_class = {{"team-a", "gold"}};
+       },
+       {R"(webhook.teamMaxPriorityClass["team-a"]: must be one of )" + kClasses +
+        R"( (got "gold"))"}},
+      {"team maximum for an invalid team name",
+       [](Config& c) {
+         c.webhook.team_max_priority_class = {{"Team A", "training-priority"}};
+       },
+       {R"(webhook.teamMaxPriorityClass["Team A"]: team name must consist of lower-case )"
+        "alphanumerics and '-', and start and end with an alphanumeric"}},
+      {"team maximum for a team whose namespace is too long",
+       [](Config& c) {
+         c.webhook.team_max_priority_class = {{std::string(52, 't'), "training-priority"}};
+       },
+       {"webhook.teamMaxPriorityClass[\"" + std::string(52, 't') +
+        "\"]: team name makes the namespace \"hyperpod-ns-" + std::string(52, 't') +
+        "\" longer than 63 characters"}},
+  };
+  for (const Case& c : kCases) {
+    SCOPED_TRACE(c.name);
+    Config config;
+    c.mutate(config);
+    EXPECT_EQ(ValidateConfig(config), c.errors);
+  }
+}
+
+TEST(ConfigTest, ValidateConfigChecksKubeRules) {
+  struct Case {
+    const char* name;
+    void (*mutate)(Config&);
+    std::vector<std::string> errors;
+  };
+  const Case kCases[] = {
+      {"backoff maximum below initial",
+       [](Config& c) {
+         c.kube.backoff_initial = milliseconds(2000);
+         c.kube.backoff_max = milliseconds(1000);
+       },
+       {"kube.backoffMax: must not be less than kube.backoffInitial (1s < 2s)"}},
+      {"equal backoffs are fine",
+       [](Config& c) {
+         c.kube.backoff_initial = milliseconds(1000);
+         c.kube.backoff_max = milliseconds(1000);
+       },
+       {}},
+      {"durations set in code",
+       [](Config& c) {
+         c.kube.assume_timeout = milliseconds(0);
+         c.kube.request_timeout = milliseconds(0);
+         c.kube.watch_timeout = milliseconds(0);
+       },
+       {"kube.assumeTimeout: must be between 1s and 10m (got 0s)",
+        "kube.requestTimeout: must be between 1s and 2m (got 0s)",
+        "kube.watchTimeout: must be between 10s and 1h (got 0s)"}},
+      {"page size set in code",
+       [](Config& c) { c.kube.list_page_size = 0; },
+       {"kube.listPageSize: must be between 1 and 10000 (got 0)"}},
+  };
+  for (const Case& c : kCases) {
+    SCOPED_TRACE(c.name);
+    Config config;
+    c.mutate(config);
+    EXPECT_EQ(ValidateConfig(config), c.errors);
+  }
+  // The cross-field rule also fails ParseConfig.
+  EXPECT_EQ(ErrorLines("kube: {backoffInitial: 1m, backoffMax: 30s}"),
+            std::vector<std::string>{
+                "kube.backoffMax: must not be less than kube.backoffInitial (30s < 1m)"});
+}
+
+TEST(ConfigTest, PriorityClassListReplacesDefaultsOnlyWhenEveryItemDecodes) {
+  // One bad item: the error is reported and the defaults stay (so validation adds nothing).
+  EXPECT_EQ(ErrorLines("webhook:\n  priorityClasses:\n    - {name: a, value: 1}\n"
+                       "    - {name: b, value: x}\n"),
+            std::vector<std::string>{"webhook.priorityClasses[1].value: must be an integer"});
+  // An empty list decodes and then fails validation.
+  EXPECT_EQ(ErrorLines("webhook: {priorityClasses: []}"),
+            std::vector<std::string>{"webhook.priorityClasses: must list at least one class"});
 }
 
 class ConfigFileTest : public ::testing::Test {

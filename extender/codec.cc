@@ -7,6 +7,8 @@
 #include <charconv>
 #include <cstring>
 
+#include "common/json.h"
+
 namespace hyperplace::extender {
 
 namespace od = simdjson::ondemand;
@@ -33,79 +35,11 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
 #define HP_STRINGIFY(x) HP_STRINGIFY_(x)
 constexpr std::string_view kKernel = HP_STRINGIFY(SIMDJSON_BUILTIN_IMPLEMENTATION);
 
-bool IsJsonSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
-
-// Checks the escapes of a string whose content starts at `p` (just after the opening quote) and
-// ends at the first unescaped quote, which stage 1 guarantees exists.
-bool ValidEscapes(const char* p) {
-  for (;; ++p) {
-    const char c = *p;
-    if (c == '"') return true;
-    if (c != '\\') continue;
-    const char e = *++p;
-    switch (e) {
-      case '"':
-      case '\\':
-      case '/':
-      case 'b':
-      case 'f':
-      case 'n':
-      case 'r':
-      case 't':
-        break;
-      case 'u':
-        for (int i = 0; i < 4; ++i) {
-          if (!std::isxdigit(static_cast<unsigned char>(*++p))) return false;
-        }
-        break;
-      default:
-        return false;
-    }
-  }
-}
-
-// A key's content starts at `p`. Keys are short: a byte loop beats calling memchr twice.
-bool ValidKey(const char* p) {
-  for (const char* q = p;; ++q) {
-    if (*q == '"') return true;
-    if (*q == '\\') return ValidEscapes(p);
-  }
-}
-
-// True when a backslash occurs in `s` (short strings without a library call).
-bool HasBackslash(std::string_view s) {
-  if (s.size() > 48) return std::memchr(s.data(), '\\', s.size()) != nullptr;
-  for (char c : s) {
-    if (c == '\\') return true;
-  }
-  return false;
-}
-
-// RFC 8259 number: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
-bool IsJsonNumber(std::string_view t) {
-  std::size_t i = 0;
-  auto digits = [&] {
-    std::size_t start = i;
-    while (i < t.size() && t[i] >= '0' && t[i] <= '9') ++i;
-    return i > start;
-  };
-  if (i < t.size() && t[i] == '-') ++i;
-  if (i < t.size() && t[i] == '0') {
-    ++i;
-  } else if (!digits()) {
-    return false;
-  }
-  if (i < t.size() && t[i] == '.') {
-    ++i;
-    if (!digits()) return false;
-  }
-  if (i < t.size() && (t[i] == 'e' || t[i] == 'E')) {
-    ++i;
-    if (i < t.size() && (t[i] == '+' || t[i] == '-')) ++i;
-    if (!digits()) return false;
-  }
-  return i == t.size();
-}
+using json::HasBackslash;
+using json::IsJsonNumber;
+using json::IsJsonSpace;
+using json::ValidEscapes;
+using json::ValidKey;
 
 // Walks the JSON with a field path for error messages. Every method returns false on error after
 // recording it; callers return at once.
@@ -724,85 +658,7 @@ std::int64_t ParseCountQuantity(std::string_view text) {
   return -1;
 }
 
-namespace {
-
-// Bytes that JSON strings must escape: control characters, '"' and '\\'.
-constexpr std::array<bool, 256> kNeedsEscape = [] {
-  std::array<bool, 256> t{};
-  for (int c = 0; c < 0x20; ++c) t[c] = true;
-  t['"'] = t['\\'] = true;
-  return t;
-}();
-
-}  // namespace
-
-// True when any byte of the 8 in `w` is below 0x20, '"' or '\\' (SWAR: a zero byte in x shows as
-// a set high bit in (x - 0x01..) & ~x & 0x80..).
-inline bool WordNeedsEscape(std::uint64_t w) {
-  constexpr std::uint64_t kOnes = 0x0101010101010101ull, kHigh = 0x8080808080808080ull;
-  const std::uint64_t quote = w ^ (kOnes * '"'), slash = w ^ (kOnes * '\\');
-  const std::uint64_t zero_quote = (quote - kOnes) & ~quote;
-  const std::uint64_t zero_slash = (slash - kOnes) & ~slash;
-  const std::uint64_t below_space = (w - kOnes * 0x20) & ~w;
-  return ((zero_quote | zero_slash | below_space) & kHigh) != 0;
-}
-
-bool NeedsEscape(std::string_view s) {
-  std::size_t i = 0;
-  for (; i + 8 <= s.size(); i += 8) {
-    std::uint64_t w;
-    std::memcpy(&w, s.data() + i, 8);
-    if (WordNeedsEscape(w)) return true;
-  }
-  for (; i < s.size(); ++i) {
-    if (kNeedsEscape[static_cast<unsigned char>(s[i])]) return true;
-  }
-  return false;
-}
-
-void AppendJsonString(std::string& out, std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  if (!NeedsEscape(s)) {  // the common case: names and reasons are plain ASCII
-    const std::size_t at = out.size();
-    out.resize(at + s.size() + 2);
-    char* p = out.data() + at;
-    *p = '"';
-    std::memcpy(p + 1, s.data(), s.size());
-    p[s.size() + 1] = '"';
-    return;
-  }
-  out += '"';
-  std::size_t run = 0;  // start of the current run of bytes that need no escape
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    auto c = static_cast<unsigned char>(s[i]);
-    if (!kNeedsEscape[c]) continue;
-    out.append(s.data() + run, i - run);
-    run = i + 1;
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        out += "\\u00";
-        out += kHex[c >> 4];
-        out += kHex[c & 15];
-    }
-  }
-  out.append(s.data() + run, s.size() - run);
-  out += '"';
-}
+void AppendJsonString(std::string& out, std::string_view s) { json::AppendJsonString(out, s); }
 
 namespace {
 

@@ -46,6 +46,17 @@ void Check(bool ok, const char* property, const std::string& reply) {
   std::abort();
 }
 
+// Whether `s` contains a \uD800..\uDFFF escape.
+bool HasSurrogateEscape(std::string_view s) {
+  for (std::size_t i = 0; i + 3 < s.size(); ++i) {
+    if (s[i] == '\\' && s[i + 1] == 'u' && (s[i + 2] == 'd' || s[i + 2] == 'D') &&
+        std::string_view("89abAB").find(s[i + 3]) != std::string_view::npos) {
+      return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -60,9 +71,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Check(!reply.is_discarded(), "filter reply is JSON", filter.body);
   if (filter.status == 200) {
     auto args = nlohmann::json::parse(view, nullptr, false);
-    // Count what came in (names or node items) against what went out.
-    // A request the decoder accepted is valid JSON.
+    // A request the decoder accepted is valid JSON, except that, like Go, the decoder does not
+    // insist on paired UTF-16 surrogate escapes (\uD800..\uDFFF) where nlohmann does.
+    if (args.is_discarded() && HasSurrogateEscape(view)) return 0;
     Check(!args.is_discarded(), "accepted requests are valid JSON", filter.body);
+    // Count what came in (names or node items) against what went out.
     std::multiset<std::string> in, out;
     int name_lists = 0;  // "NodeNames" in any case; with several, which one wins is order-bound
     for (auto& [key, value] : args.items()) {

@@ -13,10 +13,11 @@ if ! command -v clang++ >/dev/null; then
 fi
 CC=clang CXX=clang++ cmake -S . -B "$FUZZ_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DHYPERPLACE_FUZZ=ON -DHYPERPLACE_BUILD_TESTS=OFF >/dev/null
-cmake --build "$FUZZ_DIR" --parallel "$(nproc)" --target extender_fuzz
+TARGETS=(extender webhook webhook_patch)
+cmake --build "$FUZZ_DIR" --parallel "$(nproc)" --target "${TARGETS[@]/%/_fuzz}"
 
 mkdir -p "$FUZZ_DIR/artifacts"
-for target in extender; do
+for target in "${TARGETS[@]}"; do
   scratch="$FUZZ_DIR/corpus-$target"
   mkdir -p "$scratch"
   "$FUZZ_DIR/fuzz/${target}_fuzz" "$scratch" "fuzz/corpus/$target" \
