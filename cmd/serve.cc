@@ -104,6 +104,10 @@ int Serve(const Config& config, const ServeFlags& flags) {
   }
 #endif
 
+  // A peer that closes a socket we write to (an API server restarting, a client going away) must
+  // be an error return, never a process-killing SIGPIPE: ignore it process-wide, before any thread.
+  signal(SIGPIPE, SIG_IGN);
+
   // SIGTERM and SIGINT are taken synchronously by this thread; every thread started below
   // inherits the blocked mask, so no worker is interrupted.
   sigset_t signals;
@@ -157,6 +161,7 @@ int Serve(const Config& config, const ServeFlags& flags) {
     cache->Start();  // /readyz fails until the first lists are in
   }
   auto groups = std::make_shared<extender::GroupMemo>();
+  auto binds = std::make_shared<extender::BindTracker>();
   registry.AddCallbackGauge("hyperplace_cache_nodes", "Nodes in the extender's cache.", [state] {
     return static_cast<double>(state->Current()->node_count());
   });
@@ -172,9 +177,9 @@ int Serve(const Config& config, const ServeFlags& flags) {
     HP_LOG(kWarn, "http", {{"server", "extender"}, {"event", event}, {"detail", detail}});
   };
   net::HttpServer server(std::move(options));
-  extender::Extender extender(policy, state, registry, groups);
+  extender::Extender extender(policy, state, registry, groups, binds, config.extender.bind_wait);
   extender.Register(server);
-  extender::Binder binder(client, state, groups, config.kube, registry);
+  extender::Binder binder(client, state, groups, config.kube, registry, binds);
   binder.Register(server);
   server.Handle("GET", "/healthz", [](const net::Request&, net::Response& res) {
     res.content_type = "text/plain; charset=utf-8";

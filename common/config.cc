@@ -144,6 +144,7 @@ constexpr Range kThreadsRange{1, 256};
 constexpr Range kQueuedConnectionsRange{1, 65536};
 constexpr Range kWeightRange{0, 1000};
 constexpr Range kMaxPodsRange{1, 100000};
+constexpr DurationRange kBindWaitRange{milliseconds(1), milliseconds(2000)};
 constexpr DurationRange kCertReloadIntervalRange{milliseconds(1000), milliseconds(60 * 60 * 1000)};
 constexpr DurationRange kAssumeTimeoutRange{milliseconds(1000), milliseconds(10 * 60 * 1000)};
 constexpr DurationRange kRequestTimeoutRange{milliseconds(1000), milliseconds(2 * 60 * 1000)};
@@ -747,6 +748,7 @@ void DecodeWeights(MapDecoder& m, ScoreWeights& w) {
 void DecodeExtender(MapDecoder& m, ExtenderConfig& e) {
   m.String("listen", e.listen);
   m.Section("server", [&](MapDecoder& s) { DecodeServer(s, e.server); });
+  m.Duration("bindWait", kBindWaitRange, e.bind_wait);
   m.Enum<DensityStrategy>("strategy", kStrategyNames, e.strategy);
   m.Section("weights", [&](MapDecoder& w) { DecodeWeights(w, e.weights); });
 }
@@ -937,6 +939,7 @@ void ValidateExtender(const ExtenderConfig& e, const std::string& path, Errors& 
   if (!listen.ok()) AddError(errors, ChildPath(path, "listen"), listen.status().message());
 
   ValidateServer(e.server, ChildPath(path, "server"), errors);
+  CheckRange(errors, ChildPath(path, "bindWait"), e.bind_wait, kBindWaitRange);
 
   if (e.strategy != DensityStrategy::kPack && e.strategy != DensityStrategy::kSpread) {
     AddError(errors, ChildPath(path, "strategy"), "unknown strategy");
@@ -1368,6 +1371,7 @@ std::string ConfigToYaml(const Config& config) {
   out << YAML::Key << "listen" << YAML::Value << e.listen;
   out << YAML::Key << "server" << YAML::Value;
   EmitServer(out, e.server);
+  out << YAML::Key << "bindWait" << YAML::Value << FormatDuration(e.bind_wait);
   out << YAML::Key << "strategy" << YAML::Value << DensityStrategyName(e.strategy);
   out << YAML::Key << "weights" << YAML::Value << YAML::Flow << YAML::BeginMap;
   out << YAML::Key << "topology" << YAML::Value << e.weights.topology;

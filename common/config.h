@@ -51,6 +51,11 @@ struct ScoreWeights {
 struct ExtenderConfig {
   std::string listen = "0.0.0.0:8888";
   ServerLimits server;
+  // kube-scheduler binds in the background and starts the next pod's scheduling cycle at once,
+  // so the next /filter can arrive before the previous pod's /bind. A /filter first waits up to
+  // this long for binds of pods that were filtered but not yet bound, so density and group
+  // placement see them. Only once hyperplace has received a bind (it is the binder).
+  std::chrono::milliseconds bind_wait{200};
   DensityStrategy strategy = DensityStrategy::kPack;
   ScoreWeights weights;
 };

@@ -19,10 +19,11 @@ bool IsDnsSubdomain(std::string_view name) {
 
 Binder::Binder(std::shared_ptr<kube::Client> client, std::shared_ptr<MemoryState> state,
                std::shared_ptr<const GroupMemo> groups, const KubeConfig& config,
-               metrics::Registry& registry)
+               metrics::Registry& registry, std::shared_ptr<BindTracker> binds)
     : client_(std::move(client)),
       state_(std::move(state)),
       groups_(std::move(groups)),
+      tracker_(std::move(binds)),
       assume_timeout_(config.assume_timeout),
       binds_(registry.AddCounter("hyperplace_extender_binds_total",
                                  "Binds by result (bound, rejected by the API server, failed to "
@@ -60,6 +61,20 @@ void Binder::Bind(std::string_view body, net::Response& response) {
         response.body);
     return;
   }
+  // Count the pod on its node now: the next /filter may already be waiting for it. The group
+  // comes from the filter request that preceded this bind; a pod we never saw counts on its node
+  // without a group until the watch tells.
+  const bool assume = !args.pod_uid.empty();
+  if (assume) {
+    PodRecord pod;
+    pod.uid = std::string(args.pod_uid);
+    pod.node = std::string(args.node);
+    if (auto group = groups_ ? groups_->Find(args.pod_uid) : std::nullopt) pod.group = *group;
+    state_->AssumePod(std::move(pod), MemoryState::Clock::now() + assume_timeout_);
+    state_->Publish();
+  }
+  if (tracker_) tracker_->BindArrived(args.pod_uid);
+
   std::string binding;
   binding += R"({"apiVersion":"v1","kind":"Binding","metadata":{"name":)";
   AppendJsonString(binding, args.pod_name);
@@ -74,36 +89,30 @@ void Binder::Bind(std::string_view body, net::Response& response) {
   binding += "}}";
   const std::string path = "/api/v1/namespaces/" + std::string(args.pod_namespace) + "/pods/" +
                            std::string(args.pod_name) + "/binding";
+  const std::string pod_name = std::string(args.pod_namespace) + "/" + std::string(args.pod_name);
+  auto withdraw = [&] {
+    if (!assume) return;
+    state_->ForgetAssumed(args.pod_uid);
+    state_->Publish();
+  };
   auto result = client_->Request("POST", path, binding);
   if (!result.ok()) {
+    withdraw();
     binds_.With({"unavailable"}).Inc();
     HP_LOG(kWarn, "bind failed",
-           {{"pod", std::string(args.pod_namespace) + "/" + std::string(args.pod_name)},
-            {"node", args.node},
-            {"error", result.status().message()}});
+           {{"pod", pod_name}, {"node", args.node}, {"error", result.status().message()}});
     EncodeBindingResult("hyperplace: " + result.status().message(), response.body);
     return;
   }
   if (result->status != 200 && result->status != 201) {
+    withdraw();
     binds_.With({"rejected"}).Inc();
     std::string message = "hyperplace: the API server refused the binding: HTTP " +
                           std::to_string(result->status) + ": " + result->body.substr(0, 1024);
     HP_LOG(kInfo, "bind refused",
-           {{"pod", std::string(args.pod_namespace) + "/" + std::string(args.pod_name)},
-            {"node", args.node},
-            {"status", result->status}});
+           {{"pod", pod_name}, {"node", args.node}, {"status", result->status}});
     EncodeBindingResult(message, response.body);
     return;
-  }
-  // Bound: count the pod on its node now. The group comes from the filter request that preceded
-  // this bind; a pod we never saw counts on its node without a group until the watch tells.
-  PodRecord pod;
-  pod.uid = std::string(args.pod_uid);
-  pod.node = std::string(args.node);
-  if (auto group = groups_ ? groups_->Find(args.pod_uid) : std::nullopt) pod.group = *group;
-  if (!pod.uid.empty()) {
-    state_->AssumePod(std::move(pod), MemoryState::Clock::now() + assume_timeout_);
-    state_->Publish();
   }
   binds_.With({"bound"}).Inc();
   EncodeBindingResult("", response.body);

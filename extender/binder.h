@@ -1,7 +1,7 @@
-// POST /bind (DESIGN §2.1, §2.4): performs the Binding through the API server, then records the
-// placement in the state at once ("assumed") so the next pod of the same group sees it before the
-// watch event arrives. The API server is the source of truth: nothing is remembered unless the
-// Binding was accepted.
+// POST /bind (DESIGN §2.1, §2.4): records the placement in the state at once ("assumed"), so the
+// next pod sees it before the watch event arrives — even while the Binding is still on its way to
+// the API server — then performs the Binding. The API server stays the source of truth: if it
+// refuses the Binding, the assumption is withdrawn; if the watch never confirms it, it expires.
 #pragma once
 
 #include <memory>
@@ -9,6 +9,7 @@
 
 #include "common/config.h"
 #include "common/metrics.h"
+#include "extender/bind_tracker.h"
 #include "extender/group_memo.h"
 #include "extender/state.h"
 #include "kube/client.h"
@@ -21,7 +22,7 @@ class Binder {
   // `client` may be null: without an API server every bind is answered with an Error.
   Binder(std::shared_ptr<kube::Client> client, std::shared_ptr<MemoryState> state,
          std::shared_ptr<const GroupMemo> groups, const KubeConfig& config,
-         metrics::Registry& registry);
+         metrics::Registry& registry, std::shared_ptr<BindTracker> binds = nullptr);
 
   void Register(net::HttpServer& server);
   // The handler; `body` must be followed by net::kBodyPadding readable bytes.
@@ -31,6 +32,7 @@ class Binder {
   std::shared_ptr<kube::Client> client_;
   std::shared_ptr<MemoryState> state_;
   std::shared_ptr<const GroupMemo> groups_;
+  std::shared_ptr<BindTracker> tracker_;
   const std::chrono::milliseconds assume_timeout_;
   metrics::Family<metrics::Counter>& binds_;
 };

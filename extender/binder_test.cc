@@ -70,6 +70,18 @@ TEST_F(BinderTest, RefusalIsReportedAndNothingIsAssumed) {
   EXPECT_EQ(state_->Current()->PodsOn("n1"), 0);
 }
 
+TEST_F(BinderTest, TheBindIsSeenBeforeTheApiServerAnswersAndWithdrawnOnRefusal) {
+  server_.SetBindStatus(409);
+  auto tracker = std::make_shared<BindTracker>();
+  Binder binder(client_, state_, groups_, config_, registry_, tracker);
+  tracker->BindArrived("warm-up");
+  tracker->Filtered("u1");
+  Bind(binder, R"({"PodName":"p1","PodNamespace":"ns","PodUID":"u1","Node":"n1"})");
+  EXPECT_EQ(tracker->pending(), 0u);              // the waiting filter was released
+  EXPECT_EQ(state_->Current()->PodsOn("n1"), 0);  // refused: the assumption is gone
+  EXPECT_EQ(state_->assumed_count(), 0u);
+}
+
 TEST_F(BinderTest, BadRequestsNeverReachTheApiServer) {
   Binder binder(client_, state_, groups_, config_, registry_);
   Bind(binder, "{", 400);

@@ -130,7 +130,9 @@ TEST_F(CapturedHandlersTest, FirstPodOfTheGroupPrefersTheTightestLayer3Domain) {
   for (const json& hp : scores) by_host[hp["Host"]] = hp["Score"];
   const int tight = by_host.at("hyperpod-i-0a19794809d433276");
   for (const auto& [host, score] : by_host) {
-    if (host != "hyperpod-i-0a19794809d433276") EXPECT_LT(score, tight) << host;
+    if (host != "hyperpod-i-0a19794809d433276") {
+      EXPECT_LT(score, tight) << host;
+    }
   }
 }
 

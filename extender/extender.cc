@@ -29,6 +29,10 @@ struct Extender::Metrics {
       by_reason[i] = &rejected.With({scoring::ReasonMetricName(reason)});
     }
     filter_candidates = &candidates.With({"filter"});
+    bind_wait = &r.AddHistogram("hyperplace_extender_bind_wait_seconds",
+                                "Time /filter waited for binds of earlier pods to arrive.", {},
+                                metrics::LatencyBuckets())
+                     .Get();
     prioritize_candidates = &candidates.With({"prioritize"});
   }
   metrics::Family<metrics::Counter>& rejected;
@@ -36,6 +40,7 @@ struct Extender::Metrics {
   metrics::Counter* by_reason[scoring::kReasonCount] = {};
   metrics::Histogram* filter_candidates;
   metrics::Histogram* prioritize_candidates;
+  metrics::Histogram* bind_wait;
 };
 
 namespace {
@@ -153,10 +158,13 @@ void Assemble(Scratch& s, const scoring::PodFacts& pod, const Snapshot& snapshot
 }  // namespace
 
 Extender::Extender(scoring::Policy policy, std::shared_ptr<const ClusterState> state,
-                   metrics::Registry& registry, std::shared_ptr<GroupMemo> groups)
+                   metrics::Registry& registry, std::shared_ptr<GroupMemo> groups,
+                   std::shared_ptr<BindTracker> binds, std::chrono::milliseconds bind_wait)
     : policy_(std::move(policy)),
       state_(std::move(state)),
       groups_(std::move(groups)),
+      binds_(std::move(binds)),
+      bind_wait_(bind_wait),
       metrics_(std::make_unique<Metrics>(registry)) {}
 
 Extender::~Extender() = default;
@@ -172,6 +180,11 @@ void Extender::Filter(std::string_view body, net::Response& response) {
   Scratch& s = ThreadScratch();
   s.Reset();
   if (Status st = s.decoder.DecodeArgs(body, s.args); !st.ok()) return BadRequest(st, response);
+  if (binds_) {
+    // Pods placed by earlier cycles whose binds are still on their way must be counted first.
+    auto waited = binds_->WaitForPending(s.args.pod.uid, bind_wait_);
+    metrics_->bind_wait->Observe(std::chrono::duration<double>(waited).count());
+  }
   std::shared_ptr<const Snapshot> snapshot = state_->Current();
   scoring::PodFacts pod = scoring::DerivePodFacts(s.args.pod, policy_);
   if (groups_) groups_->Remember(s.args.pod.uid, pod.group);
@@ -199,6 +212,8 @@ void Extender::Filter(std::string_view body, net::Response& response) {
   for (int r = 1; r < scoring::kReasonCount; ++r) {
     if (rejected[r] > 0) metrics_->by_reason[r]->Inc(rejected[r]);
   }
+  const bool any_fits = !s.survivors.empty() || !s.survivor_json.empty();
+  if (binds_ && any_fits) binds_->Filtered(s.args.pod.uid);
   // Answer in the form the request came in: NodeNames for a node-cache-capable scheduler, the
   // request's own node objects otherwise.
   if (s.args.has_node_names) reply.names = &s.survivors;

@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "common/metrics.h"
+#include "extender/bind_tracker.h"
 #include "extender/group_memo.h"
 #include "extender/state.h"
 #include "net/http_server.h"
@@ -18,9 +19,12 @@ namespace hyperplace::extender {
 
 class Extender {
  public:
-  // `groups`, when given, learns the group of every pod seen (for /bind).
+  // `groups`, when given, learns the group of every pod seen (for /bind). `binds`, when given,
+  // makes /filter wait up to `bind_wait` for binds of previously filtered pods (bind_tracker.h).
   Extender(scoring::Policy policy, std::shared_ptr<const ClusterState> state,
-           metrics::Registry& registry, std::shared_ptr<GroupMemo> groups = nullptr);
+           metrics::Registry& registry, std::shared_ptr<GroupMemo> groups = nullptr,
+           std::shared_ptr<BindTracker> binds = nullptr,
+           std::chrono::milliseconds bind_wait = std::chrono::milliseconds(200));
   ~Extender();
 
   // Registers POST /filter and POST /prioritize.
@@ -38,6 +42,8 @@ class Extender {
   const scoring::Policy policy_;
   std::shared_ptr<const ClusterState> state_;
   std::shared_ptr<GroupMemo> groups_;
+  std::shared_ptr<BindTracker> binds_;
+  const std::chrono::milliseconds bind_wait_;
   std::unique_ptr<Metrics> metrics_;
 };
 

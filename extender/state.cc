@@ -209,6 +209,12 @@ void MemoryState::AssumePod(PodRecord pod, Clock::time_point until) {
   ++assumed_;
 }
 
+void MemoryState::ForgetAssumed(std::string_view uid) {
+  std::lock_guard lock(mu_);
+  auto it = pods_.find(std::string(uid));
+  if (it != pods_.end() && it->second.assumed) DeletePodLocked(uid);
+}
+
 std::size_t MemoryState::ExpireAssumptions(Clock::time_point now) {
   std::lock_guard lock(mu_);
   if (assumed_ == 0) return 0;

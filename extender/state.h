@@ -110,6 +110,8 @@ class MemoryState : public ClusterState {
   // unless the watch confirms it (UpsertPod) or removes it first. A pod the watch already shows
   // placed is left alone.
   void AssumePod(PodRecord pod, Clock::time_point until);
+  // Withdraws the assumption for `uid` (its Binding was refused); a pod the watch shows stays.
+  void ForgetAssumed(std::string_view uid);
   // Drops assumptions past their deadline; returns how many.
   std::size_t ExpireAssumptions(Clock::time_point now);
 

@@ -208,57 +208,73 @@ StatusOr<Response> Client::Request(std::string_view method, const std::string& p
                                    std::string_view body) {
   auto auth = Authorization();
   if (!auth.ok()) return auth.status();
-  std::unique_ptr<httplib::ClientImpl> c;
-  {
-    std::lock_guard lock(mu_);
-    if (cancelled_) return Unavailable("client shut down");
-    if (!idle_.empty()) {
-      c = std::move(idle_.back());
-      idle_.pop_back();
-    }
-  }
-  if (!c) {
-    auto made = NewConnection(options_.request_timeout);
-    if (!made.ok()) return made.status();
-    c = std::move(made).value();
-  }
-  {
-    std::lock_guard lock(mu_);
-    active_.push_back(c.get());
-  }
   httplib::Headers headers = {{"Accept", "application/json"}, {"User-Agent", options_.user_agent}};
   if (!auth->empty()) headers.emplace("Authorization", *auth);
-  httplib::Result result{nullptr, httplib::Error::Unknown};
-  std::string b(body);
-  if (method == "GET") {
-    result = c->Get(path.c_str(), headers);
-  } else if (method == "POST") {
-    result = c->Post(path.c_str(), headers, b, "application/json");
-  } else if (method == "PUT") {
-    result = c->Put(path.c_str(), headers, b, "application/json");
-  } else if (method == "PATCH") {
-    result = c->Patch(path.c_str(), headers, b, "application/merge-patch+json");
-  } else if (method == "DELETE") {
-    result = c->Delete(path.c_str(), headers, b, "application/json");
-  } else {
-    return InvalidArgument("unsupported method " + std::string(method));
+  const std::string b(body);
+  // A pooled connection may have been closed by the server since it was last used; a request
+  // that fails on one is sent once more on a fresh connection. (It failed before a response, and
+  // the API server rejects a repeated Binding with 409, so a retry cannot bind twice.)
+  for (int attempt = 0;; ++attempt) {
+    std::unique_ptr<httplib::ClientImpl> c;
+    bool reused = false;
+    {
+      std::lock_guard lock(mu_);
+      if (cancelled_) return Unavailable("client shut down");
+      const auto now = std::chrono::steady_clock::now();
+      while (!idle_.empty()) {
+        Idle idle = std::move(idle_.back());
+        idle_.pop_back();
+        if (now - idle.since < options_.max_idle_age) {
+          c = std::move(idle.connection);
+          reused = true;
+          break;
+        }
+      }
+    }
+    if (!c) {
+      auto made = NewConnection(options_.request_timeout);
+      if (!made.ok()) return made.status();
+      c = std::move(made).value();
+    }
+    {
+      std::lock_guard lock(mu_);
+      active_.push_back(c.get());
+    }
+    httplib::Result result{nullptr, httplib::Error::Unknown};
+    if (method == "GET") {
+      result = c->Get(path.c_str(), headers);
+    } else if (method == "POST") {
+      result = c->Post(path.c_str(), headers, b, "application/json");
+    } else if (method == "PUT") {
+      result = c->Put(path.c_str(), headers, b, "application/json");
+    } else if (method == "PATCH") {
+      result = c->Patch(path.c_str(), headers, b, "application/merge-patch+json");
+    } else if (method == "DELETE") {
+      result = c->Delete(path.c_str(), headers, b, "application/json");
+    } else {
+      std::lock_guard lock(mu_);
+      active_.erase(std::find(active_.begin(), active_.end(), c.get()));
+      return InvalidArgument("unsupported method " + std::string(method));
+    }
+    bool keep = false, cancelled = false;
+    {
+      std::lock_guard lock(mu_);
+      active_.erase(std::find(active_.begin(), active_.end(), c.get()));
+      cancelled = cancelled_;
+      keep = result && !cancelled && idle_.size() < options_.max_idle_connections;
+    }
+    if (!result) {
+      if (reused && attempt == 0 && !cancelled) continue;
+      return Unavailable(std::string(method) + " " + access_.server + path + ": " +
+                         Describe(result.error()));
+    }
+    Response r{result->status, std::move(result->body)};
+    if (keep) {
+      std::lock_guard lock(mu_);
+      idle_.push_back({std::move(c), std::chrono::steady_clock::now()});
+    }
+    return r;
   }
-  bool keep = false;
-  {
-    std::lock_guard lock(mu_);
-    active_.erase(std::find(active_.begin(), active_.end(), c.get()));
-    keep = result && !cancelled_ && idle_.size() < options_.max_idle_connections;
-  }
-  if (!result) {
-    return Unavailable(std::string(method) + " " + access_.server + path + ": " +
-                       Describe(result.error()));
-  }
-  Response r{result->status, std::move(result->body)};
-  if (keep) {
-    std::lock_guard lock(mu_);
-    idle_.push_back(std::move(c));
-  }
-  return r;
 }
 
 void CancelToken::Cancel() {

@@ -30,6 +30,9 @@ struct ClientOptions {
   std::chrono::milliseconds request_timeout{10000};
   std::string user_agent = "hyperplace";
   std::size_t max_idle_connections = 8;
+  // Idle connections older than this are closed rather than reused: servers close idle
+  // connections on their own schedule, and a request written into a closed one fails.
+  std::chrono::milliseconds max_idle_age{30000};
   std::size_t max_response_bytes = 256u << 20;  // a list page or object, never more
 };
 
@@ -87,8 +90,12 @@ class Client {
   bool https_ = true;
   TokenSource tokens_;
 
+  struct Idle {
+    std::unique_ptr<httplib::ClientImpl> connection;
+    std::chrono::steady_clock::time_point since;
+  };
   std::mutex mu_;
-  std::vector<std::unique_ptr<httplib::ClientImpl>> idle_;
+  std::vector<Idle> idle_;
   std::vector<httplib::ClientImpl*> active_;
   bool cancelled_ = false;
 };

@@ -217,6 +217,18 @@ TEST_F(InformerTest, UntrustedServerCertificateIsRefused) {
   EXPECT_EQ(server_.list_requests("nodes"), 0);
 }
 
+TEST_F(InformerTest, RequestsSurviveTheServerClosingIdleConnections) {
+  server_.Upsert("nodes", "n0", NodeJson("n0"));
+  ASSERT_TRUE(client_->Request("GET", "/api/v1/nodes").ok());
+  // The fake closes idle connections after 1 s; the pooled one is dead now.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  for (int i = 0; i < 3; ++i) {
+    auto response = client_->Request("GET", "/api/v1/nodes");
+    ASSERT_TRUE(response.ok()) << response.status().message();
+    EXPECT_EQ(response->status, 200);
+  }
+}
+
 TEST_F(InformerTest, StopAbortsAWatchPromptly) {
   Recorder recorder;
   auto informer = Make(recorder);

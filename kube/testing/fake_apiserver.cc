@@ -100,6 +100,9 @@ FakeApiServer::FakeApiServer() : pki_(TestPki::Make()) {
                                                  (dir_ + "/tls.key").c_str());
   server_->set_tcp_nodelay(true);
   server_->set_keep_alive_max_count(1000);
+  // Close idle connections after a second, as real servers do on their own schedule: clients must
+  // not trust a pooled connection.
+  server_->set_keep_alive_timeout(1);
   Serve();
   port_ = server_->bind_to_any_port("127.0.0.1");
   if (port_ <= 0) throw std::runtime_error("fake apiserver: cannot bind");
