@@ -221,7 +221,7 @@ StatusOr<Response> Client::Request(std::string_view method, const std::string& p
       std::lock_guard lock(mu_);
       if (cancelled_) return Unavailable("client shut down");
       const auto now = std::chrono::steady_clock::now();
-      while (!idle_.empty()) {
+      while (attempt == 0 && !idle_.empty()) {
         Idle idle = std::move(idle_.back());
         idle_.pop_back();
         if (now - idle.since < options_.max_idle_age) {
@@ -264,7 +264,13 @@ StatusOr<Response> Client::Request(std::string_view method, const std::string& p
       keep = result && !cancelled && idle_.size() < options_.max_idle_connections;
     }
     if (!result) {
-      if (reused && attempt == 0 && !cancelled) continue;
+      if (reused && attempt == 0 && !cancelled) {
+        // The server probably restarted or timed the connection out; the other pooled
+        // connections are as stale as this one.
+        std::lock_guard lock(mu_);
+        idle_.clear();
+        continue;
+      }
       return Unavailable(std::string(method) + " " + access_.server + path + ": " +
                          Describe(result.error()));
     }

@@ -317,10 +317,8 @@ void Informer::Run() {
       }
       relist_ = false;
       backoff_ = options_.timing.backoff_initial;
-      if (!synced_.exchange(true)) {
-        HP_LOG(kInfo, "informer synced",
-               {{"resource", options_.resource}, {"resource_version", resource_version()}});
-      }
+      HP_LOG(kInfo, synced_.exchange(true) ? "relisted" : "informer synced",
+             {{"resource", options_.resource}, {"resource_version", resource_version()}});
     }
     Status st = Watch();
     if (stop_.load()) break;

@@ -1,0 +1,1229 @@
+package e2e_test
+
+// hyperplace against the real control plane: kube-scheduler (configured from
+// manifests/scheduler-config.yaml) calls hyperplace's extender for every pod; hyperplace watches
+// the apiserver as the `hyperplace` user with exactly the rights of manifests/rbac.yaml; kwok plays
+// kubelet. One cluster serves every scenario; each scenario has its own namespace and nodes (its
+// pods select its nodes by label, so capacity never leaks between scenarios).
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	authzv1 "k8s.io/api/authorization/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"hyperplace.dev/e2e/harness"
+)
+
+type fixture struct {
+	c     *harness.Cluster
+	admin kubernetes.Interface
+	hp    *hyperplaceProc
+	// schedulerConfig is the configuration kube-scheduler runs with (restored after scenarios
+	// that swap it).
+	schedulerConfig string
+	// apiDown are the intervals from each kube-apiserver restart's SIGTERM to its /readyz.
+	apiDown [][2]time.Time
+}
+
+// restartAPIServer restarts kube-apiserver and remembers when it was not ready.
+func (f *fixture) restartAPIServer() {
+	began := time.Now()
+	f.c.RestartAPIServer()
+	f.apiDown = append(f.apiDown, [2]time.Time{began, time.Now()})
+}
+
+// duringAPIRestart: a hyperplace log line stamped while kube-apiserver was restarting. The new
+// apiserver answers before its RBAC authorizer has loaded the policy (it is not ready yet), so
+// a 403 then says nothing about rbac.yaml.
+func (f *fixture) duringAPIRestart(line string) bool {
+	i := strings.Index(line, "ts=")
+	if i < 0 {
+		return false
+	}
+	ts, _, _ := strings.Cut(line[i+3:], " ")
+	at, err := time.Parse(time.RFC3339Nano, ts)
+	if err != nil {
+		return false
+	}
+	for _, w := range f.apiDown {
+		if !at.Before(w[0]) && !at.After(w[1].Add(time.Second)) {
+			return true
+		}
+	}
+	return false
+}
+
+func TestHyperplace(t *testing.T) {
+	ctx := t.Context()
+	c := harness.Start(t, harness.Options{NoScheduler: true, Kwok: true})
+	f := &fixture{c: c, admin: c.Client(harness.UserAdmin)}
+
+	applyRBAC(ctx, t, c)
+	checkLeastPrivilege(ctx, t, f)
+	f.hp = startHyperplace(t, c, withWebhook)
+	f.schedulerConfig = schedulerConfigFromManifest(t, f.hp.URL, nil)
+	c.StartScheduler(f.schedulerConfig)
+
+	t.Run("Manifests", f.testManifests)
+	t.Run("RequiredTopology", f.testRequiredTopology)
+	t.Run("PreferredTopology", f.testPreferredTopology)
+	t.Run("UnhealthyNodes", f.testUnhealthyNodes)
+	t.Run("PodDensity", f.testPodDensity)
+	t.Run("InstanceType", f.testInstanceType)
+	t.Run("Webhook", f.testWebhook)
+	t.Run("GoldenCaptures", f.testGoldenCaptures)
+	t.Run("HyperplaceKilledMidBatch", f.testKilledMidBatch)
+	t.Run("APIServerRestart", f.testAPIServerRestart)
+
+	// hyperplace is still up, and SIGTERM makes it drain and exit 0 (DESIGN §4).
+	if exited, err := f.hp.proc.Exited(); exited {
+		t.Errorf("hyperplace exited during the run: %v; log tail:\n%s", err, f.hp.proc.LogTail(10))
+	} else if err := f.hp.proc.Stop(); err != nil {
+		t.Errorf("hyperplace after SIGTERM: %v, want exit status 0; log tail:\n%s", err, f.hp.proc.LogTail(5))
+	}
+
+	// Over the whole run: hyperplace never met a 403 (a right missing from rbac.yaml shows up as
+	// a failed list/watch/bind with HTTP 403 in its log).
+	logText, err := os.ReadFile(f.hp.proc.LogPath)
+	if err != nil {
+		t.Fatalf("hyperplace log: %v", err)
+	}
+	for _, line := range strings.Split(string(logText), "\n") {
+		if (strings.Contains(line, "HTTP 403") || strings.Contains(strings.ToLower(line), "forbidden")) && !f.duringAPIRestart(line) {
+			t.Errorf("hyperplace was refused by the apiserver (rbac.yaml lacks a right it uses): %s", line)
+		}
+	}
+}
+
+// checkLeastPrivilege: the hyperplace user can do what the extender needs and nothing more.
+func checkLeastPrivilege(ctx context.Context, t *testing.T, f *fixture) {
+	t.Helper()
+	type access struct {
+		verb, group, resource, sub, ns string
+		allowed                        bool
+	}
+	for _, a := range []access{
+		{"list", "", "nodes", "", "", true},
+		{"watch", "", "nodes", "", "", true},
+		{"list", "", "pods", "", "", true},
+		{"watch", "", "pods", "", "", true},
+		{"create", "", "pods", "binding", "hyperpod-ns-team-a", true},
+		{"list", "kueue.x-k8s.io", "localqueues", "", "", true},
+		{"list", "kueue.x-k8s.io", "workloadpriorityclasses", "", "", true},
+		{"create", "", "pods", "", "hyperpod-ns-team-a", false},
+		{"delete", "", "pods", "", "hyperpod-ns-team-a", false},
+		{"patch", "", "pods", "", "hyperpod-ns-team-a", false},
+		{"update", "", "pods", "status", "hyperpod-ns-team-a", false},
+		{"update", "", "nodes", "", "", false},
+		{"patch", "", "nodes", "status", "", false},
+		{"get", "", "secrets", "", "hyperplace-system", false},
+		{"list", "", "configmaps", "", "hyperplace-system", false},
+		{"create", "", "events", "", "hyperpod-ns-team-a", false},
+	} {
+		sar := &authzv1.SubjectAccessReview{Spec: authzv1.SubjectAccessReviewSpec{
+			User: harness.UserHyperplace,
+			ResourceAttributes: &authzv1.ResourceAttributes{
+				Verb: a.verb, Group: a.group, Resource: a.resource, Subresource: a.sub, Namespace: a.ns,
+			},
+		}}
+		got, err := f.admin.AuthorizationV1().SubjectAccessReviews().Create(ctx, sar, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatalf("SubjectAccessReview: %v", err)
+		}
+		if got.Status.Allowed != a.allowed {
+			res := a.group + "/" + a.resource
+			if a.sub != "" {
+				res += "/" + a.sub
+			}
+			t.Errorf("hyperplace may %s %s in %q: %v, want %v (%s)", a.verb, res, a.ns, got.Status.Allowed, a.allowed, got.Status.Reason)
+		}
+	}
+}
+
+// layout is a rack (layer-3 domain) of n identical nodes.
+type layout struct {
+	l1, l2, l3 string
+	n          int
+}
+
+// makeNodes creates the scenario's nodes, rack after rack, and waits until hyperplace caches
+// them. It returns node name -> rack (layer 3) and layer 2.
+func (f *fixture) makeNodes(ctx context.Context, t *testing.T, scenario string, typ instanceType, racks []layout) (l3Of, l2Of map[string]string) {
+	t.Helper()
+	l3Of, l2Of = map[string]string{}, map[string]string{}
+	var nodes []*corev1.Node
+	i := 0
+	for _, r := range racks {
+		for k := 0; k < r.n; k++ {
+			n := nodeOpts{scenario: scenario, index: i, typ: typ, l1: r.l1, l2: r.l2, l3: r.l3}.build()
+			nodes = append(nodes, n)
+			l3Of[n.Name], l2Of[n.Name] = r.l3, r.l2
+			i++
+		}
+	}
+	before := f.hp.Metrics(t).Sum("hyperplace_cache_nodes")
+	createNodeObjects(ctx, t, f.admin, nodes...)
+	waitNodesInCache(ctx, t, f.hp, int(before)+len(nodes))
+	return l3Of, l2Of
+}
+
+func groupPods(ns, scenario, group string, n int, topoKey, topoLevel string, requests corev1.ResourceList) []*corev1.Pod {
+	var pods []*corev1.Pod
+	for i := 0; i < n; i++ {
+		pods = append(pods, podOpts{
+			ns: ns, name: fmt.Sprintf("%s-%d", group, i), scenario: scenario,
+			labels: teamLabels(ns, map[string]string{labelPodGroup: group}),
+			annotations: map[string]string{
+				annotGroupTotal: strconv.Itoa(n),
+				topoKey:         topoLevel,
+			},
+			requests: requests,
+		}.build())
+	}
+	return pods
+}
+
+// A group with required layer-3 topology on a cluster where exactly one rack can hold it (racks
+// of 2, 1 and 1 ml.g5.xlarge nodes: 28, 14 and 14 pod slots; the group's 20 pods fit only the
+// first): every pod lands in that rack, and kwok runs them.
+func (f *fixture) testRequiredTopology(t *testing.T) {
+	ctx := t.Context()
+	const scenario = "required-topology"
+	ns := teamNamespace(ctx, t, f.admin, "req")
+	l3Of, _ := f.makeNodes(ctx, t, scenario, g5_xlarge, []layout{
+		{"nn-req-l1", "nn-req-l2-a", "nn-req-l3-b", 1}, // 14 slots
+		{"nn-req-l1", "nn-req-l2-a", "nn-req-l3-a", 2}, // 28 slots: the only rack that holds 20
+		{"nn-req-l1", "nn-req-l2-b", "nn-req-l3-c", 1}, // 14 slots
+	})
+	rec := recordPods(t, f.admin, ns)
+	const size = 20
+	createPods(ctx, t, f.admin, groupPods(ns, scenario, "data-prep", size, annotRequiredTopo, labelLayer3, nil))
+	rec.WaitBound(ctx, t, size, 120*time.Second)
+
+	racks := map[string]int{}
+	for node, pods := range rec.Placement() {
+		racks[l3Of[node]] += len(pods)
+	}
+	if len(racks) != 1 || racks["nn-req-l3-a"] != size {
+		t.Errorf("group spread over layer-3 domains %v; want all %d pods in nn-req-l3-a (the only rack with room for them)", racks, size)
+	}
+	// (Pods per node under a burst: PodDensity/Burst.)
+	rec.CheckBoundOnce(t)
+	waitRunning(ctx, t, f.admin, ns, size)
+	deleteNamespacePods(ctx, t, f.admin, ns)
+}
+
+// The same rule with the usual shape of distributed training: each pod takes a whole
+// ml.p5.48xlarge (8 GPUs, 32 EFA interfaces), so a rack holds as many pods as it has nodes.
+// submit creates pods: all at once (serial false), or one at a time, each once the previous is
+// bound. It waits until every pod is bound, or placement stalls (no pod bound for 20 s), and
+// returns an error in that case.
+func submit(ctx context.Context, t *testing.T, cs kubernetes.Interface, rec *podRecorder, pods []*corev1.Pod, serial bool) error {
+	t.Helper()
+	if !serial {
+		createPods(ctx, t, cs, pods)
+		return rec.WaitBoundOrStall(ctx, len(pods), 20*time.Second, 180*time.Second)
+	}
+	for i, p := range pods {
+		createPods(ctx, t, cs, []*corev1.Pod{p})
+		if err := rec.WaitBoundOrStall(ctx, i+1, 20*time.Second, 60*time.Second); err != nil {
+			return fmt.Errorf("serial submission stopped at pod %d (%s): %w", i, p.Name, err)
+		}
+	}
+	return nil
+}
+
+// Preferred layer-3 topology on a fragmented cluster: no rack holds the group of 20 (each rack
+// is one ml.g5.xlarge, 14 slots), so the group must relax to layer 2. Layer-2 domain a has 2
+// racks (28 slots), b has 3 (42), c has 1 (14). Closest placement: every pod under one layer-2
+// domain, the tightest that fits (a: big domains stay whole), with one rack filled to its 14.
+// Random placement puts pods under several layer-2 domains. Burst: the group's pods are created
+// at once (as Kueue releases a group); Serial: one at a time, each once the previous is bound.
+func (f *fixture) testPreferredTopology(t *testing.T) {
+	t.Run("Burst", func(t *testing.T) { f.preferredTopology(t, "burst") })
+	t.Run("Serial", func(t *testing.T) { f.preferredTopology(t, "serial") })
+}
+
+func (f *fixture) preferredTopology(t *testing.T, mode string) {
+	ctx := t.Context()
+	scenario := "preferred-topology-" + mode
+	ns := teamNamespace(ctx, t, f.admin, "pref-"+mode)
+	d := func(s string) string { return "nn-pref-" + mode + "-" + s }
+	l3Of, l2Of := f.makeNodes(ctx, t, scenario, g5_xlarge, []layout{
+		{d("l1"), d("l2-b"), d("l3-b1"), 1},
+		{d("l1"), d("l2-c"), d("l3-c1"), 1},
+		{d("l1"), d("l2-a"), d("l3-a1"), 1},
+		{d("l1"), d("l2-b"), d("l3-b2"), 1},
+		{d("l1"), d("l2-a"), d("l3-a2"), 1},
+		{d("l1"), d("l2-b"), d("l3-b3"), 1},
+	})
+	rec := recordPods(t, f.admin, ns)
+	const size = 20
+	if err := submit(ctx, t, f.admin, rec, groupPods(ns, scenario, "finetune", size, annotPreferTopo, labelLayer3, nil), mode == "serial"); err != nil {
+		t.Fatalf("%v; pods per node %v", err, placementSizes(rec.Placement()))
+	}
+
+	l2 := map[string]int{}
+	l3 := map[string]int{}
+	for node, pods := range rec.Placement() {
+		l2[l2Of[node]] += len(pods)
+		l3[l3Of[node]] += len(pods)
+	}
+	t.Logf("placement by layer 2 %v, by layer 3 %v", l2, l3)
+	if len(l2) != 1 || l2[d("l2-a")] != size {
+		t.Errorf("group under layer-2 domains %v; want all %d under %s (the tightest layer-2 domain that holds the group)", l2, size, d("l2-a"))
+	}
+	maxRack := 0
+	for _, n := range l3 {
+		maxRack = max(maxRack, n)
+	}
+	if maxRack != 14 {
+		t.Errorf("the fullest rack holds %d of the group; want 14 (a whole ml.g5.xlarge rack): %v", maxRack, l3)
+	}
+	for node, pods := range rec.Placement() {
+		if len(pods) > 14 {
+			t.Errorf("node %s holds %d pods, ml.g5.xlarge allows 14", node, len(pods))
+		}
+	}
+	rec.CheckBoundOnce(t)
+	deleteNamespacePods(ctx, t, f.admin, ns)
+}
+
+// Nodes whose health label is any of the unschedulable values, or which carry the health agent's
+// taint, never receive a pod; the healthy ones take them all.
+func (f *fixture) testUnhealthyNodes(t *testing.T) {
+	ctx := t.Context()
+	const scenario = "health"
+	ns := teamNamespace(ctx, t, f.admin, "health")
+	healthTaint := func(effect corev1.TaintEffect) []corev1.Taint {
+		return []corev1.Taint{{Key: labelHealth, Value: "Unschedulable", Effect: effect}}
+	}
+	specs := []nodeOpts{
+		{health: "Schedulable"},
+		{health: "Unschedulable"},
+		{health: "UnschedulablePendingReplacement"},
+		{health: "UnschedulablePendingReboot"},
+		{health: "Schedulable", deepHealth: "InProgress", taints: healthTaint(corev1.TaintEffectNoSchedule)},
+		{health: "Schedulable", deepHealth: "Failed", taints: healthTaint(corev1.TaintEffectNoExecute)},
+		{health: "Schedulable"},
+	}
+	healthy := map[string]bool{}
+	desc := map[string]string{}
+	var nodes []*corev1.Node
+	for i, s := range specs {
+		s.scenario, s.index, s.typ = scenario, i, g5_xlarge
+		s.l1, s.l2, s.l3 = "nn-health-l1", "nn-health-l2", fmt.Sprintf("nn-health-l3-%d", i%3)
+		n := s.build()
+		nodes = append(nodes, n)
+		healthy[n.Name] = s.health == "Schedulable" && len(s.taints) == 0
+		desc[n.Name] = fmt.Sprintf("health=%s taints=%v", s.health, s.taints)
+	}
+	before := f.hp.Metrics(t)
+	createNodeObjects(ctx, t, f.admin, nodes...)
+	waitNodesInCache(ctx, t, f.hp, int(before.Sum("hyperplace_cache_nodes"))+len(nodes))
+
+	rec := recordPods(t, f.admin, ns)
+	const count = 24 // 2 healthy × 14 slots = 28
+	var pods []*corev1.Pod
+	for i := 0; i < count; i++ {
+		pods = append(pods, podOpts{ns: ns, name: fmt.Sprintf("eval-%d", i), scenario: scenario, labels: teamLabels(ns, nil)}.build())
+	}
+	createPods(ctx, t, f.admin, pods)
+	rec.WaitBound(ctx, t, count, 120*time.Second)
+	for node, pods := range rec.Placement() {
+		if !healthy[node] {
+			t.Errorf("%d pods on unhealthy node %s (%s): %v", len(pods), node, desc[node], pods)
+		}
+	}
+	// The label-only nodes pass every in-tree filter: hyperplace is what turned them away.
+	after := f.hp.Metrics(t)
+	rejected := after.Sum("hyperplace_extender_nodes_rejected_total", `reason="node_unhealthy"`) -
+		before.Sum("hyperplace_extender_nodes_rejected_total", `reason="node_unhealthy"`)
+	if rejected < 3 {
+		t.Errorf("hyperplace rejected unhealthy nodes %v times during the scenario, want at least 3", rejected)
+	}
+	deleteNamespacePods(ctx, t, f.admin, ns)
+}
+
+// 30 pods for two ml.g5.xlarge nodes: the kubelet would take 58 each, hyperplace caps them at 14;
+// the 2 left over stay Pending with hyperplace's reason in their PodScheduled condition.
+// Burst: the 30 pods are created at once (a Job's or a group's pods arrive together);
+// Serial: each pod is created once the previous one is bound or refused, so that no bind is in
+// flight when the next pod is filtered.
+func (f *fixture) testPodDensity(t *testing.T) {
+	t.Run("Burst", func(t *testing.T) { f.podDensity(t, "density-burst", false) })
+	t.Run("Serial", func(t *testing.T) { f.podDensity(t, "density-serial", true) })
+}
+
+func (f *fixture) podDensity(t *testing.T, scenario string, serial bool) {
+	ctx := t.Context()
+	ns := teamNamespace(ctx, t, f.admin, scenario)
+	f.makeNodes(ctx, t, scenario, g5_xlarge, []layout{{"nn-" + scenario + "-l1", "nn-" + scenario + "-l2", "nn-" + scenario + "-l3", 2}})
+	rec := recordPods(t, f.admin, ns)
+	const count, capacity = 30, 28
+	var pods []*corev1.Pod
+	for i := 0; i < count; i++ {
+		pods = append(pods, podOpts{ns: ns, name: fmt.Sprintf("infer-%02d", i), scenario: scenario, labels: teamLabels(ns, nil)}.build())
+	}
+	if serial {
+		for i, p := range pods {
+			createPods(ctx, t, f.admin, []*corev1.Pod{p})
+			if i < capacity {
+				rec.WaitBound(ctx, t, i+1, 60*time.Second)
+			}
+		}
+	} else {
+		createPods(ctx, t, f.admin, pods)
+	}
+	rec.WaitBound(ctx, t, capacity, 120*time.Second)
+	rec.WaitSeen(ctx, t, count, 30*time.Second)
+
+	var pending []string
+	for name, r := range rec.Snapshot() {
+		if len(r.Nodes) == 0 {
+			pending = append(pending, name)
+		}
+	}
+	for node, pods := range rec.Placement() {
+		if len(pods) > 14 {
+			t.Errorf("node %s holds %d pods, ml.g5.xlarge allows 14", node, len(pods))
+		}
+	}
+	if len(pending) != count-capacity {
+		t.Fatalf("%d pods pending, want %d: pods per node %v", len(pending), count-capacity, placementSizes(rec.Placement()))
+	}
+	for _, name := range pending {
+		msg := waitSchedulingFailure(ctx, t, f.admin, ns, name, reasonMaxPods, 60*time.Second)
+		t.Logf("%s: %s", name, msg)
+	}
+	// Still exactly 28 after the pending pods were retried.
+	if got := rec.Bound(); got != capacity {
+		t.Errorf("%d pods bound, want %d", got, capacity)
+	}
+	rec.CheckBoundOnce(t)
+	deleteNamespacePods(ctx, t, f.admin, ns)
+}
+
+// Instance types: a team pod never lands on a node without the ml. prefix (although kube-scheduler
+// alone would take it); a pod selecting "p5.48xlarge" (no ml.) matches no node in kube-scheduler's
+// own NodeAffinity filter, which runs before the extender: without the webhook rewriting the
+// selector (it is not registered here; see Webhook), it stays Pending with the scheduler's
+// affinity reason, although the extender itself would accept ml.p5.48xlarge for it.
+func (f *fixture) testInstanceType(t *testing.T) {
+	ctx := t.Context()
+	const scenario = "instance-type"
+	ns := teamNamespace(ctx, t, f.admin, "itype")
+	p5 := nodeOpts{scenario: scenario, index: 0, typ: p5_48xlarge, l1: "nn-it-l1", l2: "nn-it-l2", l3: "nn-it-l3"}.build()
+	m5 := nodeOpts{scenario: scenario, index: 1, typ: m5_large}.build()
+	// The plain node is bigger and emptier for the in-tree scorers, so that only hyperplace's
+	// rule keeps team pods off it.
+	m5.Status.Allocatable[corev1.ResourceCPU] = resource.MustParse("256")
+	m5.Status.Allocatable[corev1.ResourceMemory] = resource.MustParse("4Ti")
+	m5.Status.Capacity = m5.Status.Allocatable
+	before := f.hp.Metrics(t)
+	createNodeObjects(ctx, t, f.admin, p5, m5)
+	waitNodesInCache(ctx, t, f.hp, int(before.Sum("hyperplace_cache_nodes"))+2)
+	rec := recordPods(t, f.admin, ns)
+
+	var pods []*corev1.Pod
+	for i := 0; i < 6; i++ {
+		pods = append(pods, podOpts{ns: ns, name: fmt.Sprintf("team-%d", i), scenario: scenario, labels: teamLabels(ns, nil)}.build())
+	}
+	pods = append(pods,
+		podOpts{ns: ns, name: "prefixed", scenario: scenario, labels: teamLabels(ns, nil),
+			nodeSelector: map[string]string{labelInstanceType: "ml.p5.48xlarge"}}.build(),
+		podOpts{ns: ns, name: "unprefixed", scenario: scenario, labels: teamLabels(ns, nil),
+			nodeSelector: map[string]string{labelInstanceType: "p5.48xlarge"}}.build())
+	createPods(ctx, t, f.admin, pods)
+	rec.WaitBound(ctx, t, 7, 120*time.Second)
+	for node, names := range rec.Placement() {
+		if node != p5.Name {
+			t.Errorf("team pods %v on %s (%s): want only %s (ml.p5.48xlarge)", names, node, m5_large.name, p5.Name)
+		}
+	}
+	msg := waitSchedulingFailure(ctx, t, f.admin, ns, "unprefixed", "didn't match Pod's node affinity/selector", 60*time.Second)
+	t.Logf("unprefixed (nodeSelector %s=p5.48xlarge, no webhook): %s", labelInstanceType, msg)
+	rejected := f.hp.Metrics(t).Sum("hyperplace_extender_nodes_rejected_total", `reason="not_accelerated_type"`) -
+		before.Sum("hyperplace_extender_nodes_rejected_total", `reason="not_accelerated_type"`)
+	if rejected < 1 {
+		t.Errorf("hyperplace never rejected the m5.large node for a team pod")
+	}
+
+	// Control: outside team namespaces the plain node takes pods (it is a healthy node; the
+	// rejection above is hyperplace's instance-type rule).
+	other := "platform-tools"
+	if _, err := f.admin.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: other}}, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("namespace: %v", err)
+	}
+	ctl := podOpts{ns: other, name: "metrics-agent", scenario: scenario,
+		nodeSelector: map[string]string{"kubernetes.io/hostname": m5.Name}}.build()
+	createPods(ctx, t, f.admin, []*corev1.Pod{ctl})
+	if node := waitBound(ctx, t, f.admin, other, "metrics-agent"); node != m5.Name {
+		t.Errorf("control pod on %s, want %s", node, m5.Name)
+	}
+	deleteNamespacePods(ctx, t, f.admin, ns)
+	deleteNamespacePods(ctx, t, f.admin, other)
+}
+
+// The admission webhook, registered from manifests/mutating-webhook.yaml with the Service
+// reference replaced by hyperplace's loopback URL and the cluster CA as caBundle (everything else,
+// rules, namespaceSelector, failurePolicy, timeout, as shipped), for this subtest only. Users act
+// under a test-only ClusterRole that lets both teams create pods anywhere, so that the webhook is
+// what keeps them in their own team's namespace.
+func (f *fixture) testWebhook(t *testing.T) {
+	ctx := t.Context()
+	const scenario = "webhook"
+	nsA := teamNamespace(ctx, t, f.admin, "team-a")
+	nsB := teamNamespace(ctx, t, f.admin, "team-b")
+	p5 := nodeOpts{scenario: scenario, index: 0, typ: p5_48xlarge, l1: "nn-wh-l1", l2: "nn-wh-l2", l3: "nn-wh-l3"}.build()
+	before := f.hp.Metrics(t)
+	createNodeObjects(ctx, t, f.admin, p5)
+	waitNodesInCache(ctx, t, f.hp, int(before.Sum("hyperplace_cache_nodes"))+1)
+
+	a := newApplier(t, f.c, harness.UserAdmin)
+	for _, obj := range []*unstructured.Unstructured{
+		{Object: map[string]any{
+			"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+			"metadata": map[string]any{"name": "e2e-workload-author"},
+			"rules": []any{map[string]any{"apiGroups": []any{""}, "resources": []any{"pods"},
+				"verbs": []any{"create", "get", "list", "delete"}}},
+		}},
+		{Object: map[string]any{
+			"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+			"metadata": map[string]any{"name": "e2e-workload-author"},
+			"roleRef":  map[string]any{"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "e2e-workload-author"},
+			"subjects": []any{
+				map[string]any{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "hyperpod-ns-team-a-namespace-level-group"},
+				map[string]any{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "hyperpod-ns-team-b-namespace-level-group"},
+			},
+		}},
+	} {
+		if _, err := a.Apply(ctx, obj, false); err != nil {
+			t.Fatalf("apply %s: %v", obj.GetKind(), err)
+		}
+	}
+
+	objs := manifestObjects(t, repoPath("manifests", "mutating-webhook.yaml"))
+	if len(objs) != 1 || objs[0].GetKind() != "MutatingWebhookConfiguration" {
+		t.Fatalf("manifests/mutating-webhook.yaml: want one MutatingWebhookConfiguration, have %d objects", len(objs))
+	}
+	mwc := objs[0]
+	hooks, _, _ := unstructured.NestedSlice(mwc.Object, "webhooks")
+	if len(hooks) == 0 {
+		t.Fatalf("manifests/mutating-webhook.yaml: no webhooks")
+	}
+	for i := range hooks {
+		h := hooks[i].(map[string]any)
+		h["clientConfig"] = map[string]any{
+			"url":      f.hp.WebhookURL + "/mutate",
+			"caBundle": base64.StdEncoding.EncodeToString(f.c.CA.CertPEM),
+		}
+	}
+	if err := unstructured.SetNestedSlice(mwc.Object, hooks, "webhooks"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Apply(ctx, mwc, false); err != nil {
+		t.Fatalf("register the webhook: %v", err)
+	}
+	probe := func() bool {
+		p := podOpts{ns: nsA, name: "probe", scenario: scenario}.build()
+		got, err := f.admin.CoreV1().Pods(nsA).Create(ctx, p, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+		return err == nil && got.Labels[labelQueue] != ""
+	}
+	defer func() {
+		if err := f.admin.AdmissionregistrationV1().MutatingWebhookConfigurations().Delete(context.Background(), mwc.GetName(), metav1.DeleteOptions{}); err != nil {
+			t.Errorf("unregister the webhook: %v", err)
+		}
+		// Later scenarios must not go through it (they kill hyperplace and restart the apiserver).
+		if err := wait.PollUntilContextTimeout(context.Background(), 200*time.Millisecond, 30*time.Second, true,
+			func(ctx context.Context) (bool, error) { return !probe(), nil }); err != nil {
+			t.Errorf("the webhook still mutates after its configuration was deleted")
+		}
+	}()
+	if err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 30*time.Second, true,
+		func(ctx context.Context) (bool, error) { return probe(), nil }); err != nil {
+		t.Fatalf("the registered webhook never mutated a dry-run pod in %s", nsA)
+	}
+
+	// Clients of alice and bob that keep the apiserver's warnings.
+	client := func(user string) (kubernetes.Interface, *warningList) {
+		w := &warningList{}
+		cfg := rest.CopyConfig(f.c.RESTConfig(user))
+		cfg.WarningHandler = w
+		cs, err := kubernetes.NewForConfig(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cs, w
+	}
+	alice, aliceWarnings := client(harness.UserAlice)
+	bob, _ := client(harness.UserBob)
+	create := func(cs kubernetes.Interface, p *corev1.Pod) (*corev1.Pod, error) {
+		return cs.CoreV1().Pods(p.Namespace).Create(ctx, p, metav1.CreateOptions{})
+	}
+
+	// alice in her team's namespace: queue and priority labels added.
+	got, err := create(alice, podOpts{ns: nsA, name: "alice-notebook", scenario: scenario}.build())
+	if err != nil {
+		t.Fatalf("alice creating a pod in %s: %v", nsA, err)
+	}
+	if q, p := got.Labels[labelQueue], got.Labels[labelPriority]; q != nsA+"-localqueue" || p != "fine-tuning-priority" {
+		t.Errorf("alice's pod labels %v: want %s=%s-localqueue and %s=fine-tuning-priority (the lowest class)", got.Labels, labelQueue, nsA, labelPriority)
+	}
+	// bob in team-b's: allowed, his team's queue.
+	got, err = create(bob, podOpts{ns: nsB, name: "bob-eval", scenario: scenario}.build())
+	if err != nil {
+		t.Fatalf("bob creating a pod in %s: %v", nsB, err)
+	}
+	if q := got.Labels[labelQueue]; q != nsB+"-localqueue" {
+		t.Errorf("bob's pod queue %q, want %s-localqueue", q, nsB)
+	}
+
+	denied := func(who string, err error, wants ...string) {
+		t.Helper()
+		if err == nil {
+			t.Errorf("%s: created, want a denial", who)
+			return
+		}
+		if !apierrors.IsForbidden(err) {
+			t.Errorf("%s: %v, want 403 Forbidden", who, err)
+		}
+		for _, w := range wants {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%s: message %q lacks %q", who, err.Error(), w)
+			}
+		}
+		t.Logf("%s: %v", who, err)
+	}
+	// bob in team-a's namespace: refused, naming him, the team and the group he lacks.
+	_, err = create(bob, podOpts{ns: nsA, name: "bob-intruder", scenario: scenario}.build())
+	denied("bob in "+nsA, err, `admission webhook "`, `"bob"`, `"team-a"`, `"hyperpod-ns-team-a-namespace-level-group"`)
+	// An unknown priority class: refused, listing the classes.
+	_, err = create(alice, podOpts{ns: nsA, name: "alice-urgent", scenario: scenario,
+		labels: map[string]string{labelPriority: "urgent-priority"}}.build())
+	denied("unknown priority class", err, `"urgent-priority"`, "training-priority", "inference-priority", "fine-tuning-priority")
+	// Another team's queue: refused, naming the right one.
+	_, err = create(alice, podOpts{ns: nsA, name: "alice-borrow", scenario: scenario,
+		labels: map[string]string{labelQueue: nsB + "-localqueue"}}.build())
+	denied("another team's queue", err, nsB+"-localqueue", nsA+"-localqueue")
+
+	// "p5.48xlarge" without ml.: rewritten (with a warning), and the pod then lands on the
+	// ml.p5.48xlarge node (without the webhook it matches no node: see InstanceType).
+	aliceWarnings.Take()
+	got, err = create(alice, podOpts{ns: nsA, name: "alice-p5", scenario: scenario,
+		nodeSelector: map[string]string{labelInstanceType: "p5.48xlarge"}}.build())
+	if err != nil {
+		t.Fatalf("alice creating a p5.48xlarge pod: %v", err)
+	}
+	if v := got.Spec.NodeSelector[labelInstanceType]; v != "ml.p5.48xlarge" {
+		t.Errorf("nodeSelector %s=%q after admission, want ml.p5.48xlarge", labelInstanceType, v)
+	}
+	if w := aliceWarnings.Take(); len(w) != 1 || !strings.Contains(w[0], "p5.48xlarge") || !strings.Contains(w[0], "ml.p5.48xlarge") {
+		t.Errorf("admission warnings %q: want one naming p5.48xlarge and ml.p5.48xlarge", w)
+	} else {
+		t.Logf("warning: %s", w[0])
+	}
+	if node := waitBound(ctx, t, f.admin, nsA, "alice-p5"); node != p5.Name {
+		t.Errorf("alice-p5 on %s, want %s (ml.p5.48xlarge)", node, p5.Name)
+	}
+
+	m := f.hp.Metrics(t)
+	for decision, least := range map[string]float64{"denied": 3, "patched": 3} {
+		d := `decision="` + decision + `"`
+		if n := m.Sum("hyperplace_webhook_admissions_total", d) - before.Sum("hyperplace_webhook_admissions_total", d); n < least {
+			t.Errorf("hyperplace_webhook_admissions_total{%s} rose by %v, want at least %v", d, n, least)
+		}
+	}
+	deleteNamespacePods(ctx, t, f.admin, nsA)
+	deleteNamespacePods(ctx, t, f.admin, nsB)
+}
+
+// Golden captures: the bodies the real kube-scheduler sends to hyperplace, recorded by a proxy
+// in front of it. Names mode (the manifest's configuration): one filter, one prioritize, one
+// bind; full-node mode (nodeCacheCapable: false): one filter. They go to the cluster's log folder,
+// and to extender/testdata/captured/ when HYPERPLACE_E2E_UPDATE_CAPTURES=1.
+func (f *fixture) testGoldenCaptures(t *testing.T) {
+	ctx := t.Context()
+	const scenario = "golden"
+	ns := teamNamespace(ctx, t, f.admin, "golden")
+	f.makeNodes(ctx, t, scenario, p5_48xlarge, []layout{
+		{"nn-golden-l1", "nn-golden-l2-a", "nn-golden-l3-a", 2},
+		{"nn-golden-l1", "nn-golden-l2-b", "nn-golden-l3-b", 1},
+	})
+	proxy := startCaptureProxy(t, f.hp.URL)
+	defer func() {
+		f.c.StopScheduler()
+		f.c.StartScheduler(f.schedulerConfig)
+	}()
+	gpus := corev1.ResourceList{
+		corev1.ResourceCPU:    resource.MustParse("90"),
+		corev1.ResourceMemory: resource.MustParse("900Gi"),
+		resourceGPU:           resource.MustParse("4"),
+		resourceEFA:           resource.MustParse("16"),
+	}
+	run := func(mode, podName string, nodeCacheCapable bool) (filter, prioritize, bind []byte) {
+		f.c.StopScheduler()
+		f.c.StartScheduler(schedulerConfigFromManifest(t, proxy.URL, func(ext map[string]any) {
+			ext["nodeCacheCapable"] = nodeCacheCapable
+		}))
+		pod := podOpts{ns: ns, name: podName, scenario: scenario,
+			labels: teamLabels(ns, map[string]string{labelPodGroup: "golden-" + mode}),
+			annotations: map[string]string{
+				annotGroupTotal: "2", annotPreferTopo: labelLayer3,
+			},
+			requests: gpus,
+		}.build()
+		createPods(ctx, t, f.admin, []*corev1.Pod{pod})
+		waitBound(ctx, t, f.admin, ns, podName)
+		isPod := func(b []byte) bool { n, p := extenderArgsPod(b); return n == ns && p == podName }
+		return proxy.Find("filter", isPod), proxy.Find("prioritize", isPod), proxy.Find("bind", isPod)
+	}
+	filter, prioritize, bind := run("names", "golden-names-0", true)
+	fullFilter, _, _ := run("full", "golden-full-0", false)
+
+	type shape struct {
+		Pod       map[string]any
+		Nodes     *struct{ Items []map[string]any }
+		NodeNames *[]string
+	}
+	check := func(what string, body []byte, full bool) {
+		if body == nil {
+			t.Errorf("%s: not captured", what)
+			return
+		}
+		var s shape
+		if err := json.Unmarshal(body, &s); err != nil {
+			t.Errorf("%s: %v", what, err)
+			return
+		}
+		if s.Pod == nil {
+			t.Errorf("%s: no Pod", what)
+		}
+		if full && (s.Nodes == nil || len(s.Nodes.Items) != 3 || s.NodeNames != nil) {
+			t.Errorf("%s: want Nodes with 3 items and NodeNames null: %.300s", what, body)
+		}
+		if !full && (s.NodeNames == nil || len(*s.NodeNames) != 3 || s.Nodes != nil) {
+			t.Errorf("%s: want NodeNames with 3 names and Nodes null: %.300s", what, body)
+		}
+	}
+	check("names-mode filter", filter, false)
+	check("names-mode prioritize", prioritize, false)
+	check("full-node filter", fullFilter, true)
+	var b struct{ PodName, PodNamespace, PodUID, Node string }
+	if bind == nil || json.Unmarshal(bind, &b) != nil || b.PodName != "golden-names-0" || b.PodNamespace != ns || b.PodUID == "" || b.Node == "" {
+		t.Errorf("bind body: %s", bind)
+	}
+	// No credential may end up in the repository.
+	all := map[string][]byte{
+		"filter_names.json": filter, "prioritize_names.json": prioritize, "bind.json": bind,
+		"filter_full_nodes.json": fullFilter,
+	}
+	for name, body := range all {
+		for _, u := range harness.DefaultUsers {
+			if tok := f.c.Token(u.Name); strings.Contains(string(body), tok) {
+				t.Fatalf("%s contains the token of %s", name, u.Name)
+			}
+		}
+		for _, secret := range []string{"BEGIN PRIVATE KEY", "BEGIN RSA PRIVATE KEY", "BEGIN EC PRIVATE KEY", "Bearer ", "\"token\""} {
+			if strings.Contains(string(body), secret) {
+				t.Fatalf("%s contains %q", name, secret)
+			}
+		}
+	}
+	if t.Failed() {
+		return
+	}
+	dirs := []string{filepath.Join(f.c.LogDir, "captured")}
+	if os.Getenv("HYPERPLACE_E2E_UPDATE_CAPTURES") == "1" {
+		dirs = append(dirs, repoPath("extender", "testdata", "captured"))
+	}
+	for _, dir := range dirs {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatalf("%v", err)
+		}
+		for name, body := range all {
+			if err := os.WriteFile(filepath.Join(dir, name), body, 0o644); err != nil {
+				t.Fatalf("%v", err)
+			}
+		}
+		t.Logf("captured %d request bodies into %s", len(all), dir)
+	}
+	for name, body := range all {
+		t.Logf("  %s: %d bytes", name, len(body))
+	}
+	deleteNamespacePods(ctx, t, f.admin, ns)
+}
+
+// hyperplace is SIGKILLed while kube-scheduler is placing a batch of 100 pods on 8 ml.g5.xlarge
+// nodes (112 slots) and started again on the same port: scheduling resumes through the new
+// process, every pod ends bound exactly once, and no node exceeds 14 pods (the new process
+// rebuilds its counts from the apiserver).
+func (f *fixture) testKilledMidBatch(t *testing.T) {
+	ctx := t.Context()
+	const scenario = "chaos"
+	ns := teamNamespace(ctx, t, f.admin, "chaos")
+	f.makeNodes(ctx, t, scenario, g5_xlarge, []layout{
+		{"nn-chaos-l1", "nn-chaos-l2", "nn-chaos-l3-a", 4},
+		{"nn-chaos-l1", "nn-chaos-l2", "nn-chaos-l3-b", 4},
+	})
+	rec := recordPods(t, f.admin, ns)
+	const count = 100
+	var pods []*corev1.Pod
+	for i := 0; i < count; i++ {
+		pods = append(pods, podOpts{ns: ns, name: fmt.Sprintf("batch-%03d", i), scenario: scenario, labels: teamLabels(ns, nil)}.build())
+	}
+	created := make(chan error, 1)
+	go func() { created <- createPodsErr(ctx, f.admin, pods) }()
+
+	// Kill as soon as the batch is under way.
+	if err := wait.PollUntilContextTimeout(ctx, 5*time.Millisecond, 120*time.Second, true,
+		func(ctx context.Context) (bool, error) { return rec.Bound() >= 10, nil }); err != nil {
+		t.Fatalf("batch never started: %d bound", rec.Bound())
+	}
+	f.hp.Kill()
+	boundAtKill := rec.Bound()
+	t.Logf("SIGKILLed hyperplace with %d of %d pods bound", boundAtKill, count)
+	if boundAtKill >= count {
+		t.Fatalf("all pods were bound before the kill: the scenario did not interrupt a batch")
+	}
+	time.Sleep(3 * time.Second) // kube-scheduler meets a dead extender for a while
+	if got := rec.Bound(); got != boundAtKill {
+		// Binds hyperplace had already sent (at most its 8 server threads' worth) may complete,
+		// and the recorder sees binds with a watch's delay; nothing else may bind while the only
+		// binder is down (a fallback binder would place hundreds of pods in these 3 s).
+		t.Logf("%d pods bound while hyperplace was down (binds in flight at the kill)", got-boundAtKill)
+		if got-boundAtKill > 16 {
+			t.Errorf("%d pods bound while hyperplace was down", got-boundAtKill)
+		}
+	}
+	f.hp.Start()
+	if err := <-created; err != nil {
+		t.Fatal(err)
+	}
+	rec.WaitBound(ctx, t, count, 180*time.Second)
+
+	rec.CheckBoundOnce(t)
+	for node, pods := range rec.Placement() {
+		if len(pods) > 14 {
+			t.Errorf("node %s holds %d pods after the restart, ml.g5.xlarge allows 14", node, len(pods))
+		}
+	}
+	m := f.hp.Metrics(t)
+	if bound := m.Sum("hyperplace_extender_binds_total", `result="bound"`); bound < 1 {
+		t.Errorf("the restarted hyperplace bound no pod (binds_total %v): scheduling did not resume through it", bound)
+	} else {
+		t.Logf("the restarted hyperplace bound %v pods; refused by the apiserver: %v", bound,
+			m.Sum("hyperplace_extender_binds_total", `result="rejected"`))
+	}
+	events := scheduledEvents(ctx, t, f.admin, ns)
+	noEvent := 0
+	for name := range rec.Snapshot() {
+		switch n := events[name]; {
+		case n > 1:
+			t.Errorf("pod %s has %d Scheduled events", name, n)
+		case n == 0:
+			noEvent++ // bound by a bind whose reply the kill cut off; the scheduler then saw it bound
+		}
+	}
+	t.Logf("%d pods without a Scheduled event (bind completed but its reply lost in the kill)", noEvent)
+	if noEvent > 16 {
+		t.Errorf("%d pods lack a Scheduled event", noEvent)
+	}
+	deleteNamespacePods(ctx, t, f.admin, ns)
+}
+
+// kube-apiserver restarts: hyperplace's watches restart (its metric says so) and its cache keeps
+// following the cluster: a node created after the restart receives pods (names mode: a node
+// missing from the cache is rejected), pods deleted after the restart free their slots, and the
+// density cap still holds. Pods are created one at a time (each bound or refused before the
+// next), so that what is checked is the cache, not binds racing the next pod's filter (see
+// PodDensity/Burst). Binds after the restart must not fail.
+func (f *fixture) testAPIServerRestart(t *testing.T) {
+	ctx := t.Context()
+	const scenario = "apiserver-restart"
+	ns := teamNamespace(ctx, t, f.admin, "restart")
+	first := nodeOpts{scenario: scenario, index: 0, typ: g5_xlarge, l1: "nn-rs-l1", l2: "nn-rs-l2", l3: "nn-rs-l3"}.build()
+	before := f.hp.Metrics(t)
+	createNodeObjects(ctx, t, f.admin, first)
+	waitNodesInCache(ctx, t, f.hp, int(before.Sum("hyperplace_cache_nodes"))+1)
+	rec := recordPods(t, f.admin, ns)
+	pod := func(i int) *corev1.Pod {
+		return podOpts{ns: ns, name: fmt.Sprintf("svc-%02d", i), scenario: scenario, labels: teamLabels(ns, nil)}.build()
+	}
+	// one creates pod i and waits until it is bound (or, if refuse, refused for density).
+	one := func(i int, refuse bool) {
+		t.Helper()
+		createPods(ctx, t, f.admin, []*corev1.Pod{pod(i)})
+		name := fmt.Sprintf("svc-%02d", i)
+		if refuse {
+			waitSchedulingFailure(ctx, t, f.admin, ns, name, reasonMaxPods, 60*time.Second)
+			return
+		}
+		if node := waitBound(ctx, t, f.admin, ns, name); node == "" {
+			t.Fatalf("%s not bound", name)
+		}
+	}
+	for i := 0; i < 14; i++ {
+		one(i, false)
+	}
+	one(14, true)
+	one(15, true)
+
+	f.restartAPIServer()
+	err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 60*time.Second, true,
+		func(ctx context.Context) (bool, error) {
+			m := f.hp.Metrics(t)
+			return m.Sum("hyperplace_kube_watch_restarts_total", `resource="nodes"`) > before.Sum("hyperplace_kube_watch_restarts_total", `resource="nodes"`) &&
+				m.Sum("hyperplace_kube_watch_restarts_total", `resource="pods"`) > before.Sum("hyperplace_kube_watch_restarts_total", `resource="pods"`), nil
+		})
+	afterRestart := f.hp.Metrics(t)
+	restarts := map[string]float64{}
+	for k, v := range afterRestart {
+		if strings.HasPrefix(k, "hyperplace_kube_watch_restarts_total") {
+			restarts[k] = v - before[k]
+		}
+	}
+	t.Logf("hyperplace_kube_watch_restarts_total increments: %v", restarts)
+	if err != nil {
+		t.Fatalf("hyperplace's node and pod watches did not both restart")
+	}
+
+	// After the restart: two bound pods go away and a second node arrives; the two pending pods
+	// take the freed slots or the new node. Then 14 more come, one at a time: 12 + 2 + 14 = 28
+	// = 2 × 14.
+	zero := int64(0)
+	onFirst := rec.Placement()[first.Name]
+	if len(onFirst) != 14 {
+		t.Fatalf("%d pods on %s before the deletes, want 14", len(onFirst), first.Name)
+	}
+	for _, name := range onFirst[:2] {
+		if err := f.admin.CoreV1().Pods(ns).Delete(ctx, name, metav1.DeleteOptions{GracePeriodSeconds: &zero}); err != nil {
+			t.Fatalf("delete %s: %v", name, err)
+		}
+	}
+	second := nodeOpts{scenario: scenario, index: 1, typ: g5_xlarge, l1: "nn-rs-l1", l2: "nn-rs-l2", l3: "nn-rs-l3"}.build()
+	createNodeObjects(ctx, t, f.admin, second)
+	for _, name := range []string{"svc-14", "svc-15"} {
+		waitBound(ctx, t, f.admin, ns, name)
+	}
+	for i := 16; i < 30; i++ {
+		one(i, false)
+	}
+	placement := livePlacement(ctx, t, f.admin, ns)
+	t.Logf("pods per node after the restart: %v", placementSizes(placement))
+	if len(placement[second.Name]) == 0 {
+		t.Errorf("no pod on %s, the node created after the apiserver restart", second.Name)
+	}
+	total := 0
+	for node, pods := range placement {
+		total += len(pods)
+		if len(pods) > 14 {
+			t.Errorf("node %s holds %d pods after the apiserver restart, ml.g5.xlarge allows 14", node, len(pods))
+		}
+	}
+	if total != 28 {
+		t.Errorf("%d pods bound, want 28", total)
+	}
+	// No room left anywhere.
+	one(30, true)
+	rec.CheckBoundOnce(t)
+	end := f.hp.Metrics(t)
+	if failed := end.Sum("hyperplace_extender_binds_total", `result="unavailable"`) -
+		afterRestart.Sum("hyperplace_extender_binds_total", `result="unavailable"`); failed != 0 {
+		t.Errorf("%v binds failed to reach the apiserver after it was back and ready; hyperplace log:\n%s",
+			failed, grepLines(f.hp.proc.LogPath, "bind failed"))
+	}
+	deleteNamespacePods(ctx, t, f.admin, ns)
+}
+
+// grepLines returns the lines of a file that contain s.
+func grepLines(path, s string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	var out []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.Contains(line, s) {
+			out = append(out, line)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+func pendingPods(rec *podRecorder) []string {
+	var out []string
+	for name, r := range rec.Snapshot() {
+		if len(r.Nodes) == 0 {
+			out = append(out, name)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// livePlacement lists the namespace's pods now: node -> pod names.
+func livePlacement(ctx context.Context, t testing.TB, cs kubernetes.Interface, ns string) map[string][]string {
+	t.Helper()
+	l, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatalf("list pods: %v", err)
+	}
+	out := map[string][]string{}
+	for _, p := range l.Items {
+		if p.Spec.NodeName != "" {
+			out[p.Spec.NodeName] = append(out[p.Spec.NodeName], p.Name)
+		}
+	}
+	return out
+}
+
+func placementSizes(p map[string][]string) map[string]int {
+	out := map[string]int{}
+	for k, v := range p {
+		out[k] = len(v)
+	}
+	return out
+}
+
+// waitRunning waits until n pods of ns are Running (kwok plays their kubelet).
+func waitRunning(ctx context.Context, t testing.TB, cs kubernetes.Interface, ns string, n int) {
+	t.Helper()
+	var running int
+	err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 60*time.Second, true,
+		func(ctx context.Context) (bool, error) {
+			l, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
+			if err != nil {
+				return false, nil
+			}
+			running = 0
+			for _, p := range l.Items {
+				if p.Status.Phase == corev1.PodRunning {
+					running++
+				}
+			}
+			return running >= n, nil
+		})
+	if err != nil {
+		t.Errorf("%d of %d pods Running in %s (kwok): %v", running, n, ns, err)
+	}
+}
+
+// ---------------------------------------------------------------------------------------------
+// Manifests: every file in manifests/ applies with a server-side dry run.
+
+var kueueKinds = map[string]bool{
+	"Topology": true, "ResourceFlavor": true, "ClusterQueue": true, "LocalQueue": true,
+	"WorkloadPriorityClass": true,
+}
+
+func (f *fixture) testManifests(t *testing.T) {
+	ctx := t.Context()
+	files, err := filepath.Glob(repoPath("manifests", "*.yaml"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no manifests: %v", err)
+	}
+	a := newApplier(t, f.c, harness.UserAdmin)
+	applied := 0
+	for _, file := range files {
+		base := filepath.Base(file)
+		objs := manifestObjects(t, file)
+		if len(objs) == 0 {
+			t.Errorf("%s: no objects", base)
+		}
+		for _, obj := range objs {
+			gvk := obj.GroupVersionKind()
+			id := fmt.Sprintf("%s: %s %s", base, gvk.Kind, obj.GetName())
+			switch {
+			case gvk.Kind == "KubeSchedulerConfiguration":
+				// Not an API object: kube-scheduler reads it. The fixture's scheduler runs the
+				// configuration derived from it (schedulerConfigFromManifest checks its fields).
+				if gvk.GroupVersion().String() != "kubescheduler.config.k8s.io/v1" {
+					t.Errorf("%s: apiVersion %s", id, gvk.GroupVersion())
+				}
+				continue
+			case gvk.Group == "kueue.x-k8s.io":
+				if _, err := a.Mapping(gvk); err == nil {
+					if _, err := a.Apply(ctx, obj, true); err != nil {
+						t.Errorf("%s: dry-run apply: %v", id, err)
+					}
+					applied++
+				} else {
+					// Kueue's CRDs are not installed in this control plane: check the object's
+					// shape instead (below, for the whole file).
+					if !kueueKinds[gvk.Kind] || gvk.Version != "v1beta2" {
+						t.Errorf("%s: unexpected Kueue kind/version %s", id, gvk)
+					}
+				}
+				continue
+			}
+			if gvk.Kind == "MutatingWebhookConfiguration" {
+				fillCABundle(obj, f.c.CA.CertPEM)
+			}
+			if _, err := a.Apply(ctx, obj, true); err != nil {
+				t.Errorf("%s: dry-run apply: %v", id, err)
+				continue
+			}
+			applied++
+			for _, w := range a.TakeWarnings() {
+				t.Errorf("%s: apiserver warning: %s", id, w)
+			}
+			if gvk.Kind == "ConfigMap" {
+				checkConfigMap(t, id, obj)
+			}
+		}
+		if base == "kueue-example.yaml" {
+			checkKueueExample(t, objs)
+		}
+	}
+	t.Logf("%d objects from %d files applied with dryRun=All (Kueue CRDs absent here: kueue-example.yaml's Kueue objects checked offline)", applied, len(files))
+}
+
+func fillCABundle(obj *unstructured.Unstructured, ca []byte) {
+	hooks, _, _ := unstructured.NestedSlice(obj.Object, "webhooks")
+	for i, h := range hooks {
+		hm, _ := h.(map[string]any)
+		if hm == nil {
+			continue
+		}
+		cc, _ := hm["clientConfig"].(map[string]any)
+		if cc == nil {
+			continue
+		}
+		if s, _ := cc["caBundle"].(string); s == "" || strings.Contains(s, "<") || strings.Contains(s, "$") {
+			cc["caBundle"] = base64.StdEncoding.EncodeToString(ca)
+		}
+		hooks[i] = hm
+	}
+	_ = unstructured.SetNestedSlice(obj.Object, hooks, "webhooks")
+}
+
+// checkConfigMap: hyperplace accepts the configuration file the ConfigMap carries.
+func checkConfigMap(t *testing.T, id string, obj *unstructured.Unstructured) {
+	t.Helper()
+	data, _, _ := unstructured.NestedStringMap(obj.Object, "data")
+	text, ok := data["config.yaml"]
+	if !ok {
+		t.Errorf("%s: no data[config.yaml]", id)
+		return
+	}
+	path := filepath.Join(t.TempDir(), "config.yaml")
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := execOutput(hyperplaceBinary(t), "check-config", path)
+	if err != nil {
+		t.Errorf("%s: hyperplace check-config refuses data[config.yaml]: %v\n%s", id, err, out)
+	}
+}
+
+// checkKueueExample validates kueue-example.yaml without Kueue: kinds and versions, and that the
+// names it cross-references exist in it and match hyperplace's conventions.
+func checkKueueExample(t *testing.T, objs []*unstructured.Unstructured) {
+	t.Helper()
+	byKind := map[string]map[string]*unstructured.Unstructured{}
+	for _, o := range objs {
+		k := o.GetKind()
+		if byKind[k] == nil {
+			byKind[k] = map[string]*unstructured.Unstructured{}
+		}
+		byKind[k][o.GetName()] = o
+		switch {
+		case k == "Namespace":
+			if o.GetAPIVersion() != "v1" {
+				t.Errorf("kueue-example.yaml: Namespace %s apiVersion %s", o.GetName(), o.GetAPIVersion())
+			}
+		case kueueKinds[k]:
+			if o.GetAPIVersion() != "kueue.x-k8s.io/v1beta2" {
+				t.Errorf("kueue-example.yaml: %s %s apiVersion %s, want kueue.x-k8s.io/v1beta2", k, o.GetName(), o.GetAPIVersion())
+			}
+		default:
+			t.Errorf("kueue-example.yaml: unexpected kind %s", k)
+		}
+	}
+	for _, k := range []string{"Namespace", "Topology", "ResourceFlavor", "ClusterQueue", "LocalQueue", "WorkloadPriorityClass"} {
+		if len(byKind[k]) == 0 {
+			t.Errorf("kueue-example.yaml: no %s", k)
+		}
+	}
+	// The Topology's levels are the network layers hyperplace reads, top to bottom.
+	for name, topo := range byKind["Topology"] {
+		levels, _, _ := unstructured.NestedSlice(topo.Object, "spec", "levels")
+		var labels []string
+		for _, l := range levels {
+			lm, _ := l.(map[string]any)
+			s, _ := lm["nodeLabel"].(string)
+			labels = append(labels, s)
+		}
+		if len(labels) < 3 || labels[0] != labelLayer1 || labels[1] != labelLayer2 || labels[2] != labelLayer3 {
+			t.Errorf("Topology %s levels %v: want %s, %s, %s first", name, labels, labelLayer1, labelLayer2, labelLayer3)
+		}
+	}
+	for name, rf := range byKind["ResourceFlavor"] {
+		if tn, _, _ := unstructured.NestedString(rf.Object, "spec", "topologyName"); tn != "" && byKind["Topology"][tn] == nil {
+			t.Errorf("ResourceFlavor %s names Topology %q, not in the file", name, tn)
+		}
+		it, _, _ := unstructured.NestedString(rf.Object, "spec", "nodeLabels", labelInstanceType)
+		if !strings.HasPrefix(it, "ml.") {
+			t.Errorf("ResourceFlavor %s selects instance type %q, want an ml. type", name, it)
+		}
+	}
+	for name, cq := range byKind["ClusterQueue"] {
+		groups, _, _ := unstructured.NestedSlice(cq.Object, "spec", "resourceGroups")
+		for _, g := range groups {
+			gm, _ := g.(map[string]any)
+			flavors, _ := gm["flavors"].([]any)
+			for _, fl := range flavors {
+				fm, _ := fl.(map[string]any)
+				if fn, _ := fm["name"].(string); byKind["ResourceFlavor"][fn] == nil {
+					t.Errorf("ClusterQueue %s uses flavor %q, not in the file", name, fn)
+				}
+			}
+		}
+	}
+	for name, lq := range byKind["LocalQueue"] {
+		ns := lq.GetNamespace()
+		if byKind["Namespace"][ns] == nil {
+			t.Errorf("LocalQueue %s in namespace %q, not in the file", name, ns)
+		}
+		if name != ns+"-localqueue" {
+			t.Errorf("LocalQueue %s in %s: HyperPod names it %s-localqueue", name, ns, ns)
+		}
+		if cq, _, _ := unstructured.NestedString(lq.Object, "spec", "clusterQueue"); byKind["ClusterQueue"][cq] == nil {
+			t.Errorf("LocalQueue %s points at ClusterQueue %q, not in the file", name, cq)
+		}
+	}
+	var classes []string
+	for name, wpc := range byKind["WorkloadPriorityClass"] {
+		switch v := wpc.Object["value"].(type) {
+		case int64, float64:
+		default:
+			t.Errorf("WorkloadPriorityClass %s: value %v (%T), want an integer", name, v, v)
+		}
+		classes = append(classes, name)
+	}
+	for _, want := range []string{"inference-priority", "training-priority", "fine-tuning-priority"} {
+		if !slices.Contains(classes, want) {
+			t.Errorf("kueue-example.yaml lacks WorkloadPriorityClass %s (webhook default)", want)
+		}
+	}
+}
