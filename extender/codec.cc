@@ -116,14 +116,20 @@ class Reader {
       }
       case od::json_type::string: {
         // The token runs from the opening quote to the next token; memchr finds the rare escape.
+        // The value must still be consumed: left unconsumed, simdjson's skip treats a following
+        // ':' as an opening bracket and misreads malformed input (found by fuzzing).
         std::string_view token = v.raw_json_token();
+        od::raw_json_string raw;
+        if (auto e = v.get_raw_json_string().get(raw)) return Fail(e, path);
         if (!HasBackslash(token)) return true;
         return ValidEscapes(token.data() + 1) || Fail(simdjson::STRING_ERROR, path);
       }
       case od::json_type::number: {
         std::string_view token = v.raw_json_token();
         while (!token.empty() && IsJsonSpace(token.back())) token.remove_suffix(1);
-        return IsJsonNumber(token) || Fail(simdjson::NUMBER_ERROR, path);
+        if (!IsJsonNumber(token)) return Fail(simdjson::NUMBER_ERROR, path);
+        if (auto e = v.get_number().error()) return Fail(e, path);  // consume it (see above)
+        return true;
       }
       case od::json_type::boolean: {
         bool b;

@@ -178,6 +178,10 @@ TEST(DecodeArgsTest, BadInputIsRejectedWithAReason) {
       {"bad number in an unused node field",
        R"({"Pod":{},"Nodes":{"items":[{"metadata":{"name":"n"},"status":{"images":[1.2.3]}}]}})",
        "Nodes.items[].status"},
+      // Found by fuzzing: a ':' after an unused string value once slipped through.
+      {"colon after an unused value", R"({"pod":{"mete":"x":{"a":"b"}}},"nodenames":["a"]})",
+       "Pod"},
+      {"colon after an unused number", R"({"pod":{"n":1:{"a":"b"}}},"nodenames":["a"]})", "Pod"},
       {"garbage in an unknown top-level key", R"({"Pod":{},"NodeNames":[],"X":[nul]})", "X"},
       {"invalid utf8", "{\"Pod\":{\"metadata\":{\"name\":\"\xff\"}},\"NodeNames\":[]}", ""},
       {"unescaped control char", "{\"Pod\":{\"metadata\":{\"name\":\"a\x01\"}},\"NodeNames\":[]}",

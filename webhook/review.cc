@@ -108,14 +108,20 @@ class Reader {
         return true;
       }
       case od::json_type::string: {
+        // Checked on the token, but consumed too: left unconsumed, simdjson's skip treats a
+        // following ':' as an opening bracket and misreads malformed input.
         std::string_view token = v.raw_json_token();
+        od::raw_json_string raw;
+        if (auto e = v.get_raw_json_string().get(raw)) return Fail(e, path);
         if (!json::HasBackslash(token)) return true;
         return json::ValidEscapes(token.data() + 1) || Fail(simdjson::STRING_ERROR, path);
       }
       case od::json_type::number: {
         std::string_view token = v.raw_json_token();
         while (!token.empty() && json::IsJsonSpace(token.back())) token.remove_suffix(1);
-        return json::IsJsonNumber(token) || Fail(simdjson::NUMBER_ERROR, path);
+        if (!json::IsJsonNumber(token)) return Fail(simdjson::NUMBER_ERROR, path);
+        if (auto e = v.get_number().error()) return Fail(e, path);
+        return true;
       }
       case od::json_type::boolean: {
         bool b;
