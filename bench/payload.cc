@@ -1,6 +1,8 @@
 #include "bench/payload.h"
 
+#include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <random>
 
 namespace hyperplace::bench {
@@ -15,6 +17,11 @@ std::string Hex(std::mt19937_64& rng, int digits) {
   std::string s;
   for (int i = 0; i < digits; ++i) s += kHex[rng() & 15];
   return s;
+}
+
+std::string Uuid(std::mt19937_64& rng) {
+  return Hex(rng, 8) + "-" + Hex(rng, 4) + "-" + Hex(rng, 4) + "-" + Hex(rng, 4) + "-" +
+         Hex(rng, 12);
 }
 
 }  // namespace
@@ -77,6 +84,7 @@ std::vector<GeneratedNode> GenerateNodes(const ClusterSpec& spec) {
           R"(,"taints":[{"key":"sagemaker.amazonaws.com/node-health-status","value":"Unschedulable","effect":"NoSchedule"}])";
     }
     const char* pods = n.instance_type == "ml.g5.8xlarge" ? "29" : "49";
+    n.max_pods = std::atoi(pods);
     j +=
         R"(},"status":{"capacity":{"cpu":"192","ephemeral-storage":"1048576000Ki","hugepages-1Gi":"0","memory":"2097152000Ki","nvidia.com/gpu":"8","pods":")";
     j += pods;
@@ -114,33 +122,72 @@ std::vector<GeneratedNode> GenerateNodes(const ClusterSpec& spec) {
 }
 
 std::string GeneratePodJson(std::uint64_t seed, int index, int group_size, bool topology) {
-  std::mt19937_64 rng(seed * 7919 + static_cast<std::uint64_t>(index));
-  const int team = index % 3;
-  const std::string ns = "hyperpod-ns-team-" + std::string(1, static_cast<char>('a' + team));
-  const std::string job = "train-" + std::to_string(index / (group_size > 0 ? group_size : 1));
+  PodOptions o;
+  o.seed = seed;
+  o.index = index;
+  const int job = index / (group_size > 0 ? group_size : 1);
+  o.team = "team-" + std::string(1, static_cast<char>('a' + job % 3));
+  o.job = "train-" + std::to_string(job);
+  o.group_size = group_size;
+  o.topology = topology ? TopologyKind::kRequired : TopologyKind::kNone;
+  return GeneratePod(o);
+}
+
+std::string GeneratePod(const PodOptions& o) {
+  std::mt19937_64 rng(o.seed * 7919 + static_cast<std::uint64_t>(o.index));
+  const std::string ns = "hyperpod-ns-" + o.team;
+  const std::string name = o.name.empty() ? o.job + "-worker-" + std::to_string(o.index) : o.name;
+  const bool grouped = o.group_size > 0 && !o.job.empty();
   std::string j;
-  j += R"({"metadata":{"name":")" + job + "-worker-" + std::to_string(index) +
-       R"(","namespace":")" + ns + R"(","uid":")" + Hex(rng, 8) + "-" + Hex(rng, 4) + "-" +
-       Hex(rng, 4) + "-" + Hex(rng, 4) + "-" + Hex(rng, 12) +
-       R"(","resourceVersion":"1","creationTimestamp":"2026-11-20T10:04:11Z","labels":{)";
+  j.reserve(2600);
+  j += R"({"metadata":{"name":")" + name + R"(","namespace":")" + ns + R"(","uid":")" + Uuid(rng) +
+       R"(","resourceVersion":")" + o.resource_version +
+       R"(","creationTimestamp":"2026-11-20T10:04:11Z","labels":{)";
   j += R"("kueue.x-k8s.io/queue-name":")" + ns +
        R"(-localqueue","kueue.x-k8s.io/priority-class":"training-priority")";
-  if (group_size > 0) {
-    j += R"(,"kueue.x-k8s.io/pod-group-name":")" + job + "\"";
-  }
+  if (grouped) j += R"(,"kueue.x-k8s.io/pod-group-name":")" + o.job + "\"";
   j += R"(},"annotations":{)";
-  if (group_size > 0) {
-    j += R"("kueue.x-k8s.io/pod-group-total-count":")" + std::to_string(group_size) + "\"";
-    if (topology) {
+  if (grouped) {
+    j += R"("kueue.x-k8s.io/pod-group-total-count":")" + std::to_string(o.group_size) + "\"";
+    if (o.topology == TopologyKind::kRequired) {
       j += R"(,"kueue.x-k8s.io/podset-required-topology":"topology.k8s.aws/network-node-layer-3")";
+    } else if (o.topology == TopologyKind::kPreferred) {
+      j += R"(,"kueue.x-k8s.io/podset-preferred-topology":"topology.k8s.aws/network-node-layer-3")";
     }
   }
-  j += R"(},"ownerReferences":[{"apiVersion":"batch/v1","kind":"Job","name":")" + job +
-       R"(","uid":")" + Hex(rng, 8) + R"(","controller":true,"blockOwnerDeletion":true}]},)";
+  j += "}";
+  const std::string owner_uid = Hex(rng, 8);
+  if (!o.job.empty()) {
+    j += R"(,"ownerReferences":[{"apiVersion":"batch/v1","kind":"Job","name":")" + o.job +
+         R"(","uid":")" + owner_uid + R"(","controller":true,"blockOwnerDeletion":true}])";
+  }
+  j += "},";
   j +=
       R"("spec":{"containers":[{"name":"trainer","image":"123456789012.dkr.ecr.us-west-2.amazonaws.com/llama:2.1","resources":{"limits":{"nvidia.com/gpu":"8"},"requests":{"cpu":"90","memory":"900Gi","nvidia.com/gpu":"8"}}}],)";
+  j += R"("restartPolicy":"Never","schedulerName":"default-scheduler",)";
+  if (!o.node_name.empty()) j += R"("nodeName":")" + o.node_name + R"(",)";
   j +=
-      R"("restartPolicy":"Never","schedulerName":"default-scheduler","tolerations":[{"key":"node.kubernetes.io/not-ready","operator":"Exists","effect":"NoExecute","tolerationSeconds":300},{"key":"nvidia.com/gpu","operator":"Exists","effect":"NoSchedule"}],"priority":0},"status":{"phase":"Pending","qosClass":"Burstable"}})";
+      R"("tolerations":[{"key":"node.kubernetes.io/not-ready","operator":"Exists","effect":"NoExecute","tolerationSeconds":300},{"key":"nvidia.com/gpu","operator":"Exists","effect":"NoSchedule"}],"priority":0},)";
+  if (o.node_name.empty()) {
+    j += R"("status":{"phase":"Pending","qosClass":"Burstable"}})";
+    return j;
+  }
+  const std::string ip = "10." + std::to_string(1 + o.index % 4) + "." +
+                         std::to_string((o.index / 4) % 250) + "." + std::to_string(o.index % 250);
+  j += R"("status":{"phase":"Running","conditions":[)";
+  const char* kConditions[] = {"Initialized", "Ready", "ContainersReady", "PodScheduled"};
+  for (int c = 0; c < 4; ++c) {
+    j += c ? "," : "";
+    j += R"({"type":")" + std::string(kConditions[c]) +
+         R"(","status":"True","lastProbeTime":null,"lastTransitionTime":"2026-11-20T10:05:0)" +
+         std::to_string(c) + R"(Z"})";
+  }
+  j += R"(],"hostIP":"10.1.0.1","hostIPs":[{"ip":"10.1.0.1"}],"podIP":")" + ip +
+       R"(","podIPs":[{"ip":")" + ip + R"("}],"startTime":"2026-11-20T10:05:00Z",)";
+  j +=
+      R"("containerStatuses":[{"name":"trainer","state":{"running":{"startedAt":"2026-11-20T10:05:03Z"}},"lastState":{},"ready":true,"restartCount":0,"image":"123456789012.dkr.ecr.us-west-2.amazonaws.com/llama:2.1","imageID":"123456789012.dkr.ecr.us-west-2.amazonaws.com/llama@sha256:)" +
+      Hex(rng, 64) + R"(","containerID":"containerd://)" + Hex(rng, 64) +
+      R"(","started":true}],"qosClass":"Burstable"}})";
   return j;
 }
 
@@ -167,6 +214,384 @@ std::string NodeNamesArgs(const std::string& pod_json, const std::vector<Generat
     out += '"' + nodes[i].name + '"';
   }
   out += "]}";
+  return out;
+}
+
+namespace {
+
+// Pending pod `i`'s gang: kind by i % 20 (see SchedulingSpec), sizes 4, 8, 16, 32 in turn.
+struct PendingPlan {
+  TopologyKind topology = TopologyKind::kNone;
+  int group_size = 0;
+  int placed_peers = 0;
+  int rack = 0;  // where the placed peers run
+};
+
+PendingPlan PlanPending(const SchedulingSpec& spec, int i, int nodes) {
+  PendingPlan p;
+  const int kind = i % 20;
+  static constexpr int kSizes[] = {4, 8, 16, 32};
+  if (kind < 17) p.group_size = kSizes[(i / 20 + kind) % 4];
+  if (kind < 14) {
+    p.topology = TopologyKind::kRequired;
+  } else if (kind < 17) {
+    p.topology = TopologyKind::kPreferred;
+  }
+  const int racks = std::max(1, nodes / 16);
+  if (kind < 8) {
+    p.placed_peers = std::min(p.group_size / 2, 8);
+    std::mt19937_64 rng(spec.seed * 104729 + static_cast<std::uint64_t>(i));
+    p.rack = static_cast<int>(rng() % static_cast<std::uint64_t>(racks));
+  }
+  return p;
+}
+
+std::string PendingTeam(int i) { return "team-" + std::string(1, static_cast<char>('a' + i % 3)); }
+std::string PendingJob(int i) { return "pending-" + std::to_string(i); }
+
+}  // namespace
+
+std::vector<PendingPod> GeneratePendingPods(const SchedulingSpec& spec,
+                                            const std::vector<GeneratedNode>& nodes) {
+  std::vector<PendingPod> out;
+  const int n = static_cast<int>(nodes.size());
+  for (int i = 0; i < spec.pending_pods; ++i) {
+    const PendingPlan plan = PlanPending(spec, i, n);
+    PodOptions o;
+    o.seed = spec.seed;
+    o.index = 1000000 + i;
+    o.team = PendingTeam(i);
+    o.group_size = plan.group_size;
+    o.topology = plan.topology;
+    if (plan.group_size > 0) {
+      o.job = PendingJob(i);
+      o.name = o.job + "-worker-" + std::to_string(plan.placed_peers);
+    } else {
+      o.job.clear();  // a bare pod: no owner, so no group
+      o.name = "notebook-" + std::to_string(i);
+    }
+    PendingPod pod;
+    pod.json = GeneratePod(o);
+    pod.name = o.name;
+    pod.namespace_name = "hyperpod-ns-" + o.team;
+    const std::string key = R"("uid":")";
+    const std::size_t at = pod.json.find(key) + key.size();
+    pod.uid = pod.json.substr(at, pod.json.find('"', at) - at);
+    pod.topology = plan.topology;
+    pod.placed_peers = plan.placed_peers;
+    out.push_back(std::move(pod));
+  }
+  return out;
+}
+
+int ForEachPlacedPod(const SchedulingSpec& spec, const std::vector<GeneratedNode>& nodes,
+                     const std::function<void(const PlacedPod&)>& emit) {
+  const int n = static_cast<int>(nodes.size());
+  if (n == 0) return 0;
+  std::vector<int> used(nodes.size(), 0);
+  auto cap = [&](int node) { return std::max(0, nodes[node].max_pods - 4); };
+  int emitted = 0;
+  auto place = [&](PodOptions& o, int node) {
+    o.node_name = nodes[node].name;
+    o.resource_version = "__RV__";
+    PlacedPod pod;
+    pod.name = o.name;
+    pod.namespace_name = "hyperpod-ns-" + o.team;
+    pod.node = node;
+    pod.json = GeneratePod(o);
+    ++used[node];
+    ++emitted;
+    emit(pod);
+  };
+  // Peers of the pending gangs: in the rack the plan chose, on its first nodes with room.
+  for (int i = 0; i < spec.pending_pods && emitted < spec.total_pods; ++i) {
+    const PendingPlan plan = PlanPending(spec, i, n);
+    for (int k = 0; k < plan.placed_peers && emitted < spec.total_pods; ++k) {
+      int node = -1;
+      for (int m = 0; m < 16 && node < 0; ++m) {
+        const int candidate = (plan.rack * 16 + k + m) % n;
+        if (used[candidate] < cap(candidate)) node = candidate;
+      }
+      if (node < 0) break;
+      PodOptions o;
+      o.seed = spec.seed;
+      o.index = 2000000 + i * 64 + k;
+      o.team = PendingTeam(i);
+      o.job = PendingJob(i);
+      o.name = o.job + "-worker-" + std::to_string(k);
+      o.group_size = plan.group_size;
+      o.topology = plan.topology;
+      place(o, node);
+    }
+  }
+  // Background gangs of 8, each on the next 8 nodes (round robin) that have room.
+  int cursor = 0, job = 0;
+  while (emitted < spec.total_pods) {
+    PodOptions o;
+    o.seed = spec.seed;
+    o.team = "team-" + std::string(1, static_cast<char>('a' + job % 3));
+    o.job = "bg-" + std::to_string(job);
+    o.group_size = 8;
+    o.topology = job % 2 == 0 ? TopologyKind::kRequired : TopologyKind::kNone;
+    for (int k = 0; k < 8 && emitted < spec.total_pods; ++k) {
+      int tried = 0;
+      while (used[cursor] >= cap(cursor) && tried < n) {
+        cursor = (cursor + 1) % n;
+        ++tried;
+      }
+      if (tried == n) return emitted;  // every node is full
+      o.index = job * 8 + k;
+      o.name = o.job + "-worker-" + std::to_string(k);
+      place(o, cursor);
+      cursor = (cursor + 1) % n;
+    }
+    ++job;
+  }
+  return emitted;
+}
+
+std::string BindingArgs(const std::string& pod_name, const std::string& pod_namespace,
+                        const std::string& pod_uid, const std::string& node) {
+  return R"({"PodName":")" + pod_name + R"(","PodNamespace":")" + pod_namespace +
+         R"(","PodUID":")" + pod_uid + R"(","Node":")" + node + R"("})";
+}
+
+namespace {
+
+struct UserInfo {
+  std::string username;
+  std::string uid;
+  std::vector<std::string> groups;
+};
+
+UserInfo TeamMember(const std::string& team, int n) {
+  return {"user" + std::to_string(n) + "@" + team + ".example.com",
+          "aws-iam:" + std::to_string(n),
+          {"hyperpod-ns-" + team + "-namespace-level-group", "system:authenticated"}};
+}
+
+UserInfo ServiceAccount(const std::string& ns, const std::string& name) {
+  return {"system:serviceaccount:" + ns + ":" + name,
+          "sa-" + ns + "-" + name,
+          {"system:serviceaccounts", "system:serviceaccounts:" + ns, "system:authenticated"}};
+}
+
+std::string JsonStringArray(const std::vector<std::string>& values) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    if (i > 0) out += ',';
+    out += '"' + values[i] + '"';
+  }
+  return out + "]";
+}
+
+// What one review asks the webhook to admit.
+struct ReviewPlan {
+  std::string kind = "Pod";  // or "Job"
+  std::string ns;
+  UserInfo user;
+  std::string queue;                   // empty: no queue-name label
+  std::string priority;                // empty: no priority-class label
+  std::string instance_type_selector;  // empty: none
+  bool job_labels = false;  // a pod of a Job: batch.kubernetes.io/job-name, controller-uid
+  std::string manager = "kubectl-client-side-apply";
+};
+
+std::string PodSpecJson(std::mt19937_64& rng, const ReviewPlan& r, const std::string& sa) {
+  const std::string token_volume = "kube-api-access-" + Hex(rng, 5);
+  std::string j =
+      R"({"volumes":[{"name":")" + token_volume +
+      R"(","projected":{"sources":[{"serviceAccountToken":{"expirationSeconds":3607,"path":"token"}},{"configMap":{"name":"kube-root-ca.crt","items":[{"key":"ca.crt","path":"ca.crt"}]}},{"downwardAPI":{"items":[{"path":"namespace","fieldRef":{"apiVersion":"v1","fieldPath":"metadata.namespace"}}]}}],"defaultMode":420}},{"name":"dshm","emptyDir":{"medium":"Memory","sizeLimit":"64Gi"}}],)";
+  j +=
+      R"("containers":[{"name":"pytorch","image":"763104351884.dkr.ecr.us-west-2.amazonaws.com/pytorch-training:2.3.0-gpu-py311-cu121-ubuntu20.04-sagemaker","command":["torchrun"],"args":["--nnodes=8","--nproc_per_node=8","train.py","--config","/config/llama3-70b.yaml"],)";
+  j +=
+      R"("env":[{"name":"NCCL_DEBUG","value":"WARN"},{"name":"FI_PROVIDER","value":"efa"},{"name":"FI_EFA_USE_DEVICE_RDMA","value":"1"},{"name":"NCCL_SOCKET_IFNAME","value":"^lo,docker"},{"name":"MASTER_ADDR","value":"llama-0.llama"},{"name":"POD_NAME","valueFrom":{"fieldRef":{"apiVersion":"v1","fieldPath":"metadata.name"}}}],)";
+  j +=
+      R"("resources":{"limits":{"nvidia.com/gpu":"8","vpc.amazonaws.com/efa":"32"},"requests":{"cpu":"90","memory":"900Gi","nvidia.com/gpu":"8","vpc.amazonaws.com/efa":"32"}},)";
+  j +=
+      R"("volumeMounts":[{"name":"dshm","mountPath":"/dev/shm"},{"name":")" + token_volume +
+      R"(","readOnly":true,"mountPath":"/var/run/secrets/kubernetes.io/serviceaccount"}],"terminationMessagePath":"/dev/termination-log","terminationMessagePolicy":"File","imagePullPolicy":"IfNotPresent"}],)";
+  j += R"("restartPolicy":"Never","terminationGracePeriodSeconds":30,"dnsPolicy":"ClusterFirst",)";
+  if (!r.instance_type_selector.empty()) {
+    j += R"("nodeSelector":{"node.kubernetes.io/instance-type":")" + r.instance_type_selector +
+         R"("},)";
+  }
+  j += R"("serviceAccountName":")" + sa + R"(","serviceAccount":")" + sa +
+       R"(","securityContext":{},"schedulerName":"default-scheduler",)";
+  j +=
+      R"("tolerations":[{"key":"node.kubernetes.io/not-ready","operator":"Exists","effect":"NoExecute","tolerationSeconds":300},{"key":"node.kubernetes.io/unreachable","operator":"Exists","effect":"NoExecute","tolerationSeconds":300},{"key":"nvidia.com/gpu","operator":"Exists","effect":"NoSchedule"}],)";
+  j += R"("priority":0,"enableServiceLinks":true,"preemptionPolicy":"PreemptLowerPriority"})";
+  return j;
+}
+
+std::string ReviewJson(std::mt19937_64& rng, const ReviewPlan& r, int index, std::string& uid_out) {
+  const bool job = r.kind == "Job";
+  const std::string name = (job ? "llama-" : "llama-worker-") + std::to_string(index);
+  const std::string uid = Uuid(rng);
+  uid_out = uid;
+  std::string labels;
+  auto add = [&labels](const std::string& k, const std::string& v) {
+    labels += labels.empty() ? "" : ",";
+    labels += '"' + k + R"(":")" + v + '"';
+  };
+  const std::string controller_uid = Uuid(rng);
+  add("app.kubernetes.io/name", "llama-train");
+  if (r.job_labels) {
+    add("batch.kubernetes.io/controller-uid", controller_uid);
+    add("batch.kubernetes.io/job-name", "llama-" + std::to_string(index / 8));
+    add("controller-uid", controller_uid);
+    add("job-name", "llama-" + std::to_string(index / 8));
+  }
+  if (!r.queue.empty()) add("kueue.x-k8s.io/queue-name", r.queue);
+  if (!r.priority.empty()) add("kueue.x-k8s.io/priority-class", r.priority);
+
+  std::string object = R"({"kind":")" + r.kind + R"(","apiVersion":")" + (job ? "batch/v1" : "v1") +
+                       R"(","metadata":{)";
+  if (r.job_labels) {
+    object += R"("generateName":"llama-)" + std::to_string(index / 8) + R"(-",)";
+  } else {
+    object += R"("name":")" + name + R"(",)";
+  }
+  object += R"("namespace":")" + r.ns + R"(","creationTimestamp":null,"labels":{)" + labels + "}";
+  if (r.job_labels) {
+    object += R"(,"annotations":{"batch.kubernetes.io/job-completion-index":")" +
+              std::to_string(index % 8) +
+              R"("},"ownerReferences":[{"apiVersion":"batch/v1","kind":"Job","name":"llama-)" +
+              std::to_string(index / 8) + R"(","uid":")" + controller_uid +
+              R"(","controller":true,"blockOwnerDeletion":true}])";
+  }
+  object +=
+      R"(,"managedFields":[{"manager":")" + r.manager + R"(","operation":"Update","apiVersion":")" +
+      (job ? "batch/v1" : "v1") +
+      R"(","time":"2026-11-20T10:04:11Z","fieldsType":"FieldsV1","fieldsV1":{"f:metadata":{"f:labels":{".":{},"f:app.kubernetes.io/name":{}}},"f:spec":{)";
+  object +=
+      job ? R"("f:backoffLimit":{},"f:completions":{},"f:parallelism":{},"f:template":{"f:spec":{"f:containers":{"k:{\"name\":\"pytorch\"}":{".":{},"f:image":{},"f:name":{},"f:resources":{}}}}}}}}]},)"
+          : R"("f:containers":{"k:{\"name\":\"pytorch\"}":{".":{},"f:image":{},"f:name":{},"f:resources":{}}},"f:restartPolicy":{}}}}]},)";
+  const std::string sa = "default";
+  if (job) {
+    object +=
+        R"("spec":{"parallelism":8,"completions":8,"backoffLimit":0,"completionMode":"Indexed","suspend":false,"podReplacementPolicy":"TerminatingOrFailed","manualSelector":false,)";
+    object +=
+        R"("selector":{"matchLabels":{"batch.kubernetes.io/controller-uid":")" + controller_uid +
+        R"("}},"template":{"metadata":{"creationTimestamp":null,"labels":{"app.kubernetes.io/name":"llama-train","batch.kubernetes.io/controller-uid":")" +
+        controller_uid + R"("}},"spec":)" + PodSpecJson(rng, r, sa) + "}},";
+    object += R"("status":{}})";
+  } else {
+    object += R"("spec":)" + PodSpecJson(rng, r, sa) + R"(,"status":{}})";
+  }
+
+  const std::string group = job ? "batch" : "";
+  const std::string resource = job ? "jobs" : "pods";
+  std::string j =
+      R"({"kind":"AdmissionReview","apiVersion":"admission.k8s.io/v1","request":{"uid":")" + uid +
+      "\"";
+  const std::string gvk =
+      R"({"group":")" + group + R"(","version":"v1","kind":")" + r.kind + R"("})";
+  const std::string gvr =
+      R"({"group":")" + group + R"(","version":"v1","resource":")" + resource + R"("})";
+  j += R"(,"kind":)" + gvk + R"(,"resource":)" + gvr + R"(,"requestKind":)" + gvk +
+       R"(,"requestResource":)" + gvr;
+  if (!r.job_labels) j += R"(,"name":")" + name + "\"";
+  j += R"(,"namespace":")" + r.ns + R"(","operation":"CREATE","userInfo":{"username":")" +
+       r.user.username + R"(","uid":")" + r.user.uid + R"(","groups":)" +
+       JsonStringArray(r.user.groups);
+  if (r.user.username.rfind("system:serviceaccount:", 0) == 0) {
+    j += R"(,"extra":{"authentication.kubernetes.io/credential-id":["JTI=)" + Uuid(rng) + R"("]})";
+  }
+  j +=
+      R"(},"object":)" + object +
+      R"(,"oldObject":null,"dryRun":false,"options":{"kind":"CreateOptions","apiVersion":"meta.k8s.io/v1","fieldManager":")" +
+      r.manager + R"("}}})";
+  return j;
+}
+
+}  // namespace
+
+std::vector<AdmissionCase> GenerateAdmissionReviews(std::uint64_t seed, int count) {
+  static const char* kTeams[] = {"team-a", "team-b", "team-c"};
+  std::vector<AdmissionCase> out;
+  out.reserve(static_cast<std::size_t>(count));
+  for (int i = 0; i < count; ++i) {
+    std::mt19937_64 rng(seed * 15485863 + static_cast<std::uint64_t>(i));
+    const std::string team = kTeams[i % 3];
+    const std::string other = kTeams[(i + 1) % 3];
+    const std::string ns = "hyperpod-ns-" + team;
+    const std::string queue = ns + "-localqueue";
+    ReviewPlan r;
+    r.ns = ns;
+    AdmissionCase c;
+    switch (i % 20) {
+      case 0:
+      case 1:
+      case 2:
+      case 3:
+      case 4:
+      case 5:
+        // The Job controller creating the pods of an admitted (already labelled) Job.
+        r.user = ServiceAccount("kube-system", "job-controller");
+        r.queue = queue;
+        r.priority = "training-priority";
+        r.job_labels = true;
+        r.manager = "kube-controller-manager";
+        c.what = "job-controller pod, labelled";
+        break;
+      case 6:
+      case 7:
+      case 8:
+      case 9:
+      case 10:
+        r.kind = "Job";
+        r.user = TeamMember(team, i);
+        c.what = "team member's job, labels added";
+        break;
+      case 11:
+      case 12:
+        r.user = TeamMember(team, i);
+        r.instance_type_selector = "p5.48xlarge";
+        r.queue = queue;
+        c.what = "team member's pod, instance type without ml.";
+        break;
+      case 13:
+      case 14:
+        r.kind = "Job";
+        r.user = TeamMember(team, i);
+        r.queue = queue;
+        r.priority = "inference-priority";
+        c.what = "team member's job, fully labelled";
+        break;
+      case 15:
+        r.user = ServiceAccount(ns, "default");
+        c.what = "team service account's pod";
+        break;
+      case 16:
+        r.kind = "Job";
+        r.user = TeamMember(other, i);
+        c.what = "deny: user of another team";
+        c.expect_allowed = false;
+        break;
+      case 17:
+        r.kind = "Job";
+        r.user = TeamMember(team, i);
+        r.queue = "hyperpod-ns-" + other + "-localqueue";
+        c.what = "deny: another team's queue";
+        c.expect_allowed = false;
+        break;
+      case 18:
+        r.user = TeamMember(team, i);
+        r.priority = "urgent-priority";
+        c.what = "deny: unknown priority class";
+        c.expect_allowed = false;
+        break;
+      default:
+        r.ns = "default";
+        r.user = TeamMember(team, i);
+        c.what = "non-team namespace, untouched";
+        break;
+    }
+    c.kind = r.kind;
+    c.body = ReviewJson(rng, r, i, c.uid);
+    out.push_back(std::move(c));
+  }
   return out;
 }
 

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# The standard benchmark suite, in one command:
+#   1. builds hyperplace, hpbench and the micro-benchmarks (RelWithDebInfo, in build-bench/);
+#   2. runs the micro-benchmarks (codec_bench, and webhook_bench when it exists);
+#   3. runs the hpbench suite against the freshly built hyperplace (fake API server with 100, 1000
+#      and 5000 nodes and 30 pods per node, the webhook over TLS with certs/make-certs.sh
+#      certificates, and the HTTP floor);
+#   4. writes bench/results/latest.json and latest.html, keeps the run before as previous.json
+#      and prints the table and the differences to it.
+#
+#   bench/run.sh [--quick] [any hpbench option...]
+#
+# Environment: BUILD_DIR (default build-bench), JOBS (build parallelism, default: all cores),
+# MICRO_MIN_TIME (seconds per micro-benchmark, default 0.2).
+# A few minutes on 2 cores; run it on a quiet machine (the summary prints the load average).
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+build="${BUILD_DIR:-$root/build-bench}"
+jobs="${JOBS:-$(nproc)}"
+min_time="${MICRO_MIN_TIME:-0.2}"
+results="$root/bench/results"
+mkdir -p "$results"
+work="$(mktemp -d "${TMPDIR:-/tmp}/hpbench-run.XXXXXX")"
+trap 'rm -rf "$work"' EXIT
+
+echo "== build ($build, -j$jobs)"
+cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+targets=(hyperplace hpbench codec_bench)
+have_webhook_bench=0
+if ninja -C "$build" -t targets all 2>/dev/null | grep -q '^webhook_bench:'; then
+  targets+=(webhook_bench)
+  have_webhook_bench=1
+fi
+ninja -C "$build" -j"$jobs" "${targets[@]}"
+
+echo "== load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "== micro-benchmarks"
+micro=()
+"$build/bench/codec_bench" --benchmark_min_time="$min_time" \
+  --benchmark_out="$results/codec_bench.json" --benchmark_out_format=json
+micro+=(--micro "$results/codec_bench.json")
+if [[ $have_webhook_bench == 1 ]]; then
+  webhook_bench="$(find "$build" -name webhook_bench -type f -perm -u+x | head -n1)"
+  "$webhook_bench" --benchmark_min_time="$min_time" \
+    --benchmark_out="$results/webhook_bench.json" --benchmark_out_format=json
+  micro+=(--micro "$results/webhook_bench.json")
+fi
+
+certs=()
+if [[ -x "$root/certs/make-certs.sh" ]]; then
+  "$root/certs/make-certs.sh" "$work/certs" >/dev/null
+  certs=(--certs-dir "$work/certs")
+fi
+
+compare=()
+if [[ -f "$results/latest.json" ]]; then
+  mv -f "$results/latest.json" "$results/previous.json"
+  compare=(--compare "$results/previous.json")
+fi
+
+echo "== load tests"
+label="$(git -C "$root" describe --always --dirty 2>/dev/null || echo unknown)"
+"$build/bench/hpbench" run --hyperplace "$build/hyperplace" "${certs[@]}" "${micro[@]}" \
+  --label "$label" --json "$results/latest.json" --html "$results/latest.html" \
+  "${compare[@]}" "$@"
