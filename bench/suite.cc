@@ -401,7 +401,8 @@ void Suite::RunCluster(int n) {
         sampler->Start();
         target.sampler = sampler.get();
       }
-      Status st = WaitForHttp200(target.endpoint, "/readyz", std::chrono::seconds(10));
+      // A server started by hand may still be listing 150,000 pods.
+      Status st = WaitForHttp200(target.endpoint, "/readyz", std::chrono::seconds(120));
       if (!st.ok()) unavailable = st.message();
       ready_at = Clock::now();
     }
@@ -643,8 +644,9 @@ StatusOr<Results> Suite::Run() {
     }
     s["pin"] = "servers on CPU 0, harness on CPU 1";
   }
-  char tmpl[] = "/tmp/hpbench-XXXXXX";
-  if (mkdtemp(tmpl) == nullptr) return Unavailable("cannot create a temporary directory");
+  const char* tmp = std::getenv("TMPDIR");
+  std::string tmpl = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/hpbench-XXXXXX";
+  if (mkdtemp(tmpl.data()) == nullptr) return Unavailable("cannot create a temporary directory");
   work_dir_ = tmpl;
 
   if (Status st = PrepareCerts(); !st.ok()) return st;
