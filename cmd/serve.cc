@@ -17,6 +17,7 @@
 #include "extender/watch_cache.h"
 #include "kube/access.h"
 #include "kube/client.h"
+#include "net/http_metrics.h"
 #include "net/http_server.h"
 #include "webhook/catalog.h"
 #include "webhook/kueue_watch.h"
@@ -27,71 +28,6 @@
 #endif
 
 namespace hyperplace::cli {
-namespace {
-
-// A bounded label for a request path: attacker-chosen paths must not create metric series.
-std::string_view VerbOf(std::string_view path) {
-  for (std::string_view known :
-       {"/filter", "/prioritize", "/bind", "/preempt", "/healthz", "/readyz", "/metrics"}) {
-    if (path == known) return known.substr(1);
-  }
-  return "other";
-}
-
-std::string_view CodeClass(int status) {
-  switch (status) {
-    case 200:
-      return "200";
-    case 400:
-      return "400";
-    case 404:
-      return "404";
-    case 405:
-      return "405";
-    case 408:
-      return "408";
-    case 413:
-      return "413";
-    case 431:
-      return "431";
-    case 500:
-      return "500";
-    case 503:
-      return "503";
-    default:
-      return status < 500 ? "4xx" : "5xx";
-  }
-}
-
-// Serving metrics for one listener: requests by verb and status code, latency by verb.
-class HttpMetrics {
- public:
-  HttpMetrics(metrics::Registry& registry, std::string server)
-      : server_(std::move(server)),
-        requests_(registry.AddCounter("hyperplace_http_requests_total",
-                                      "HTTP requests served, by listener, verb and status code.",
-                                      {"server", "verb", "code"})),
-        latency_(registry.AddHistogram(
-            "hyperplace_http_request_duration_seconds",
-            "Time from a request's first byte to its response written, by listener and verb.",
-            {"server", "verb"}, metrics::LatencyBuckets())) {}
-
-  net::RequestObserver Observer() {
-    return [this](std::string_view, std::string_view path, int status,
-                  std::chrono::nanoseconds elapsed) {
-      std::string_view verb = VerbOf(path);
-      requests_.With({server_, verb, CodeClass(status)}).Inc();
-      latency_.With({server_, verb}).Observe(std::chrono::duration<double>(elapsed).count());
-    };
-  }
-
- private:
-  std::string server_;
-  metrics::Family<metrics::Counter>& requests_;
-  metrics::Family<metrics::Histogram>& latency_;
-};
-
-}  // namespace
 
 int Serve(const Config& config, const ServeFlags& flags) {
   log::Configure(config.log.level, config.log.format);
@@ -169,7 +105,8 @@ int Serve(const Config& config, const ServeFlags& flags) {
                             "Pods placed on nodes in the extender's cache.",
                             [state] { return static_cast<double>(state->Current()->pod_count()); });
 
-  HttpMetrics extender_metrics(registry, "extender");
+  net::HttpMetrics extender_metrics(
+      registry, "extender", {"/filter", "/prioritize", "/bind", "/healthz", "/readyz", "/metrics"});
   net::ServerOptions options;
   options.limits = config.extender.server;
   options.observer = extender_metrics.Observer();

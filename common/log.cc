@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <ctime>
 
+#include "common/json.h"
+
 namespace hyperplace::log {
 namespace {
 
@@ -22,36 +24,7 @@ bool NeedsQuoting(std::string_view s) {
 }
 
 // Appends s as a JSON string body (without quotes); also used for quoted logfmt values.
-void AppendEscaped(std::string& out, std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20) {
-          out += "\\u00";
-          out += kHex[c >> 4];
-          out += kHex[c & 15];
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-}
+void AppendEscaped(std::string& out, std::string_view s) { json::AppendJsonStringContent(out, s); }
 
 std::string Timestamp() {
   timespec ts;

@@ -7,6 +7,7 @@
 
 #include "certs/tls_reloader.h"
 #include "common/log.h"
+#include "net/http_metrics.h"
 #include "webhook/admission.h"
 
 namespace hyperplace::webhook {
@@ -16,39 +17,6 @@ using Clock = std::chrono::steady_clock;
 using Verdict = AdmissionResult::Verdict;
 
 constexpr int kVerdictCount = 4;
-
-// A bounded label for a request path: attacker-chosen paths must not create metric series.
-std::string_view VerbOf(std::string_view path) {
-  for (std::string_view known : {"/mutate", "/healthz", "/readyz", "/metrics"}) {
-    if (path == known) return known.substr(1);
-  }
-  return "other";
-}
-
-std::string_view CodeClass(int status) {
-  switch (status) {
-    case 200:
-      return "200";
-    case 400:
-      return "400";
-    case 404:
-      return "404";
-    case 405:
-      return "405";
-    case 408:
-      return "408";
-    case 413:
-      return "413";
-    case 431:
-      return "431";
-    case 500:
-      return "500";
-    case 503:
-      return "503";
-    default:
-      return status < 500 ? "4xx" : "5xx";
-  }
-}
 
 }  // namespace
 
@@ -70,13 +38,7 @@ struct Service::Impl {
                                    "encode the response.",
                                    {}, metrics::LatencyBuckets())
                      .Get()),
-        requests(registry.AddCounter("hyperplace_http_requests_total",
-                                     "HTTP requests served, by listener, verb and status code.",
-                                     {"server", "verb", "code"})),
-        latency(registry.AddHistogram(
-            "hyperplace_http_request_duration_seconds",
-            "Time from a request's first byte to its response written, by listener and verb.",
-            {"server", "verb"}, metrics::LatencyBuckets())) {}
+        http(registry, "webhook", {"/mutate", "/healthz", "/readyz", "/metrics"}) {}
 
   // The admissions counter child, looked up once per combination and then kept lock-free.
   metrics::Counter& AdmissionCounter(Kind kind, Operation operation, Verdict verdict) {
@@ -125,8 +87,7 @@ struct Service::Impl {
   metrics::Histogram& duration;
   std::array<std::atomic<metrics::Counter*>, kKindCount * kOperationCount * kVerdictCount>
       counters{};
-  metrics::Family<metrics::Counter>& requests;
-  metrics::Family<metrics::Histogram>& latency;
+  net::HttpMetrics http;
 
   std::unique_ptr<certs::TlsReloader> reloader;
   std::unique_ptr<net::HttpServer> server;
@@ -164,12 +125,7 @@ Status Service::Start() {
   net::ServerOptions options;
   options.limits = s.webhook.server;
   options.tls = (*reloader)->Source();
-  options.observer = [&s](std::string_view, std::string_view path, int status,
-                          std::chrono::nanoseconds elapsed) {
-    const std::string_view verb = VerbOf(path);
-    s.requests.With({"webhook", verb, CodeClass(status)}).Inc();
-    s.latency.With({"webhook", verb}).Observe(std::chrono::duration<double>(elapsed).count());
-  };
+  options.observer = s.http.Observer();
   options.on_event = [](std::string_view event, std::string_view detail) {
     HP_LOG(kWarn, "http", {{"server", "webhook"}, {"event", event}, {"detail", detail}});
   };
