@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "common/json.h"
+#include "common/json_skip.h"
 
 namespace hyperplace::extender {
 
@@ -35,11 +36,7 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
 #define HP_STRINGIFY(x) HP_STRINGIFY_(x)
 constexpr std::string_view kKernel = HP_STRINGIFY(SIMDJSON_BUILTIN_IMPLEMENTATION);
 
-using json::HasBackslash;
-using json::IsJsonNumber;
 using json::IsJsonSpace;
-using json::ValidEscapes;
-using json::ValidKey;
 
 // Walks the JSON with a field path for error messages. Every method returns false on error after
 // recording it; callers return at once.
@@ -84,65 +81,10 @@ class Reader {
     return true;
   }
 
-  // Consumes a value the decoder has no use for, validating every token in it: On-Demand would
-  // otherwise skip it by counting brackets and accept malformed JSON there. Most of a full-node
-  // request's bytes pass through here (images, conditions), so strings are checked in place
-  // (escapes only; stage 1 already checked UTF-8 and quoting) rather than unescaped, and numbers
-  // on their token rather than converted.
-  bool Skip(od::value& v, std::string_view path, int depth = 0) {
-    if (depth > static_cast<int>(kMaxDepth)) return Fail(simdjson::DEPTH_ERROR, path);
-    od::json_type type;
-    if (auto e = v.type().get(type)) return Fail(e, path);
-    switch (type) {
-      case od::json_type::object: {
-        od::object obj;
-        if (auto e = v.get_object().get(obj)) return Fail(e, path);
-        for (auto result : obj) {
-          od::field field;
-          if (auto e = std::move(result).get(field)) return Fail(e, path);
-          if (!ValidKey(field.key().raw())) return Fail(simdjson::STRING_ERROR, path);
-          if (!Skip(field.value(), path, depth + 1)) return false;
-        }
-        return true;
-      }
-      case od::json_type::array: {
-        od::array arr;
-        if (auto e = v.get_array().get(arr)) return Fail(e, path);
-        for (auto result : arr) {
-          if (auto e = result.error()) return Fail(e, path);
-          if (!Skip(result.value_unsafe(), path, depth + 1)) return false;
-        }
-        return true;
-      }
-      case od::json_type::string: {
-        // The token runs from the opening quote to the next token; memchr finds the rare escape.
-        // The value must still be consumed: left unconsumed, simdjson's skip treats a following
-        // ':' as an opening bracket and misreads malformed input (found by fuzzing).
-        std::string_view token = v.raw_json_token();
-        od::raw_json_string raw;
-        if (auto e = v.get_raw_json_string().get(raw)) return Fail(e, path);
-        if (!HasBackslash(token)) return true;
-        return ValidEscapes(token.data() + 1) || Fail(simdjson::STRING_ERROR, path);
-      }
-      case od::json_type::number: {
-        std::string_view token = v.raw_json_token();
-        while (!token.empty() && IsJsonSpace(token.back())) token.remove_suffix(1);
-        if (!IsJsonNumber(token)) return Fail(simdjson::NUMBER_ERROR, path);
-        if (auto e = v.get_number().error()) return Fail(e, path);  // consume it (see above)
-        return true;
-      }
-      case od::json_type::boolean: {
-        bool b;
-        if (auto e = v.get_bool().get(b)) return Fail(e, path);
-        return true;
-      }
-      case od::json_type::null: {
-        bool null = false;
-        if (!IsNull(v, null, path)) return false;
-        return null || Fail(simdjson::N_ATOM_ERROR, path);
-      }
-    }
-    return Fail(simdjson::TAPE_ERROR, path);
+  // Consumes a value the decoder has no use for, validating every byte of it.
+  bool Skip(od::value& v, std::string_view path) {
+    auto e = json::SkipValue(v, 0, static_cast<int>(kMaxDepth));
+    return e == simdjson::SUCCESS || Fail(e, path);
   }
 
   // A JSON object of string values ({"k": "v"}); null is an empty map.

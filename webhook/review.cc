@@ -5,6 +5,7 @@
 #include <charconv>
 
 #include "common/json.h"
+#include "common/json_skip.h"
 
 namespace hyperplace::webhook {
 
@@ -79,59 +80,10 @@ class Reader {
     return String(v, out, path);
   }
 
-  // Consumes a value the decoder has no use for, validating every token in it: On-Demand would
-  // otherwise skip it by counting brackets and accept malformed JSON there. Strings are checked
-  // in place (escapes only; stage 1 already checked UTF-8 and quoting), numbers on their token.
+  // Consumes a value the decoder has no use for, validating every byte of it.
   bool Skip(od::value& v, std::string_view path, int depth) {
-    if (depth > static_cast<int>(kMaxDepth)) return Fail(simdjson::DEPTH_ERROR, path);
-    od::json_type type{};
-    if (!Type(v, type, path)) return false;
-    switch (type) {
-      case od::json_type::object: {
-        od::object obj;
-        if (auto e = v.get_object().get(obj)) return Fail(e, path);
-        for (auto result : obj) {
-          od::field field;
-          if (auto e = std::move(result).get(field)) return Fail(e, path);
-          if (!json::ValidKey(field.key().raw())) return Fail(simdjson::STRING_ERROR, path);
-          if (!Skip(field.value(), path, depth + 1)) return false;
-        }
-        return true;
-      }
-      case od::json_type::array: {
-        od::array arr;
-        if (auto e = v.get_array().get(arr)) return Fail(e, path);
-        for (auto result : arr) {
-          if (auto e = result.error()) return Fail(e, path);
-          if (!Skip(result.value_unsafe(), path, depth + 1)) return false;
-        }
-        return true;
-      }
-      case od::json_type::string: {
-        // Checked on the token, but consumed too: left unconsumed, simdjson's skip treats a
-        // following ':' as an opening bracket and misreads malformed input.
-        std::string_view token = v.raw_json_token();
-        od::raw_json_string raw;
-        if (auto e = v.get_raw_json_string().get(raw)) return Fail(e, path);
-        if (!json::HasBackslash(token)) return true;
-        return json::ValidEscapes(token.data() + 1) || Fail(simdjson::STRING_ERROR, path);
-      }
-      case od::json_type::number: {
-        std::string_view token = v.raw_json_token();
-        while (!token.empty() && json::IsJsonSpace(token.back())) token.remove_suffix(1);
-        if (!json::IsJsonNumber(token)) return Fail(simdjson::NUMBER_ERROR, path);
-        if (auto e = v.get_number().error()) return Fail(e, path);
-        return true;
-      }
-      case od::json_type::boolean: {
-        bool b;
-        if (auto e = v.get_bool().get(b)) return Fail(e, path);
-        return true;
-      }
-      case od::json_type::null:
-        return ConsumeNull(v, path);
-    }
-    return Fail(simdjson::TAPE_ERROR, path);
+    auto e = json::SkipValue(v, depth, static_cast<int>(kMaxDepth));
+    return e == simdjson::SUCCESS || Fail(e, path);
   }
 
   // Iterates an object's fields, calling fn(key, value); null is an empty object when
