@@ -96,18 +96,21 @@ void NameIndex::FindMany(const std::vector<std::string_view>& names,
     std::fill(out.begin(), out.end(), -1);
     return;
   }
+  // A ring of the last kAhead hashes: names[i]'s hash goes into the slot names[i - kAhead] used,
+  // so that one is probed first. (Storing first overwrote every hash before its probe: all but
+  // the last kAhead names were looked up with another name's hash.)
   constexpr std::size_t kAhead = 16;
   std::uint64_t hashes[kAhead];
   const std::size_t n = names.size();
   for (std::size_t i = 0; i < n + kAhead; ++i) {
+    if (i >= kAhead) {
+      const std::size_t j = i - kAhead;
+      out[j] = Probe(names[j], hashes[j % kAhead]);
+    }
     if (i < n) {
       const std::uint64_t h = Hash(names[i]);
       hashes[i % kAhead] = h;
       __builtin_prefetch(&slots_[h & mask_]);
-    }
-    if (i >= kAhead) {
-      const std::size_t j = i - kAhead;
-      out[j] = Probe(names[j], hashes[j % kAhead]);
     }
   }
 }
