@@ -104,6 +104,10 @@ int Serve(const Config& config, const ServeFlags& flags) {
   registry.AddCallbackGauge("hyperplace_cache_pods",
                             "Pods placed on nodes in the extender's cache.",
                             [state] { return static_cast<double>(state->Current()->pod_count()); });
+  registry.AddCallbackGauge(
+      "hyperplace_cache_pending_pods",
+      "Pods not yet placed, kept in the extender's cache for their group (uid and group only).",
+      [state] { return static_cast<double>(state->Current()->pending_pod_count()); });
 
   net::HttpMetrics extender_metrics(
       registry, "extender", {"/filter", "/prioritize", "/bind", "/healthz", "/readyz", "/metrics"});

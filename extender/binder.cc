@@ -61,9 +61,10 @@ void Binder::Bind(std::string_view body, net::Response& response) {
         response.body);
     return;
   }
-  // Count the pod on its node now: the next /filter may already be waiting for it. The group
-  // comes from the filter request that preceded this bind; a pod we never saw counts on its node
-  // without a group until the watch tells.
+  // Count the pod on its node now: the next /filter may already be waiting for it. The group is
+  // the one the pod watch knows (pending pods included), so a bind whose /filter another replica
+  // served lands in its gang; the memo of filter requests covers a pod created so recently that
+  // the watch has not shown it yet.
   const bool assume = !args.pod_uid.empty();
   if (assume) {
     PodRecord pod;

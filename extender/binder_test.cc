@@ -2,8 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <nlohmann/json.hpp>
+#include <set>
+#include <thread>
 
+#include "extender/extender.h"
+#include "extender/watch_cache.h"
 #include "kube/testing/fake_apiserver.h"
 #include "scoring/testing/builders.h"
 
@@ -104,6 +109,138 @@ TEST(DnsSubdomainTest, ValidNamesOnly) {
     EXPECT_FALSE(IsDnsSubdomain(bad)) << bad;
   }
   EXPECT_FALSE(IsDnsSubdomain(std::string(254, 'a')));
+}
+
+// A bind from a process that never saw the pod's /filter (hyperplace restarted between the two,
+// or the other replica behind the Service served the filter): the pod watch, which keeps pending
+// pods, supplies the group, so the next pod of the gang is placed next to it.
+class FailoverBindTest : public ::testing::Test {
+ protected:
+  static constexpr const char* kGroup = "hyperpod-ns-team-a/kueue.x-k8s.io/pod-group-name=train-7";
+
+  // One hyperplace process: its own state, watch cache, memo, extender and binder.
+  struct Process {
+    std::shared_ptr<MemoryState> state;
+    std::shared_ptr<GroupMemo> memo = std::make_shared<GroupMemo>();
+    std::unique_ptr<WatchCache> cache;
+    std::unique_ptr<Extender> extender;
+    std::unique_ptr<Binder> binder;
+    metrics::Registry registry;
+  };
+
+  void SetUp() override {
+    kube::Access access;
+    access.server = server_.url();
+    access.ca_pem = server_.pki().ca_pem;
+    client_ = *kube::Client::Create(access, {});
+    // Two racks of two p5 nodes: either holds the gang of 2, so only the placed peer decides.
+    for (const auto& [name, rack] : {std::pair{"hyperpod-i-0a1", "nn-r1"},
+                                     {"hyperpod-i-0a2", "nn-r1"},
+                                     {"hyperpod-i-0b1", "nn-r2"},
+                                     {"hyperpod-i-0b2", "nn-r2"}}) {
+      server_.Upsert("nodes", name, NodeJson(name, rack));
+    }
+    server_.Upsert("pods", "train-7-0", PodObject("train-7-0"));
+    server_.Upsert("pods", "train-7-1", PodObject("train-7-1"));
+  }
+
+  static std::string NodeJson(const std::string& name, const std::string& rack) {
+    return R"({"kind":"Node","apiVersion":"v1","metadata":{"name":")" + name +
+           R"(","resourceVersion":"__RV__","labels":{"node.kubernetes.io/instance-type":"ml.p5.48xlarge","topology.k8s.aws/network-node-layer-1":"nn-t","topology.k8s.aws/network-node-layer-2":"nn-s","topology.k8s.aws/network-node-layer-3":")" +
+           rack +
+           R"(","sagemaker.amazonaws.com/node-health-status":"Schedulable"}},"spec":{},"status":{"allocatable":{"pods":"49"}}})";
+  }
+  static std::string PodObject(const std::string& name) {
+    return R"({"kind":"Pod","apiVersion":"v1","metadata":{"name":")" + name +
+           R"(","namespace":"hyperpod-ns-team-a","uid":"uid-)" + name +
+           R"(","resourceVersion":"__RV__","labels":{"kueue.x-k8s.io/pod-group-name":"train-7","kueue.x-k8s.io/queue-name":"hyperpod-ns-team-a-localqueue"},"annotations":{"kueue.x-k8s.io/pod-group-total-count":"2","kueue.x-k8s.io/podset-required-topology":"topology.k8s.aws/network-node-layer-3"}},"spec":{"schedulerName":"hyperplace","containers":[{"name":"c"}]},"status":{"phase":"Pending"}})";
+  }
+
+  std::unique_ptr<Process> StartProcess() {
+    auto p = std::make_unique<Process>();
+    p->state = std::make_shared<MemoryState>(scoring::testing::DefaultPolicy());
+    KubeConfig config;
+    p->cache = std::make_unique<WatchCache>(client_, p->state, config, p->registry);
+    p->cache->Start();
+    for (int i = 0; i < 1000 && !p->state->Ready(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    EXPECT_TRUE(p->state->Ready());
+    p->extender = std::make_unique<Extender>(p->state->policy(), p->state, p->registry, p->memo);
+    p->binder = std::make_unique<Binder>(client_, p->state, p->memo, config, p->registry);
+    return p;
+  }
+
+  static std::string Padded(const std::string& body) {
+    return body + std::string(net::kBodyPadding, '\0');
+  }
+  // The nodes /filter kept for `pod` out of all four.
+  static std::set<std::string> Filter(Process& p, const std::string& pod) {
+    std::string object = PodObject(pod);
+    object.replace(object.find("__RV__"), 6, "1");
+    const std::string body =
+        R"({"Pod":)" + object +
+        R"(,"Nodes":null,"NodeNames":["hyperpod-i-0a1","hyperpod-i-0a2","hyperpod-i-0b1","hyperpod-i-0b2"]})";
+    const std::string padded = Padded(body);
+    net::Response response;
+    p.extender->Filter(std::string_view(padded.data(), body.size()), response);
+    EXPECT_EQ(response.status, 200) << response.body;
+    std::set<std::string> kept;
+    const json reply = json::parse(response.body);
+    for (const json& n : reply["NodeNames"]) kept.insert(n.get<std::string>());
+    return kept;
+  }
+  static void Bind(Process& p, const std::string& pod, const std::string& node) {
+    const std::string body = R"({"PodName":")" + pod +
+                             R"(","PodNamespace":"hyperpod-ns-team-a","PodUID":"uid-)" + pod +
+                             R"(","Node":")" + node + R"("})";
+    const std::string padded = Padded(body);
+    net::Response response;
+    p.binder->Bind(std::string_view(padded.data(), body.size()), response);
+    EXPECT_EQ(json::parse(response.body)["Error"], "") << response.body;
+  }
+
+  FakeApiServer server_;
+  std::shared_ptr<kube::Client> client_;
+};
+
+TEST_F(FailoverBindTest, ABindWithNoFilterAtAllKeepsTheGangTogether) {
+  auto p = StartProcess();
+  EXPECT_EQ(p->state->Current()->pending_pod_count(), 2u);
+  EXPECT_EQ(p->state->GroupOf("uid-train-7-0"), kGroup);
+  // Nothing placed: both racks hold the gang.
+  EXPECT_EQ(Filter(*p, "train-7-1").size(), 4u);
+  Bind(*p, "train-7-0", "hyperpod-i-0b1");  // no /filter for train-7-0 in this process
+  // The fake API server does not move the pod, so only the assumption places it: the next pod
+  // of the gang is confined to rack r2.
+  auto placements = p->state->Current()->GroupPlacements(kGroup);
+  ASSERT_NE(placements, nullptr);
+  EXPECT_EQ((*placements)[0].node, "hyperpod-i-0b1");
+  EXPECT_EQ(Filter(*p, "train-7-1"), (std::set<std::string>{"hyperpod-i-0b1", "hyperpod-i-0b2"}));
+}
+
+TEST_F(FailoverBindTest, ARestartBetweenFilterAndBindKeepsTheGangTogether) {
+  {
+    auto first = StartProcess();
+    EXPECT_EQ(Filter(*first, "train-7-0").size(), 4u);  // filtered here, then the process goes
+    first->cache->Stop();
+  }
+  auto second = StartProcess();
+  EXPECT_EQ(second->memo->Find("uid-train-7-0"), std::nullopt);  // it never saw the filter
+  Bind(*second, "train-7-0", "hyperpod-i-0a2");
+  EXPECT_EQ(Filter(*second, "train-7-1"),
+            (std::set<std::string>{"hyperpod-i-0a1", "hyperpod-i-0a2"}));
+  // And once the watch shows the Binding, the placement is the watch's.
+  std::string bound = PodObject("train-7-0");
+  bound.replace(bound.find(R"("schedulerName")"), 0, R"("nodeName":"hyperpod-i-0a2",)");
+  bound.replace(bound.find(R"("phase":"Pending")"), 17, R"("phase":"Running")");
+  server_.Upsert("pods", "train-7-0", bound);
+  for (int i = 0; i < 1000 && second->state->assumed_count() > 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(second->state->assumed_count(), 0u);
+  EXPECT_EQ(Filter(*second, "train-7-1"),
+            (std::set<std::string>{"hyperpod-i-0a1", "hyperpod-i-0a2"}));
 }
 
 }  // namespace

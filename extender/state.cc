@@ -84,6 +84,7 @@ Snapshot::GroupShard& MemoryState::MutableShard(std::string_view group) {
 void MemoryState::AddPod(PodState& pod) {
   if (pod.record.node.empty()) {
     pod.slot = -1;
+    ++pending_pods_;
     return;
   }
   pod.slot = SlotOf(pod.record.node);
@@ -96,7 +97,10 @@ void MemoryState::AddPod(PodState& pod) {
 }
 
 void MemoryState::RemovePod(const PodState& pod) {
-  if (pod.slot < 0) return;
+  if (pod.slot < 0) {
+    --pending_pods_;
+    return;
+  }
   --pod_counts_[pod.slot];
   --placed_pods_;
   counts_dirty_ = true;
@@ -138,10 +142,15 @@ void MemoryState::UpsertPodLocked(PodRecord pod) {
   auto it = pods_.find(pod.uid);
   if (it != pods_.end()) {
     PodState& old = it->second;
-    if (old.assumed) {
+    if (old.assumed && pod.node.empty()) {
+      // The watch still shows the pod unscheduled: the event predates the Binding. Keep counting
+      // it where it was bound until the watch shows it there (or its assumption expires).
+      pod.node = old.record.node;
+    } else if (old.assumed) {
       old.assumed = false;  // the watch confirms (or corrects) what we assumed
       --assumed_;
     }
+    old.watched = true;
     if (old.record.node == pod.node && old.record.group == pod.group) return;
     RemovePod(old);
     old.record = std::move(pod);
@@ -150,6 +159,7 @@ void MemoryState::UpsertPodLocked(PodRecord pod) {
   }
   PodState state;
   state.record = std::move(pod);
+  state.watched = true;
   AddPod(state);
   std::string uid = state.record.uid;
   pods_.emplace(std::move(uid), std::move(state));
@@ -191,6 +201,7 @@ void MemoryState::AssumePod(PodRecord pod, Clock::time_point until) {
   }
   if (it != pods_.end()) {
     const bool was_assumed = it->second.assumed;
+    pod.group = it->second.record.group;  // the watch's, not the caller's guess
     RemovePod(it->second);
     it->second.record = std::move(pod);
     AddPod(it->second);
@@ -209,10 +220,28 @@ void MemoryState::AssumePod(PodRecord pod, Clock::time_point until) {
   ++assumed_;
 }
 
-void MemoryState::ForgetAssumed(std::string_view uid) {
+std::optional<std::string> MemoryState::GroupOf(std::string_view uid) const {
   std::lock_guard lock(mu_);
   auto it = pods_.find(std::string(uid));
-  if (it != pods_.end() && it->second.assumed) DeletePodLocked(uid);
+  if (it == pods_.end()) return std::nullopt;
+  return it->second.record.group;
+}
+
+void MemoryState::UnassumeLocked(std::string_view uid) {
+  auto it = pods_.find(std::string(uid));
+  if (it == pods_.end() || !it->second.assumed) return;
+  PodState& pod = it->second;
+  if (!pod.watched) return DeletePodLocked(uid);
+  RemovePod(pod);
+  pod.record.node.clear();
+  pod.assumed = false;
+  --assumed_;
+  AddPod(pod);
+}
+
+void MemoryState::ForgetAssumed(std::string_view uid) {
+  std::lock_guard lock(mu_);
+  UnassumeLocked(uid);
 }
 
 std::size_t MemoryState::ExpireAssumptions(Clock::time_point now) {
@@ -222,7 +251,7 @@ std::size_t MemoryState::ExpireAssumptions(Clock::time_point now) {
   for (const auto& [uid, pod] : pods_) {
     if (pod.assumed && pod.assumed_until <= now) expired.push_back(uid);
   }
-  for (const std::string& uid : expired) DeletePodLocked(uid);
+  for (const std::string& uid : expired) UnassumeLocked(uid);
   return expired.size();
 }
 
@@ -241,8 +270,13 @@ void MemoryState::ReplacePods(std::vector<PodRecord> pods) {
   std::unordered_map<std::string_view, bool> listed;
   for (const auto& p : pods) listed.emplace(p.uid, true);
   std::vector<std::string> gone;
-  for (const auto& [uid, pod] : pods_) {
-    if (!pod.assumed && !listed.count(uid)) gone.push_back(uid);
+  for (auto& [uid, pod] : pods_) {
+    if (listed.count(uid)) continue;
+    if (pod.assumed) {
+      pod.watched = false;  // only our bind knows it now: dropped if that never shows
+    } else {
+      gone.push_back(uid);
+    }
   }
   for (const std::string& uid : gone) DeletePodLocked(uid);
   for (auto& p : pods) UpsertPodLocked(std::move(p));
@@ -276,6 +310,7 @@ void MemoryState::Publish() {
   }
   next->node_count_ = node_count_;
   next->pod_count_ = placed_pods_;
+  next->pending_count_ = pending_pods_;
   next->generation_ = ++generation_;
   current_.store(std::move(next));
 }

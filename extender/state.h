@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -26,7 +27,9 @@
 namespace hyperplace::extender {
 
 // A pod as the state counts it: it occupies `node` (empty while unscheduled) and belongs to
-// `group` (scoring::PodFacts::group; empty for none).
+// `group` (scoring::PodFacts::group; empty for none). The state keeps unscheduled pods too, so
+// that a /bind for any pod knows its group (DESIGN §2.4), even when this process never served the
+// pod's /filter.
 struct PodRecord {
   std::string uid;
   std::string node;
@@ -55,7 +58,9 @@ class Snapshot {
   const std::vector<Placement>* GroupPlacements(std::string_view group) const;
 
   std::size_t node_count() const { return node_count_; }
+  // Pods occupying a node (assumed ones included), and pods known but not yet placed.
   std::size_t pod_count() const { return pod_count_; }
+  std::size_t pending_pod_count() const { return pending_count_; }
   std::uint64_t generation() const { return generation_; }
 
   static constexpr std::size_t kGroupShards = 1024;
@@ -77,6 +82,7 @@ class Snapshot {
   std::array<std::shared_ptr<const GroupShard>, kGroupShards> groups_{};
   std::size_t node_count_ = 0;
   std::size_t pod_count_ = 0;
+  std::size_t pending_count_ = 0;
   std::uint64_t generation_ = 0;
 };
 
@@ -103,13 +109,17 @@ class MemoryState : public ClusterState {
   void UpsertNode(scoring::Node node);
   void DeleteNode(std::string_view name);
   // Replaces the pod with the same uid (confirming it, if it was assumed). A pod without a node
-  // occupies nothing.
+  // occupies nothing but keeps its group known; an assumed pod stays assumed when the watch still
+  // shows it unscheduled (the watch lags the bind), and expires at its deadline if never bound.
   void UpsertPod(PodRecord pod);
   void DeletePod(std::string_view uid);
   // Records a pod this extender just bound, before the watch shows it; it counts until `until`
   // unless the watch confirms it (UpsertPod) or removes it first. A pod the watch already shows
-  // placed is left alone.
+  // placed is left alone. The group is the one the watch knows for the pod (placed or pending);
+  // `pod.group` counts only for a pod the watch has not shown yet.
   void AssumePod(PodRecord pod, Clock::time_point until);
+  // The group of a pod the state knows ("" for none), or nullopt. For tests and diagnostics.
+  std::optional<std::string> GroupOf(std::string_view uid) const;
   // Withdraws the assumption for `uid` (its Binding was refused); a pod the watch shows stays.
   void ForgetAssumed(std::string_view uid);
   // Drops assumptions past their deadline; returns how many.
@@ -135,6 +145,7 @@ class MemoryState : public ClusterState {
     PodRecord record;
     std::int32_t slot = -1;  // slot of record.node; -1 when unplaced
     bool assumed = false;
+    bool watched = false;  // the watch (or the last list) shows the pod: unassuming keeps it
     Clock::time_point assumed_until;
   };
 
@@ -146,6 +157,9 @@ class MemoryState : public ClusterState {
   void DeleteNodeLocked(std::string_view name);
   void UpsertPodLocked(PodRecord pod);
   void DeletePodLocked(std::string_view uid);
+  // Ends `uid`'s assumption: a pod the watch shows goes back to unscheduled (its group stays
+  // known), one only we knew is dropped.
+  void UnassumeLocked(std::string_view uid);
 
   const scoring::Policy policy_;
   mutable std::mutex mu_;  // guards everything below but current_
@@ -160,6 +174,7 @@ class MemoryState : public ClusterState {
   std::unordered_map<std::string, PodState> pods_;              // by uid
   std::size_t node_count_ = 0;
   std::size_t placed_pods_ = 0;
+  std::size_t pending_pods_ = 0;
   std::size_t assumed_ = 0;
   bool table_dirty_ = true;
   bool counts_dirty_ = true;

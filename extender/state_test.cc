@@ -195,5 +195,104 @@ TEST(MemoryStateTest, ManyGroupsAndPodsStayConsistent) {
   EXPECT_EQ(placed, 1500u);
 }
 
+// DESIGN §2.4: the group of every pod, placed or not, is known from the watch, so a bind whose
+// /filter another replica served (or none: a restart) still lands in its gang.
+TEST(MemoryStateTest, BindOfAPendingPodTheWatchShowedJoinsItsGroup) {
+  MemoryState state(DefaultPolicy());
+  state.UpsertPod({"u1", "", "g"});  // pending: known, occupies nothing
+  state.Publish();
+  EXPECT_EQ(state.Current()->pod_count(), 0u);
+  EXPECT_EQ(state.Current()->pending_pod_count(), 1u);
+  EXPECT_EQ(state.Current()->GroupPlacements("g"), nullptr);
+  EXPECT_EQ(state.GroupOf("u1"), "g");
+
+  state.AssumePod({"u1", "n1", ""}, MemoryState::Clock::now() + std::chrono::seconds(30));
+  state.Publish();
+  auto s = state.Current();
+  ASSERT_NE(s->GroupPlacements("g"), nullptr);
+  EXPECT_EQ((*s->GroupPlacements("g"))[0].node, "n1");
+  EXPECT_EQ(s->pod_count(), 1u);
+  EXPECT_EQ(s->pending_pod_count(), 0u);
+}
+
+TEST(MemoryStateTest, TheWatchsGroupWinsOverTheCallersGuess) {
+  MemoryState state(DefaultPolicy());
+  state.UpsertPod({"u1", "", "g"});
+  state.UpsertPod({"u2", "", ""});  // a pod of no group
+  const auto until = MemoryState::Clock::now() + std::chrono::seconds(30);
+  state.AssumePod({"u1", "n1", "forged"}, until);
+  state.AssumePod({"u2", "n1", "forged"}, until);
+  state.Publish();
+  EXPECT_EQ(state.Current()->GroupPlacements("forged"), nullptr);
+  EXPECT_EQ(state.Current()->GroupPlacements("g")->size(), 1u);
+  EXPECT_EQ(state.Current()->PodsOn("n1"), 2);
+  // A pod the watch has not shown yet takes the caller's group.
+  state.AssumePod({"u3", "n1", "h"}, until);
+  state.Publish();
+  EXPECT_EQ(state.Current()->GroupPlacements("h")->size(), 1u);
+}
+
+TEST(MemoryStateTest, AStaleUnscheduledEventDoesNotUndoAnAssumption) {
+  MemoryState state(DefaultPolicy());
+  state.UpsertPod({"u1", "", "g"});
+  state.AssumePod({"u1", "n1", ""}, MemoryState::Clock::now() + std::chrono::seconds(30));
+  state.UpsertPod({"u1", "", "g"});  // an update from before the Binding, delivered after it
+  state.Publish();
+  EXPECT_EQ(state.Current()->PodsOn("n1"), 1);
+  EXPECT_EQ(state.assumed_count(), 1u);
+  EXPECT_EQ(state.Current()->GroupPlacements("g")->size(), 1u);
+  state.UpsertPod({"u1", "n1", "g"});  // the Binding itself
+  state.Publish();
+  EXPECT_EQ(state.assumed_count(), 0u);
+  EXPECT_EQ(state.Current()->PodsOn("n1"), 1);
+}
+
+TEST(MemoryStateTest, ARefusedOrExpiredBindOfAWatchedPodKeepsItPending) {
+  MemoryState state(DefaultPolicy());
+  const auto now = MemoryState::Clock::now();
+  state.UpsertPod({"u1", "", "g"});
+  state.AssumePod({"u1", "n1", ""}, now + std::chrono::seconds(30));
+  state.ForgetAssumed("u1");  // the API server refused the Binding
+  state.Publish();
+  EXPECT_EQ(state.Current()->PodsOn("n1"), 0);
+  EXPECT_EQ(state.Current()->pending_pod_count(), 1u);
+  EXPECT_EQ(state.GroupOf("u1"), "g");
+  EXPECT_EQ(state.assumed_count(), 0u);
+
+  state.AssumePod({"u1", "n2", ""}, now + std::chrono::seconds(30));  // the scheduler retries
+  EXPECT_EQ(state.ExpireAssumptions(now + std::chrono::seconds(31)), 1u);
+  state.Publish();
+  EXPECT_EQ(state.Current()->PodsOn("n2"), 0);
+  EXPECT_EQ(state.GroupOf("u1"), "g");
+  // A pod only our bind knew is forgotten altogether.
+  state.AssumePod({"u9", "n1", "g"}, now + std::chrono::seconds(30));
+  state.ForgetAssumed("u9");
+  EXPECT_EQ(state.GroupOf("u9"), std::nullopt);
+}
+
+TEST(MemoryStateTest, AnAssumedPodARelistNoLongerShowsExpiresForGood) {
+  MemoryState state(DefaultPolicy());
+  const auto now = MemoryState::Clock::now();
+  state.UpsertPod({"u1", "", "g"});
+  state.AssumePod({"u1", "n1", ""}, now + std::chrono::seconds(30));
+  state.ReplacePods({});  // deleted while the watch was down
+  state.Publish();
+  EXPECT_EQ(state.Current()->PodsOn("n1"), 1);  // the bind may be newer than the list
+  EXPECT_EQ(state.ExpireAssumptions(now + std::chrono::seconds(31)), 1u);
+  state.Publish();
+  EXPECT_EQ(state.GroupOf("u1"), std::nullopt);
+  EXPECT_EQ(state.Current()->pending_pod_count(), 0u);
+}
+
+TEST(MemoryStateTest, DeletingAPendingPodForgetsIt) {
+  MemoryState state(DefaultPolicy());
+  state.UpsertPod({"u1", "", "g"});
+  state.UpsertPod({"u1", "", "g"});
+  state.DeletePod("u1");
+  state.Publish();
+  EXPECT_EQ(state.Current()->pending_pod_count(), 0u);
+  EXPECT_EQ(state.GroupOf("u1"), std::nullopt);
+}
+
 }  // namespace
 }  // namespace hyperplace::extender

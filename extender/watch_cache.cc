@@ -94,7 +94,7 @@ class WatchCache::PodHandler : public kube::InformerHandler {
     for (std::string_view object : objects) {
       PodRecord pod;
       bool finished = false;
-      if (Decode(object, pod, finished) && !finished && !pod.node.empty()) {
+      if (Decode(object, pod, finished) && !finished) {
         staged_.push_back(std::move(pod));
       }
     }
@@ -108,8 +108,9 @@ class WatchCache::PodHandler : public kube::InformerHandler {
     PodRecord pod;
     bool finished = false;
     if (!Decode(object, pod, finished)) return;
-    // A finished pod frees its node even before it is deleted.
-    if (type == kube::EventType::kDeleted || finished || pod.node.empty()) {
+    // A finished pod frees its node even before it is deleted. An unscheduled one is kept for
+    // its group: a /bind may come for it from a scheduler whose /filter another replica served.
+    if (type == kube::EventType::kDeleted || finished) {
       state_->DeletePod(pod.uid);
     } else {
       state_->UpsertPod(std::move(pod));
@@ -147,8 +148,9 @@ WatchCache::WatchCache(std::shared_ptr<kube::Client> client, std::shared_ptr<Mem
   kube::InformerOptions pods;
   pods.resource = "pods";
   pods.path = "/api/v1/pods";
-  // Pods that occupy a node: assigned, not finished (kube-scheduler's own assigned-pod informer).
-  pods.field_selector = "spec.nodeName!=,status.phase!=Succeeded,status.phase!=Failed";
+  // Every pod not finished: the assigned ones occupy nodes; the pending ones are kept (uid and
+  // group only) so that any replica can record a bind in its group (DESIGN §2.4).
+  pods.field_selector = "status.phase!=Succeeded,status.phase!=Failed";
   pods.timing = config;
   pods_ = std::make_unique<kube::Informer>(client, pods, pod_handler_.get(), registry);
 }
