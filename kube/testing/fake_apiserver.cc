@@ -323,9 +323,10 @@ void FakeApiServer::Serve() {
       Resource& r = resources_[resource];
       const std::size_t limit =
           req.has_param("limit") ? std::strtoul(Param(req, "limit").c_str(), nullptr, 10) : 0;
-      std::size_t start = 0;
+      // Continue tokens: "<list rv>/<first name of the next page>"; an rv older than compaction
+      // is expired. Pages start by key, so a list of n objects costs O(n log n), not O(n²/limit).
+      auto from = r.objects.begin();
       if (req.has_param("continue")) {
-        // Continue tokens: "<list rv>/<offset>"; an rv older than compaction is expired.
         const std::string token = Param(req, "continue");
         const long long token_rv = std::atoll(token.substr(0, token.find('/')).c_str());
         if (token_rv < r.compacted) {
@@ -333,26 +334,23 @@ void FakeApiServer::Serve() {
           res.set_content(R"({"kind":"Status","code":410,"reason":"Expired"})", "application/json");
           return;
         }
-        start = std::strtoul(token.substr(token.find('/') + 1).c_str(), nullptr, 10);
+        from = r.objects.lower_bound(token.substr(token.find('/') + 1));
       }
-      std::string body = R"({"kind":"List","apiVersion":"v1","metadata":{"resourceVersion":")" +
-                         std::to_string(rv_) + "\"";
-      std::size_t end = r.objects.size();
-      if (limit > 0 && start + limit < end) {
-        end = start + limit;
-        body += R"(,"continue":")" + std::to_string(rv_) + "/" + std::to_string(end) + "\"";
+      std::string body;
+      std::string items;
+      std::size_t count = 0;
+      auto it = from;
+      for (; it != r.objects.end() && (limit == 0 || count < limit); ++it, ++count) {
+        if (count > 0) items += ',';
+        items += Render(it->second.second, it->second.first);
+      }
+      body = R"({"kind":"List","apiVersion":"v1","metadata":{"resourceVersion":")" +
+             std::to_string(rv_) + "\"";
+      if (it != r.objects.end()) {
+        body += R"(,"continue":")" + std::to_string(rv_) + "/" + it->first + "\"";
       }
       body += R"(},"items":[)";
-      std::size_t i = 0;
-      bool first = true;
-      for (const auto& [name, object] : r.objects) {
-        if (i >= start && i < end) {
-          if (!first) body += ',';
-          first = false;
-          body += Render(object.second, object.first);
-        }
-        ++i;
-      }
+      body += items;
       body += "]}";
       res.set_content(body, "application/json");
     };
