@@ -93,7 +93,7 @@ void Binder::Bind(std::string_view body, net::Response& response) {
   const std::string pod_name = std::string(args.pod_namespace) + "/" + std::string(args.pod_name);
   auto withdraw = [&] {
     if (!assume) return;
-    state_->ForgetAssumed(args.pod_uid);
+    state_->ForgetAssumed(args.pod_uid, args.node);
     state_->Publish();
   };
   auto result = client_->Request("POST", path, binding);

@@ -148,7 +148,7 @@ void MemoryState::UpsertPodLocked(PodRecord pod) {
       pod.node = old.record.node;
     } else if (old.assumed) {
       old.assumed = false;  // the watch confirms (or corrects) what we assumed
-      --assumed_;
+      assumed_.erase(old.record.uid);
     }
     old.watched = true;
     if (old.record.node == pod.node && old.record.group == pod.group) return;
@@ -169,7 +169,7 @@ void MemoryState::DeletePodLocked(std::string_view uid) {
   auto it = pods_.find(std::string(uid));
   if (it == pods_.end()) return;
   RemovePod(it->second);
-  if (it->second.assumed) --assumed_;
+  if (it->second.assumed) assumed_.erase(it->first);
   pods_.erase(it);
 }
 
@@ -207,7 +207,7 @@ void MemoryState::AssumePod(PodRecord pod, Clock::time_point until) {
     AddPod(it->second);
     it->second.assumed = true;
     it->second.assumed_until = until;
-    if (!was_assumed) ++assumed_;
+    if (!was_assumed) assumed_.insert(it->first);
     return;
   }
   PodState state;
@@ -216,8 +216,8 @@ void MemoryState::AssumePod(PodRecord pod, Clock::time_point until) {
   state.assumed_until = until;
   AddPod(state);
   std::string uid = state.record.uid;
+  assumed_.insert(uid);
   pods_.emplace(std::move(uid), std::move(state));
-  ++assumed_;
 }
 
 std::optional<std::string> MemoryState::GroupOf(std::string_view uid) const {
@@ -227,31 +227,32 @@ std::optional<std::string> MemoryState::GroupOf(std::string_view uid) const {
   return it->second.record.group;
 }
 
-void MemoryState::UnassumeLocked(std::string_view uid) {
+void MemoryState::UnassumeLocked(std::string_view uid, std::string_view node) {
   auto it = pods_.find(std::string(uid));
   if (it == pods_.end() || !it->second.assumed) return;
+  if (!node.empty() && it->second.record.node != node) return;  // a newer bind's assumption
   PodState& pod = it->second;
   if (!pod.watched) return DeletePodLocked(uid);
   RemovePod(pod);
   pod.record.node.clear();
   pod.assumed = false;
-  --assumed_;
+  assumed_.erase(it->first);
   AddPod(pod);
 }
 
-void MemoryState::ForgetAssumed(std::string_view uid) {
+void MemoryState::ForgetAssumed(std::string_view uid, std::string_view node) {
   std::lock_guard lock(mu_);
-  UnassumeLocked(uid);
+  UnassumeLocked(uid, node);
 }
 
 std::size_t MemoryState::ExpireAssumptions(Clock::time_point now) {
   std::lock_guard lock(mu_);
-  if (assumed_ == 0) return 0;
+  // Only the assumed pods are looked at: the state may hold 150,000 pods.
   std::vector<std::string> expired;
-  for (const auto& [uid, pod] : pods_) {
-    if (pod.assumed && pod.assumed_until <= now) expired.push_back(uid);
+  for (const std::string& uid : assumed_) {
+    if (pods_.at(uid).assumed_until <= now) expired.push_back(uid);
   }
-  for (const std::string& uid : expired) UnassumeLocked(uid);
+  for (const std::string& uid : expired) UnassumeLocked(uid, "");
   return expired.size();
 }
 
@@ -298,7 +299,7 @@ void MemoryState::Publish() {
     next->pods_ = std::make_shared<const std::vector<std::int32_t>>(pod_counts_);
     counts_dirty_ = false;
   } else {
-    next->pods_ = current_.load()->pods_;
+    next->pods_ = Current()->pods_;
   }
   // A snapshot made before a slot existed must still index every slot of its own table.
   if (next->pods_->size() < next->table_->names.size()) {
@@ -312,14 +313,19 @@ void MemoryState::Publish() {
   next->pod_count_ = placed_pods_;
   next->pending_count_ = pending_pods_;
   next->generation_ = ++generation_;
-  current_.store(std::move(next));
+  std::shared_ptr<const Snapshot> published = std::move(next);
+  std::lock_guard publish(current_mu_);
+  current_.swap(published);  // the old snapshot is released after the lock, with `published`
 }
 
-std::shared_ptr<const Snapshot> MemoryState::Current() const { return current_.load(); }
+std::shared_ptr<const Snapshot> MemoryState::Current() const {
+  std::lock_guard lock(current_mu_);
+  return current_;
+}
 
 std::size_t MemoryState::assumed_count() const {
   std::lock_guard lock(mu_);
-  return assumed_;
+  return assumed_.size();
 }
 
 }  // namespace hyperplace::extender

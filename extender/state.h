@@ -18,6 +18,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "extender/name_index.h"
@@ -120,8 +121,10 @@ class MemoryState : public ClusterState {
   void AssumePod(PodRecord pod, Clock::time_point until);
   // The group of a pod the state knows ("" for none), or nullopt. For tests and diagnostics.
   std::optional<std::string> GroupOf(std::string_view uid) const;
-  // Withdraws the assumption for `uid` (its Binding was refused); a pod the watch shows stays.
-  void ForgetAssumed(std::string_view uid);
+  // Withdraws the assumption for `uid` on `node` (its Binding was refused): a pod the watch has
+  // shown goes back to unscheduled, one only the bind knew is dropped. An assumption on another
+  // node (a newer bind of the same pod) is left alone.
+  void ForgetAssumed(std::string_view uid, std::string_view node);
   // Drops assumptions past their deadline; returns how many.
   std::size_t ExpireAssumptions(Clock::time_point now);
 
@@ -157,9 +160,9 @@ class MemoryState : public ClusterState {
   void DeleteNodeLocked(std::string_view name);
   void UpsertPodLocked(PodRecord pod);
   void DeletePodLocked(std::string_view uid);
-  // Ends `uid`'s assumption: a pod the watch shows goes back to unscheduled (its group stays
-  // known), one only we knew is dropped.
-  void UnassumeLocked(std::string_view uid);
+  // Ends `uid`'s assumption (if on `node`; any node when empty): a pod the watch shows goes back
+  // to unscheduled (its group stays known), one only we knew is dropped.
+  void UnassumeLocked(std::string_view uid, std::string_view node);
 
   const scoring::Policy policy_;
   mutable std::mutex mu_;  // guards everything below but current_
@@ -175,13 +178,18 @@ class MemoryState : public ClusterState {
   std::size_t node_count_ = 0;
   std::size_t placed_pods_ = 0;
   std::size_t pending_pods_ = 0;
-  std::size_t assumed_ = 0;
+  std::unordered_set<std::string> assumed_;  // uids of the assumed pods, for expiry
   bool table_dirty_ = true;
   bool counts_dirty_ = true;
   std::shared_ptr<const Snapshot::NodeTable> table_;
   std::uint64_t generation_ = 0;
 
-  std::atomic<std::shared_ptr<const Snapshot>> current_;
+  // The published snapshot. Its own small lock, held only to copy or swap the pointer, never
+  // while a writer works: readers do not wait for writers. (Not std::atomic<std::shared_ptr>:
+  // libstdc++ 12's unlocks its internal spinlock with a relaxed store after a load, a data race
+  // ThreadSanitizer reports rightly.)
+  mutable std::mutex current_mu_;
+  std::shared_ptr<const Snapshot> current_;
   std::atomic<bool> ready_{true};
 };
 

@@ -252,7 +252,7 @@ TEST(MemoryStateTest, ARefusedOrExpiredBindOfAWatchedPodKeepsItPending) {
   const auto now = MemoryState::Clock::now();
   state.UpsertPod({"u1", "", "g"});
   state.AssumePod({"u1", "n1", ""}, now + std::chrono::seconds(30));
-  state.ForgetAssumed("u1");  // the API server refused the Binding
+  state.ForgetAssumed("u1", "n1");  // the API server refused the Binding
   state.Publish();
   EXPECT_EQ(state.Current()->PodsOn("n1"), 0);
   EXPECT_EQ(state.Current()->pending_pod_count(), 1u);
@@ -266,8 +266,22 @@ TEST(MemoryStateTest, ARefusedOrExpiredBindOfAWatchedPodKeepsItPending) {
   EXPECT_EQ(state.GroupOf("u1"), "g");
   // A pod only our bind knew is forgotten altogether.
   state.AssumePod({"u9", "n1", "g"}, now + std::chrono::seconds(30));
-  state.ForgetAssumed("u9");
+  state.ForgetAssumed("u9", "n1");
   EXPECT_EQ(state.GroupOf("u9"), std::nullopt);
+}
+
+TEST(MemoryStateTest, AnOlderBindsRefusalLeavesANewerBindsAssumption) {
+  MemoryState state(DefaultPolicy());
+  const auto until = MemoryState::Clock::now() + std::chrono::seconds(30);
+  state.UpsertPod({"u1", "", "g"});
+  state.AssumePod({"u1", "n1", ""}, until);  // first bind, still in flight
+  state.AssumePod({"u1", "n2", ""}, until);  // the scheduler retried elsewhere
+  state.ForgetAssumed("u1", "n1");           // the first bind's refusal arrives last
+  state.Publish();
+  EXPECT_EQ(state.Current()->PodsOn("n1"), 0);
+  EXPECT_EQ(state.Current()->PodsOn("n2"), 1);
+  EXPECT_EQ(state.assumed_count(), 1u);
+  EXPECT_EQ((*state.Current()->GroupPlacements("g"))[0].node, "n2");
 }
 
 TEST(MemoryStateTest, AnAssumedPodARelistNoLongerShowsExpiresForGood) {
