@@ -1,7 +1,9 @@
 // Micro-benchmarks for the cluster state at the DESIGN §5 scale (5000 nodes, 150,000 pods):
 // what one watch event costs to apply and publish, and what a bind's assume + publish costs.
 #include <benchmark/benchmark.h>
+#include <unistd.h>
 
+#include <cstdio>
 #include <memory>
 #include <string>
 
@@ -77,9 +79,49 @@ void BM_NodeChangeAndPublish(benchmark::State& st) {
   }
 }
 
+// Resident memory of the state at 5000 nodes and 150,000 pods, of which 50,000 are pending gang
+// members the watch keeps for their group (DESIGN §2.4) with realistic uids and group keys.
+// Reported as counters: the growth of RSS while loading, and per pod.
+double RssMiB() {
+  long pages = 0, resident = 0;
+  if (std::FILE* f = std::fopen("/proc/self/statm", "r")) {
+    if (std::fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
+    std::fclose(f);
+  }
+  return static_cast<double>(resident) * static_cast<double>(sysconf(_SC_PAGESIZE)) / (1 << 20);
+}
+
+void BM_MemoryAt150kPods(benchmark::State& st) {
+  for (auto _ : st) {
+    const double before = RssMiB();
+    auto state = std::make_shared<extender::MemoryState>(scoring::testing::DefaultPolicy());
+    for (int i = 0; i < kNodes; ++i) {
+      state->UpsertNode(
+          scoring::testing::NodeBuilder(NodeName(i))
+              .InstanceType("ml.p5.48xlarge")
+              .Layers({"nn-t" + std::to_string(i / 512), "nn-s" + std::to_string(i / 64),
+                       "nn-r" + std::to_string(i / 16)})
+              .Build());
+    }
+    char uid[40];
+    for (int p = 0; p < kPods; ++p) {
+      std::snprintf(uid, sizeof uid, "%08x-9f3c-4b1e-8d2a-%012x", p * 2654435761u, p);
+      const std::string group = "hyperpod-ns-team-" + std::to_string(p % 3) +
+                                "/kueue.x-k8s.io/pod-group-name=train-" + std::to_string(p / 8);
+      state->UpsertPod({uid, p < 100000 ? NodeName(p % kNodes) : "", group});
+    }
+    state->Publish();
+    const double after = RssMiB();
+    st.counters["rss_growth_mib"] = after - before;
+    st.counters["bytes_per_pod"] = (after - before) * (1 << 20) / kPods;
+    st.counters["pending_pods"] = static_cast<double>(state->Current()->pending_pod_count());
+  }
+}
+
 BENCHMARK(BM_PodEventAndPublish)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_AssumeAndPublish)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_NodeChangeAndPublish)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_MemoryAt150kPods)->Unit(benchmark::kMillisecond)->Iterations(1);
 
 }  // namespace
 }  // namespace hyperplace::bench
