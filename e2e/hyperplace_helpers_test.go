@@ -111,6 +111,7 @@ func freePort(t testing.TB) int {
 type hyperplaceProc struct {
 	t      testing.TB
 	c      *harness.Cluster
+	name   string // process name: its log is <name>.log in the cluster's log folder
 	bin    string
 	port   int
 	args   []string
@@ -130,7 +131,14 @@ const withWebhook = "--with-webhook"
 // when extraArgs holds withWebhook).
 func startHyperplace(t testing.TB, c *harness.Cluster, extraArgs ...string) *hyperplaceProc {
 	t.Helper()
-	h := &hyperplaceProc{t: t, c: c, bin: hyperplaceBinary(t), port: freePort(t)}
+	return startHyperplaceAs(t, c, "hyperplace", extraArgs...)
+}
+
+// startHyperplaceAs is startHyperplace under another process name (one more replica: its own
+// port and log).
+func startHyperplaceAs(t testing.TB, c *harness.Cluster, name string, extraArgs ...string) *hyperplaceProc {
+	t.Helper()
+	h := &hyperplaceProc{t: t, c: c, name: name, bin: hyperplaceBinary(t), port: freePort(t)}
 	h.URL = fmt.Sprintf("http://127.0.0.1:%d", h.port)
 	h.args = []string{"serve",
 		"--kubeconfig", c.KubeconfigPath(harness.UserHyperplace),
@@ -163,7 +171,7 @@ func (h *hyperplaceProc) Start() {
 	h.t.Helper()
 	h.starts++
 	began := time.Now()
-	h.proc = h.c.StartProcess("hyperplace", h.bin, h.args, nil)
+	h.proc = h.c.StartProcess(h.name, h.bin, h.args, nil)
 	if err := h.waitReady(h.URL+"/readyz", &http.Client{Timeout: 2 * time.Second}, 90*time.Second); err != nil {
 		h.t.Fatalf("hyperplace: %v", err)
 	}
@@ -173,7 +181,7 @@ func (h *hyperplaceProc) Start() {
 			h.t.Fatalf("hyperplace webhook: %v", err)
 		}
 	}
-	h.t.Logf("hyperplace (start %d) ready after %v on %s %s", h.starts, time.Since(began).Round(time.Millisecond), h.URL, h.WebhookURL)
+	h.t.Logf("%s (start %d) ready after %v on %s %s", h.name, h.starts, time.Since(began).Round(time.Millisecond), h.URL, h.WebhookURL)
 }
 
 func (h *hyperplaceProc) waitReady(url string, hc *http.Client, timeout time.Duration) error {

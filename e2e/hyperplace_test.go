@@ -85,12 +85,14 @@ func TestHyperplace(t *testing.T) {
 
 	t.Run("Manifests", f.testManifests)
 	t.Run("RequiredTopology", f.testRequiredTopology)
+	t.Run("RequiredTopologyAtScale", f.testRequiredTopologyAtScale)
 	t.Run("PreferredTopology", f.testPreferredTopology)
 	t.Run("UnhealthyNodes", f.testUnhealthyNodes)
 	t.Run("PodDensity", f.testPodDensity)
 	t.Run("InstanceType", f.testInstanceType)
 	t.Run("Webhook", f.testWebhook)
 	t.Run("GoldenCaptures", f.testGoldenCaptures)
+	t.Run("ReplicaFailover", f.testReplicaFailover)
 	t.Run("HyperplaceKilledMidBatch", f.testKilledMidBatch)
 	t.Run("APIServerRestart", f.testAPIServerRestart)
 
@@ -232,8 +234,6 @@ func (f *fixture) testRequiredTopology(t *testing.T) {
 	deleteNamespacePods(ctx, t, f.admin, ns)
 }
 
-// The same rule with the usual shape of distributed training: each pod takes a whole
-// ml.p5.48xlarge (8 GPUs, 32 EFA interfaces), so a rack holds as many pods as it has nodes.
 // submit creates pods: all at once (serial false), or one at a time, each once the previous is
 // bound. It waits until every pod is bound, or placement stalls (no pod bound for 20 s), and
 // returns an error in that case.

@@ -3,7 +3,8 @@ package e2e_test
 // Scheduling throughput of the real kube-scheduler alone and with hyperplace as its extender
 // (names mode, filter + prioritize + bind, from manifests/scheduler-config.yaml), same cluster,
 // same run: 1000 nodes, 1000 plain pods per phase. Reported, not asserted (timings belong to
-// benchmarks); the test asserts only that every pod got bound.
+// benchmarks); the test asserts that every pod got bound (by hyperplace, in its phases), and
+// that hyperplace's names-mode filter knew every node name it was sent.
 
 import (
 	"context"
@@ -71,6 +72,10 @@ type phaseResult struct {
 	SchedulerAttempt latency `json:"scheduler_attempt"`   // scheduler_scheduling_attempt_duration_seconds (scheduled)
 	// hyperplace's own view (phase with the extender only), by verb.
 	Extender map[string]latency `json:"extender,omitempty"`
+	// Nodes hyperplace's /filter rejected during the phase, by reason (reasons that rose), and
+	// the mean number of node names per /filter request.
+	Rejected    map[string]float64 `json:"extender_rejections,omitempty"`
+	FilterNames float64            `json:"extender_filter_names_mean,omitempty"`
 	// kube-scheduler's time per extension point, over the phase.
 	ExtensionPoints map[string]latency `json:"scheduler_extension_points"`
 	// CPU seconds each process used during the phase (user + system, from /proc).
@@ -194,6 +199,7 @@ func TestThroughput(t *testing.T) {
 			l := p.Extender[verb]
 			t.Logf("  hyperplace %-10s n=%-5.0f mean %.3f ms, p50 <= %.3g ms, p99 <= %.3g ms", verb, l.Count, l.MeanMs, l.P50Ms, l.P99Ms)
 		}
+		t.Logf("  hyperplace filter: %.0f node names per request on average; nodes rejected by reason %v", p.FilterNames, p.Rejected)
 	}
 	for _, p := range report.Phases[:2] {
 		var keys []string
@@ -373,6 +379,21 @@ func runPhase(ctx context.Context, t *testing.T, c *harness.Cluster, admin, fast
 		}
 		if n := res.Extender["bind"].Count; n < throughputPods {
 			t.Errorf("%s: hyperplace served %v binds, want %d (the extender must do the binding)", name, n, throughputPods)
+		}
+		// Names mode with every node in each request: hyperplace's cache held all of them before
+		// the first pod (waitNodesInCache), so none may be rejected as unknown.
+		res.Rejected = rejections(hpBefore, hpAfter)
+		if n := res.Rejected["unknown_node"]; n != 0 {
+			t.Errorf("%s: hyperplace rejected %v nodes as not in its cache (all %d were cached before the phase)", name, n, throughputNodes)
+		}
+		cand := hpAfter.Histogram("hyperplace_extender_candidate_nodes", `verb="filter"`).
+			Minus(hpBefore.Histogram("hyperplace_extender_candidate_nodes", `verb="filter"`))
+		// Every node passes kube-scheduler's own filters (no pod fills one), and there are no
+		// others: a mean of exactly throughputNodes means each request named all of them.
+		res.FilterNames = cand.Mean()
+		if cand.Count < throughputPods || res.FilterNames != throughputNodes {
+			t.Errorf("%s: %v filter requests with %.1f node names on average; want at least %d, each naming all %d nodes",
+				name, cand.Count, res.FilterNames, throughputPods, throughputNodes)
 		}
 	}
 	return res
