@@ -4,9 +4,12 @@
 #include <openssl/ssl.h>
 #include <signal.h>
 
+#include <algorithm>
+#include <charconv>
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <string_view>
 
 #include "common/config.h"
 #include "net/http_server.h"
@@ -79,7 +82,21 @@ int RunFloorServer(const FloorOptions& options) {
     server_options.tls = [ctx] { return ctx; };
   }
   net::HttpServer server(std::move(server_options));
-  auto fixed = [](const net::Request&, net::Response& res) { res.body = kFloorBody; };
+  auto fixed = [](const net::Request& req, net::Response& res) {
+    // `?reply_bytes=N`: a reply as large as the server's would be (the transfer floor of a
+    // full-node /filter, whose reply echoes the kept nodes), capped at the request's own size
+    // plus 1 MiB so a request cannot make the floor allocate without bound.
+    constexpr std::string_view kReplyBytes = "reply_bytes=";
+    if (req.query.starts_with(kReplyBytes)) {
+      std::size_t n = 0;
+      const std::string_view v = req.query.substr(kReplyBytes.size());
+      if (std::from_chars(v.data(), v.data() + v.size(), n).ec == std::errc()) {
+        res.body.resize(std::min(n, req.body.size() + (std::size_t{1} << 20)), ' ');
+        return;
+      }
+    }
+    res.body = kFloorBody;
+  };
   for (const char* path : {"/filter", "/prioritize", "/bind", "/preempt", "/mutate"}) {
     server.Handle("POST", path, fixed);
   }

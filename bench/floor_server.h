@@ -21,7 +21,8 @@ struct FloorOptions {
   std::uint32_t threads = 8;  // hyperplace's default for both listeners
 };
 
-// The fixed reply body of every POST.
+// The fixed reply body of every POST, unless its query is `reply_bytes=N`: then N spaces (at most
+// the request's size plus 1 MiB), so a large reply's transfer is part of the floor too.
 inline constexpr const char* kFloorBody = R"({"floor":true})";
 
 // Serves until SIGTERM or SIGINT, then drains and returns the exit code. Prints one line

@@ -51,6 +51,7 @@ options:
   --quick                    warm-up 0.5 s, duration 2 s
   --webhook-rate R           open-loop admissions/s (default 5000)
   --webhook-connections N    (default 4)     --bind-connections N (default 4)
+  --webhook-pool-connections N   the open-loop rate again over N connections (default 64; 0: off)
   --timeout S                per operation (default 5, kube-scheduler's)
   --seed N                   payload seed (default 1)
   --no-floor                 do not run the floor server
@@ -61,6 +62,10 @@ options:
   --threshold PCT            what counts as a change for --compare (default 10)
   --pin                      servers on CPU 0, hpbench on CPU 1 (default: no pinning)
   --no-progress --keep       no progress bar; keep the logs and certificates
+
+Every reply is checked (extender answers against the generator's model of the cluster, admissions
+against each case's decision and patch). `run` exits 1 when any request failed or any answer was
+wrong, after writing the results.
 )";
 
 std::vector<std::string> SplitList(const std::string& s) {
@@ -314,6 +319,9 @@ int RunMain(Args& args) {
     } else if (a == "--webhook-connections") {
       if (!args.Value(a, v) || !ToInt(a, v, n) || n < 1) return 2;
       o.webhook_connections = static_cast<int>(n);
+    } else if (a == "--webhook-pool-connections") {
+      if (!args.Value(a, v) || !ToInt(a, v, n) || n < 0) return 2;
+      o.webhook_pool_connections = static_cast<int>(n);
     } else if (a == "--bind-connections") {
       if (!args.Value(a, v) || !ToInt(a, v, n) || n < 1) return 2;
       o.bind_connections = static_cast<int>(n);
@@ -407,7 +415,13 @@ int RunMain(Args& args) {
     std::printf("\ncompared with %s (threshold %.0f%%):\n", compare_file.c_str(), threshold);
     std::fputs(FormatComparison(Compare(*baseline, *results, threshold), false).c_str(), stdout);
   }
-  return g_cancel.load() ? 130 : 0;
+  if (g_cancel.load()) return 130;
+  // A figure measured on failed requests or wrong answers measures nothing: the run fails.
+  if (const std::string failures = FailureSummary(*results); !failures.empty()) {
+    std::fprintf(stderr, "\nhpbench: FAILED: %s", failures.c_str());
+    return 1;
+  }
+  return 0;
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <random>
+#include <string_view>
 
 namespace hyperplace::bench {
 namespace {
@@ -45,6 +46,11 @@ std::vector<GeneratedNode> GenerateNodes(const ClusterSpec& spec) {
     const char* health = unhealthy ? "UnschedulablePendingReplacement" : "Schedulable";
     const char* deep = tainted ? "InProgress" : (uniform(rng) < 0.5 ? "Passed" : "Passed");
     const bool four_layers = n.instance_type == "ml.p5.48xlarge";
+    n.ml_type = !plain;
+    n.unhealthy = unhealthy;
+    n.health_taint = tainted;
+    n.layers = four_layers ? 4 : 3;
+    n.layer = {1000 + top, 2000 + spine, 30000 + rack, four_layers ? 400000 + i / 4 : 0};
     const std::string ip = "10." + std::to_string(1 + top) + "." + std::to_string(rack % 250) +
                            "." + std::to_string(i % 250);
     std::string& j = n.json;
@@ -279,29 +285,28 @@ std::vector<PendingPod> GeneratePendingPods(const SchedulingSpec& spec,
     pod.uid = pod.json.substr(at, pod.json.find('"', at) - at);
     pod.topology = plan.topology;
     pod.placed_peers = plan.placed_peers;
+    pod.group_size = plan.group_size;
     out.push_back(std::move(pod));
   }
   return out;
 }
 
-int ForEachPlacedPod(const SchedulingSpec& spec, const std::vector<GeneratedNode>& nodes,
-                     const std::function<void(const PlacedPod&)>& emit) {
+namespace {
+
+// The placement behind ForEachPlacedPod and ModelOccupancy: calls `place(options, node)` once per
+// placed pod, in a fixed order, with the pod's options (without node_name). `pending_of` tells
+// which pending pod's gang a pod belongs to (-1: a background gang). Returns how many it placed.
+int PlacePods(const SchedulingSpec& spec, const std::vector<GeneratedNode>& nodes,
+              const std::function<void(PodOptions&, int node, int pending_of)>& place) {
   const int n = static_cast<int>(nodes.size());
   if (n == 0) return 0;
   std::vector<int> used(nodes.size(), 0);
   auto cap = [&](int node) { return std::max(0, nodes[node].max_pods - 4); };
   int emitted = 0;
-  auto place = [&](PodOptions& o, int node) {
-    o.node_name = nodes[node].name;
-    o.resource_version = "__RV__";
-    PlacedPod pod;
-    pod.name = o.name;
-    pod.namespace_name = "hyperpod-ns-" + o.team;
-    pod.node = node;
-    pod.json = GeneratePod(o);
+  auto put = [&](PodOptions& o, int node, int pending_of) {
     ++used[node];
     ++emitted;
-    emit(pod);
+    place(o, node, pending_of);
   };
   // Peers of the pending gangs: in the rack the plan chose, on its first nodes with room.
   for (int i = 0; i < spec.pending_pods && emitted < spec.total_pods; ++i) {
@@ -321,7 +326,7 @@ int ForEachPlacedPod(const SchedulingSpec& spec, const std::vector<GeneratedNode
       o.name = o.job + "-worker-" + std::to_string(k);
       o.group_size = plan.group_size;
       o.topology = plan.topology;
-      place(o, node);
+      put(o, node, i);
     }
   }
   // Background gangs of 8, each on the next 8 nodes (round robin) that have room.
@@ -342,12 +347,39 @@ int ForEachPlacedPod(const SchedulingSpec& spec, const std::vector<GeneratedNode
       if (tried == n) return emitted;  // every node is full
       o.index = job * 8 + k;
       o.name = o.job + "-worker-" + std::to_string(k);
-      place(o, cursor);
+      put(o, cursor, -1);
       cursor = (cursor + 1) % n;
     }
     ++job;
   }
   return emitted;
+}
+
+}  // namespace
+
+int ForEachPlacedPod(const SchedulingSpec& spec, const std::vector<GeneratedNode>& nodes,
+                     const std::function<void(const PlacedPod&)>& emit) {
+  return PlacePods(spec, nodes, [&](PodOptions& o, int node, int) {
+    o.node_name = nodes[node].name;
+    o.resource_version = "__RV__";
+    PlacedPod pod;
+    pod.name = o.name;
+    pod.namespace_name = "hyperpod-ns-" + o.team;
+    pod.node = node;
+    pod.json = GeneratePod(o);
+    emit(pod);
+  });
+}
+
+Occupancy ModelOccupancy(const SchedulingSpec& spec, const std::vector<GeneratedNode>& nodes) {
+  Occupancy out;
+  out.pods_on_node.assign(nodes.size(), 0);
+  out.peers.resize(static_cast<std::size_t>(std::max(0, spec.pending_pods)));
+  out.placed = PlacePods(spec, nodes, [&](PodOptions&, int node, int pending_of) {
+    ++out.pods_on_node[node];
+    if (pending_of >= 0) out.peers[pending_of].push_back(node);
+  });
+  return out;
 }
 
 std::string BindingArgs(const std::string& pod_name, const std::string& pod_namespace,
@@ -505,6 +537,100 @@ std::string ReviewJson(std::mt19937_64& rng, const ReviewPlan& r, int index, std
   return j;
 }
 
+constexpr std::string_view kTeamPrefix = "hyperpod-ns-";
+constexpr std::string_view kServiceAccountPrefix = "system:serviceaccount:";
+
+std::string Base64Encode(std::string_view in) {
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  out.reserve((in.size() + 2) / 3 * 4);
+  for (std::size_t i = 0; i < in.size(); i += 3) {
+    const std::size_t left = in.size() - i;
+    std::uint32_t v = static_cast<unsigned char>(in[i]) << 16;
+    if (left > 1) v |= static_cast<unsigned char>(in[i + 1]) << 8;
+    if (left > 2) v |= static_cast<unsigned char>(in[i + 2]);
+    out += kAlphabet[(v >> 18) & 63];
+    out += kAlphabet[(v >> 12) & 63];
+    out += left > 1 ? kAlphabet[(v >> 6) & 63] : '=';
+    out += left > 2 ? kAlphabet[v & 63] : '=';
+  }
+  return out;
+}
+
+// What the webhook must answer for `r`: DESIGN §3's rules 1-4 applied to the plan (not to the
+// review's bytes, and not by the webhook's code), with the defaults of DESIGN §1 and §3 that
+// hyperplace starts with: team T owns namespace hyperpod-ns-T, LocalQueue hyperpod-ns-T-localqueue
+// and group hyperpod-ns-T-namespace-level-group; the classes are inference (15), training (10)
+// and fine-tuning (5) priority, the lowest is added; kube-system's service accounts are trusted.
+// Rule 5 (schedulerName) is not expected: hyperplace does not apply it yet; when it does, its
+// "replace" of /spec/schedulerName (Pods only) belongs here.
+void ExpectAdmission(const ReviewPlan& r, AdmissionCase& c) {
+  c.expect_allowed = true;
+  if (!r.ns.starts_with(kTeamPrefix)) return;  // not a team namespace: untouched
+  const std::string team = r.ns.substr(kTeamPrefix.size());
+  const std::string group = r.ns + "-namespace-level-group";
+  auto deny = [&](std::vector<std::string> message_has) {
+    c.expect_allowed = false;
+    c.expect_message_has = std::move(message_has);
+  };
+
+  // 1. Team scope.
+  bool in_scope = false;
+  if (r.user.username.starts_with(kServiceAccountPrefix)) {
+    const std::string rest = r.user.username.substr(kServiceAccountPrefix.size());
+    const std::string sa_namespace = rest.substr(0, rest.find(':'));
+    in_scope = sa_namespace == r.ns || sa_namespace == "kube-system";
+  } else {
+    in_scope = std::find(r.user.groups.begin(), r.user.groups.end(), group) != r.user.groups.end();
+  }
+  if (!in_scope) return deny({r.user.username, team, group});
+
+  // 2. Queue.
+  const std::string queue = r.ns + "-localqueue";
+  if (!r.queue.empty() && r.queue != queue) return deny({r.queue, queue});
+
+  // 3. Priority.
+  static const std::vector<std::string> kClasses = {"inference-priority", "training-priority",
+                                                    "fine-tuning-priority"};
+  if (!r.priority.empty() &&
+      std::find(kClasses.begin(), kClasses.end(), r.priority) == kClasses.end()) {
+    std::vector<std::string> has = {r.priority};
+    has.insert(has.end(), kClasses.begin(), kClasses.end());
+    return deny(std::move(has));
+  }
+
+  // The object always has a labels object (app.kubernetes.io/name), so each missing label is one
+  // "add" into it.
+  std::vector<PatchOp> ops;
+  auto quoted = [](const std::string& v) { return '"' + v + '"'; };
+  if (r.queue.empty()) {
+    ops.push_back({"add", "/metadata/labels/kueue.x-k8s.io~1queue-name", quoted(queue)});
+  }
+  if (r.priority.empty()) {
+    ops.push_back(
+        {"add", "/metadata/labels/kueue.x-k8s.io~1priority-class", quoted("fine-tuning-priority")});
+  }
+  // 4. Instance type prefix.
+  if (!r.instance_type_selector.empty() && !r.instance_type_selector.starts_with("ml.")) {
+    const std::string spec = r.kind == "Job" ? "/spec/template/spec" : "/spec";
+    ops.push_back({"replace", spec + "/nodeSelector/node.kubernetes.io~1instance-type",
+                   quoted("ml." + r.instance_type_selector)});
+    ++c.expect_warnings;
+  }
+  if (ops.empty()) return;
+  c.expect_patch_json = "[";
+  for (const PatchOp& op : ops) {
+    if (c.expect_patch_json.size() > 1) c.expect_patch_json += ',';
+    c.expect_patch_json +=
+        R"({"op":")" + op.op + R"(","path":")" + op.path + R"(","value":)" + op.value + "}";
+  }
+  c.expect_patch_json += ']';
+  c.expect_patch_base64 = Base64Encode(c.expect_patch_json);
+  std::sort(ops.begin(), ops.end());
+  c.expect_patch = std::move(ops);
+}
+
 }  // namespace
 
 std::vector<AdmissionCase> GenerateAdmissionReviews(std::uint64_t seed, int count) {
@@ -567,20 +693,17 @@ std::vector<AdmissionCase> GenerateAdmissionReviews(std::uint64_t seed, int coun
         r.kind = "Job";
         r.user = TeamMember(other, i);
         c.what = "deny: user of another team";
-        c.expect_allowed = false;
         break;
       case 17:
         r.kind = "Job";
         r.user = TeamMember(team, i);
         r.queue = "hyperpod-ns-" + other + "-localqueue";
         c.what = "deny: another team's queue";
-        c.expect_allowed = false;
         break;
       case 18:
         r.user = TeamMember(team, i);
         r.priority = "urgent-priority";
         c.what = "deny: unknown priority class";
-        c.expect_allowed = false;
         break;
       default:
         r.ns = "default";
@@ -590,6 +713,7 @@ std::vector<AdmissionCase> GenerateAdmissionReviews(std::uint64_t seed, int coun
     }
     c.kind = r.kind;
     c.body = ReviewJson(rng, r, i, c.uid);
+    ExpectAdmission(r, c);
     out.push_back(std::move(c));
   }
   return out;

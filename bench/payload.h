@@ -2,10 +2,12 @@
 //
 // Nodes look like HyperPod EKS nodes (≈25 labels, the health taint on some, allocatable pods, a
 // status with conditions, addresses and ~20 images: ≈8.5 KB each, as the scheduler sends them).
-// The cluster is a network tree: 4 top (layer-1) domains, 8 spines each, racks of 16 nodes.
+// The cluster is a network tree: layer-1 domains of 512 nodes, each 8 spines (layer 2) of 4 racks
+// (layer 3) of 16 nodes.
 // Everything is derived from the seed, so two runs with one seed produce identical bytes.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -26,6 +28,15 @@ struct GeneratedNode {
   std::string name;
   std::string instance_type;
   int max_pods = 0;  // status.allocatable.pods (the DESIGN table agrees for the ml. types used)
+  // What the generator wrote into `json`, so answers can be checked against it (bench/expect.h):
+  bool ml_type = true;        // the instance type carries the "ml." prefix
+  bool unhealthy = false;     // node-health-status is UnschedulablePendingReplacement
+  bool health_taint = false;  // the NoSchedule health taint and deep-health-check InProgress;
+                              // otherwise the deep health check is Passed
+  int layers = 3;             // network-node-layer-1..`layers` are set (4 on ml.p5.48xlarge)
+  // The number in each layer's "nn-<number>" value: layer 1 the top domain (i / 512), layer 2 the
+  // spine (i / 64), layer 3 the rack (i / 16), layer 4 a group of 4 (when `layers` is 4).
+  std::array<int, 4> layer{};
   std::string json;  // the Node object as the API server serializes it
 };
 
@@ -80,8 +91,13 @@ struct PendingPod {
   std::string name;
   std::string namespace_name;
   std::string uid;
-  TopologyKind topology = TopologyKind::kNone;
+  TopologyKind topology = TopologyKind::kNone;  // at network-node-layer-3
   int placed_peers = 0;
+  // Facts for the expected answers: 0 without a pod group (then no owner either, so no group at
+  // all), else kueue pod-group-total-count. Every pending pod is in a team namespace with a queue
+  // label (it targets ml. capacity), selects no instance type and does not tolerate the health
+  // taint.
+  int group_size = 0;
 };
 
 struct PlacedPod {
@@ -99,6 +115,17 @@ std::vector<PendingPod> GeneratePendingPods(const SchedulingSpec& spec,
 int ForEachPlacedPod(const SchedulingSpec& spec, const std::vector<GeneratedNode>& nodes,
                      const std::function<void(const PlacedPod&)>& emit);
 
+// Where the placed pods are, from the same placement as ForEachPlacedPod without building their
+// JSON: what hyperplace's cache must hold once it has listed them.
+struct Occupancy {
+  std::vector<int> pods_on_node;  // per node
+  // Per pending pod (GeneratePendingPods' order): the node of each placed peer of its group, in
+  // placement order (a node repeats once per pod on it). Empty for pods without placed peers.
+  std::vector<std::vector<int>> peers;
+  int placed = 0;  // ForEachPlacedPod's return value
+};
+Occupancy ModelOccupancy(const SchedulingSpec& spec, const std::vector<GeneratedNode>& nodes);
+
 // kube-scheduler's ExtenderBindingArgs.
 std::string BindingArgs(const std::string& pod_name, const std::string& pod_namespace,
                         const std::string& pod_uid, const std::string& node);
@@ -109,12 +136,32 @@ std::string BindingArgs(const std::string& pod_name, const std::string& pod_name
 // and, 15% of them, requests the webhook must deny: a user of another team, another team's queue,
 // an unknown priority class. 5% go to a non-team namespace and pass untouched. Objects carry
 // managedFields and defaulted pod specs, 3–6 KB per review.
+//
+// Each case carries what the webhook must answer (DESIGN §3), derived from the case's own plan:
+// the decision, the patch (which labels the generator left out, which instance-type selector it
+// wrote without "ml."), the warnings, and for a denial what its message must name.
+struct PatchOp {
+  std::string op;     // "add" or "replace"
+  std::string path;   // JSON Pointer, keys escaped per RFC 6901
+  std::string value;  // the value as a JSON text (here always a string: "\"ml.p5.48xlarge\"")
+  friend bool operator==(const PatchOp&, const PatchOp&) = default;
+  friend auto operator<=>(const PatchOp&, const PatchOp&) = default;
+};
+
 struct AdmissionCase {
   std::string body;
   std::string uid;   // request.uid, echoed in the response
   std::string kind;  // "Pod" or "Job"
   std::string what;  // short description ("job-controller pod", "deny: other team's queue", ...)
   bool expect_allowed = true;
+  std::vector<PatchOp> expect_patch;  // sorted; empty: the response must carry no patch
+  // expect_patch as one JSON Patch document in rule order (queue, priority, then rewrites), and
+  // its base64: a response in exactly this form is accepted without decoding.
+  std::string expect_patch_json;
+  std::string expect_patch_base64;
+  int expect_warnings = 0;  // one per rewritten instance type
+  // A denial's status.message must contain each of these (the user, the right queue, ...).
+  std::vector<std::string> expect_message_has;
 };
 std::vector<AdmissionCase> GenerateAdmissionReviews(std::uint64_t seed, int count);
 

@@ -84,10 +84,10 @@ struct MemoryResult {
   std::int64_t nodes_cached = 0, pods_cached = 0;  // hyperplace's own gauges after sync
   double sync_s = 0;                               // start to /readyz 200
   double rss_after_sync_mib = 0;                   // settled, a second after /readyz
-  double rss_max_mib = 0;   // largest sample from readiness through the names-mode and bind loads
+  double rss_max_mib = 0;   // largest sample from readiness through the names-mode loads
   double peak_rss_mib = 0;  // VmHWM at that point: includes the initial list
   // Largest sample during the full-node scenarios that follow (request and reply buffers of
-  // tens of MB stay with the server's workers).
+  // tens of MB stay with the server's workers); the binds come after them.
   double rss_max_full_mib = 0;
   std::string note;
 };
@@ -140,6 +140,10 @@ Status SaveTextFile(const std::string& path, const std::string& text);
 
 // Google Benchmark's --benchmark_out JSON: the "iteration" runs of every benchmark.
 StatusOr<std::vector<MicroResult>> ParseGoogleBenchmarkJson(const std::string& text);
+
+// Empty when no scenario had an error (measured or during its warm-up); else one line per
+// scenario with errors: its id, the counts by kind and the first message.
+std::string FailureSummary(const Results& results);
 
 // DESIGN §5 checks that can be computed from `results` (unmeasured ones say why).
 std::vector<TargetCheck> EvaluateTargets(const Results& results);

@@ -13,6 +13,8 @@
 # Environment: BUILD_DIR (default build-bench), JOBS (build parallelism, default: all cores),
 # MICRO_MIN_TIME (seconds per micro-benchmark, default 0.2).
 # A few minutes on 2 cores; run it on a quiet machine (the summary prints the load average).
+# Every reply is checked against the generator's expected answers; a failed request or a wrong
+# answer makes hpbench, and so this script, exit non-zero once the results are written.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -11,6 +11,7 @@
 #include <memory>
 #include <sstream>
 #include <thread>
+#include <utility>
 
 #include "bench/fake_cluster.h"
 #include "bench/payload.h"
@@ -58,6 +59,8 @@ class Suite {
   }
   // Every scenario id the options describe, in run order.
   std::vector<std::string> AllIds() const;
+  // The webhook's (connections, rate) loads, in run order; rate 0 is the closed loop.
+  std::vector<std::pair<int, double>> WebhookLoads() const;
   // Whether a wanted scenario's id contains `fragment` (to skip setting up unneeded servers).
   bool AnyWanted(const std::string& fragment) const {
     for (const std::string& id : AllIds()) {
@@ -107,13 +110,21 @@ std::vector<std::string> Suite::AllIds() const {
     }
     ids.push_back(ScenarioId("hyperplace", "extender", "bind", "", n, o_.bind_connections, 0));
   }
-  for (double rate : {o_.webhook_rate, 0.0}) {
-    const std::string id =
-        ScenarioId("hyperplace", "webhook", "mutate", "", 0, o_.webhook_connections, rate);
+  for (const auto& [conns, rate] : WebhookLoads()) {
+    const std::string id = ScenarioId("hyperplace", "webhook", "mutate", "", 0, conns, rate);
     ids.push_back(id);
     ids.push_back("floor/" + id);
   }
   return ids;
+}
+
+std::vector<std::pair<int, double>> Suite::WebhookLoads() const {
+  std::vector<std::pair<int, double>> loads = {{o_.webhook_connections, o_.webhook_rate},
+                                               {o_.webhook_connections, 0.0}};
+  if (o_.webhook_pool_connections > 0 && o_.webhook_pool_connections != o_.webhook_connections) {
+    loads.emplace_back(o_.webhook_pool_connections, o_.webhook_rate);
+  }
+  return loads;
 }
 
 LoadOptions Suite::Load(int connections, double rate, double duration_s) const {
@@ -338,6 +349,13 @@ void Suite::RunCluster(int n) {
   const std::vector<PendingPod> pending = GeneratePendingPods(sched, nodes);
   std::vector<std::string> pod_json;
   for (const PendingPod& p : pending) pod_json.push_back(p.json);
+  // What hyperplace must answer for each pending pod, from the generator's own model of the
+  // cluster, computed once before any load so checking a reply is a comparison.
+  const auto expect_start = Clock::now();
+  const std::shared_ptr<const ClusterExpectations> expect =
+      ClusterExpectations::Make(nodes, pending, ModelOccupancy(sched, nodes));
+  std::printf("  expected answers for %zu pending pods computed in %.2f s\n", pending.size(),
+              std::chrono::duration<double>(Clock::now() - expect_start).count());
 
   // The server: started here against a fake API server, or the running one.
   std::unique_ptr<FakeCluster> cluster;
@@ -433,9 +451,12 @@ void Suite::RunCluster(int n) {
     std::fflush(stdout);
   }
 
-  // Names mode first, then binds, then memory is read: what the cache costs in the recommended
-  // mode. Full-node requests come last because their 43 MB buffers stay with the server's
-  // workers afterwards (by design, for speed) and would hide the cache's own footprint.
+  // Names mode first, then memory is read: what the cache costs in the recommended mode.
+  // Full-node requests come next because their 43 MB buffers stay with the server's workers
+  // afterwards (by design, for speed) and would hide the cache's own footprint. Binds come last:
+  // each one adds an assumed pod to the cache (for a minute: the fake API server never confirms
+  // it) and makes every later /filter wait for the binds of the pods filtered before it, so after
+  // them neither the expected answers nor the filter latencies would hold.
   auto run_mode = [&](NodeMode mode) {
     auto requests = ExtenderRequests::Make(mode, nodes, pod_json);
     const double duration =
@@ -454,7 +475,7 @@ void Suite::RunCluster(int n) {
         if (!unavailable.empty()) {
           Skip(meta, unavailable);
         } else {
-          ExtenderWorkload w(requests, verb, target.endpoint, true);
+          ExtenderWorkload w(requests, verb, target.endpoint, true, expect);
           RunScenario(meta, target, w, Load(1, 0, duration));
         }
       }
@@ -468,7 +489,10 @@ void Suite::RunCluster(int n) {
         if (!have_floor_plain_) {
           Skip(meta, "floor server not running");
         } else {
-          ExtenderWorkload w(requests, verb, floor_plain_target_.endpoint, false);
+          // Full-node mode: the transfer floor (DESIGN §5) also writes a reply of hyperplace's
+          // size, which echoes the kept nodes' objects.
+          ExtenderWorkload w(requests, verb, floor_plain_target_.endpoint, false, expect,
+                             /*same_size_reply=*/mode == NodeMode::kFull);
           RunScenario(meta, floor_plain_target_, w, Load(1, 0, duration));
         }
       }
@@ -477,6 +501,18 @@ void Suite::RunCluster(int n) {
   };
 
   run_mode(NodeMode::kNames);
+  if (sampler && unavailable.empty() && !o_.hyperplace.empty()) {
+    memory.rss_max_mib =
+        static_cast<double>(sampler->Between(ready_at, Clock::now()).rss_max_bytes) / kMiB;
+    memory.peak_rss_mib = static_cast<double>(ReadPeakRss(server.pid())) / kMiB;
+  }
+  const Clock::time_point full_start = Clock::now();
+  if (!Cancelled()) run_mode(NodeMode::kFull);
+  if (sampler && unavailable.empty() && !o_.hyperplace.empty()) {
+    memory.rss_max_full_mib =
+        static_cast<double>(sampler->Between(full_start, Clock::now()).rss_max_bytes) / kMiB;
+    results_.memory.push_back(memory);
+  }
   {
     ScenarioResult meta;
     meta.face = "extender";
@@ -498,18 +534,6 @@ void Suite::RunCluster(int n) {
     }
   }
 
-  if (sampler && unavailable.empty() && !o_.hyperplace.empty()) {
-    memory.rss_max_mib =
-        static_cast<double>(sampler->Between(ready_at, Clock::now()).rss_max_bytes) / kMiB;
-    memory.peak_rss_mib = static_cast<double>(ReadPeakRss(server.pid())) / kMiB;
-  }
-  const Clock::time_point full_start = Clock::now();
-  if (!Cancelled()) run_mode(NodeMode::kFull);
-  if (sampler && unavailable.empty() && !o_.hyperplace.empty()) {
-    memory.rss_max_full_mib =
-        static_cast<double>(sampler->Between(full_start, Clock::now()).rss_max_bytes) / kMiB;
-    results_.memory.push_back(memory);
-  }
   if (sampler) sampler->Stop();
   if (server.pid() > 0) {
     const std::string how = server.Stop();
@@ -521,12 +545,13 @@ void Suite::RunCluster(int n) {
 }
 
 void Suite::RunWebhook() {
-  const double rate = o_.webhook_rate;
-  const int conns = o_.webhook_connections;
-  const std::string open_id = ScenarioId("hyperplace", "webhook", "mutate", "", 0, conns, rate);
-  const std::string closed_id = ScenarioId("hyperplace", "webhook", "mutate", "", 0, conns, 0);
+  const std::vector<std::pair<int, double>> loads = WebhookLoads();
   if (!AnyWanted("webhook/") || Cancelled()) return;
-  const bool need_server = Wanted(open_id) || Wanted(closed_id);
+  bool need_server = false;
+  for (const auto& [conns, rate] : loads) {
+    need_server =
+        need_server || Wanted(ScenarioId("hyperplace", "webhook", "mutate", "", 0, conns, rate));
+  }
   std::printf("\nwebhook over TLS\n");
   std::fflush(stdout);
   auto cases =
@@ -589,7 +614,7 @@ void Suite::RunWebhook() {
     unavailable = "no --hyperplace binary or --webhook-url given";
   }
 
-  for (double r : {rate, 0.0}) {
+  for (const auto& [conns, r] : loads) {
     ScenarioResult meta;
     meta.face = "webhook";
     meta.verb = "mutate";
@@ -632,6 +657,9 @@ StatusOr<Results> Suite::Run() {
   s["seed"] = std::to_string(o_.seed);
   s["webhook"] = std::to_string(o_.webhook_connections) + " connections, " +
                  std::to_string(static_cast<int>(o_.webhook_rate)) + "/s open loop";
+  if (o_.webhook_pool_connections > 0) {
+    s["webhook"] += "; and " + std::to_string(o_.webhook_pool_connections) + " connections";
+  }
   if (!o_.only.empty()) {
     std::string only;
     for (const std::string& x : o_.only) only += (only.empty() ? "" : ",") + x;

@@ -6,10 +6,15 @@
 // loaded with, one pod at a time on one keep-alive connection as kube-scheduler calls it:
 //   extender/names/{filter,prioritize,filter+prioritize}/n<N>/c1/closed
 //   extender/full/{filter,prioritize,filter+prioritize}/n<N>/c1/closed
-//   extender/bind/n<N>/c4/closed             (binds go through to the fake API server)
+//   extender/bind/n<N>/c4/closed             (binds go through to the fake API server; last, as
+//                                            they change the cache)
 // Then hyperplace is started again with a serving certificate and its webhook is loaded over TLS:
 //   webhook/mutate/c4/r5000                  (open loop, 5,000 admissions/s)
 //   webhook/mutate/c4/closed                 (as fast as 4 connections go)
+//   webhook/mutate/c64/r5000                 (5,000/s spread over an API server's 64 connections)
+// Every extender reply is checked against the generator's model of the cluster (bench/expect.h)
+// and every admission against the case's expected decision and patch; a wrong answer is a
+// bad_body error.
 // The floor server (`hpbench floor-server`, the same HTTP server with a trivial handler) gets the
 // same load for names filter+prioritize, full filter and both webhook scenarios ("floor/..." ids).
 //
@@ -47,6 +52,9 @@ struct SuiteOptions {
   int bind_connections = 4;
   int webhook_connections = 4;
   double webhook_rate = 5000;
+  // An API server's connection pool (DESIGN §5): the open-loop rate again over this many
+  // connections; 0: not run.
+  int webhook_pool_connections = 64;
   double timeout_s = 5.0;
   bool progress = true;  // draw a progress bar (only when stdout is a terminal)
   bool keep_work_dir = false;

@@ -1,9 +1,15 @@
 #include "bench/workloads.h"
 
+#include <algorithm>
 #include <array>
+#include <charconv>
+#include <iterator>
+#include <nlohmann/json.hpp>
 
 namespace hyperplace::bench {
 namespace {
+
+using Json = nlohmann::json;
 
 std::int64_t Since(Clock::time_point t) {
   return std::chrono::duration_cast<Nanos>(Clock::now() - t).count();
@@ -105,7 +111,346 @@ std::optional<std::string_view> KeptNodesObject(std::string_view reply) {
   return reply.substr(kKey.size() - 1, end - (kKey.size() - 1));
 }
 
-std::string CheckFilterReply(std::string_view body, NodeMode mode) {
+namespace {
+
+// A reader of the JSON an extender or webhook writes: enough to take its replies apart without a
+// DOM (a 5000-node reply is read in tens of microseconds). Strings are decoded into `scratch`
+// only when they hold escapes.
+class Reader {
+ public:
+  explicit Reader(std::string_view s, std::size_t pos = 0) : s_(s), pos_(pos) {}
+
+  std::size_t pos() const { return pos_; }
+  bool AtEnd() {
+    SkipSpace();
+    return pos_ >= s_.size();
+  }
+  bool Peek(char c) {
+    SkipSpace();
+    return pos_ < s_.size() && s_[pos_] == c;
+  }
+  bool Eat(char c) {
+    if (!Peek(c)) return false;
+    ++pos_;
+    return true;
+  }
+  bool EatLiteral(std::string_view word) {
+    SkipSpace();
+    if (s_.substr(pos_, word.size()) != word) return false;
+    pos_ += word.size();
+    return true;
+  }
+  // A JSON string; `out` views the body or `scratch`.
+  bool String(std::string_view& out, std::string& scratch) {
+    if (!Eat('"')) return false;
+    const std::size_t start = pos_;
+    // A plain loop: find_first_of with a set calls memchr once per byte.
+    std::size_t end = start;
+    while (end < s_.size() && s_[end] != '"' && s_[end] != '\\') ++end;
+    if (end == s_.size()) return false;
+    if (s_[end] == '"') {
+      out = s_.substr(start, end - start);
+      pos_ = end + 1;
+      return true;
+    }
+    scratch.assign(s_.substr(start, end - start));
+    pos_ = end;
+    while (pos_ < s_.size() && s_[pos_] != '"') {
+      char c = s_[pos_++];
+      if (c != '\\') {
+        scratch += c;
+        continue;
+      }
+      if (pos_ >= s_.size()) return false;
+      c = s_[pos_++];
+      switch (c) {
+        case 'n':
+          scratch += '\n';
+          break;
+        case 't':
+          scratch += '\t';
+          break;
+        case 'r':
+          scratch += '\r';
+          break;
+        case 'b':
+          scratch += '\b';
+          break;
+        case 'f':
+          scratch += '\f';
+          break;
+        case 'u': {
+          unsigned v = 0;
+          if (pos_ + 4 > s_.size() ||
+              std::from_chars(s_.data() + pos_, s_.data() + pos_ + 4, v, 16).ptr !=
+                  s_.data() + pos_ + 4) {
+            return false;
+          }
+          pos_ += 4;
+          if (v < 0x80) {
+            scratch += static_cast<char>(v);
+          } else {
+            scratch += '?';  // not in anything hyperplace names
+          }
+          break;
+        }
+        default:
+          scratch += c;  // \" \\ \/
+      }
+    }
+    if (pos_ >= s_.size()) return false;
+    ++pos_;
+    out = scratch;
+    return true;
+  }
+  bool Integer(long long& out) {
+    SkipSpace();
+    const std::size_t start = pos_;
+    if (pos_ < s_.size() && s_[pos_] == '-') ++pos_;
+    while (pos_ < s_.size() && s_[pos_] >= '0' && s_[pos_] <= '9') ++pos_;
+    if (pos_ == start) return false;
+    return std::from_chars(s_.data() + start, s_.data() + pos_, out).ec == std::errc();
+  }
+  // Skips one value of any kind (strings, nesting).
+  bool SkipValue() {
+    SkipSpace();
+    if (pos_ >= s_.size()) return false;
+    const char c = s_[pos_];
+    if (c == '"') {
+      std::string_view ignored;
+      std::string scratch;
+      return String(ignored, scratch);
+    }
+    if (c != '{' && c != '[') {
+      while (pos_ < s_.size() && s_[pos_] != ',' && s_[pos_] != '}' && s_[pos_] != ']') ++pos_;
+      return true;
+    }
+    int depth = 0;
+    while (pos_ < s_.size()) {
+      const char d = s_[pos_];
+      if (d == '"') {
+        std::string_view ignored;
+        std::string scratch;
+        if (!String(ignored, scratch)) return false;
+        continue;
+      }
+      ++pos_;
+      if (d == '{' || d == '[') ++depth;
+      if ((d == '}' || d == ']') && --depth == 0) return true;
+    }
+    return false;
+  }
+
+ private:
+  void SkipSpace() {
+    while (pos_ < s_.size() &&
+           (s_[pos_] == ' ' || s_[pos_] == '\n' || s_[pos_] == '\r' || s_[pos_] == '\t')) {
+      ++pos_;
+    }
+  }
+
+  std::string_view s_;
+  std::size_t pos_;
+};
+
+std::string_view NodeName(const ClusterExpectations& e, int node) { return e.name(node); }
+
+// The answer a filter reply gave, by node.
+struct FilterAnswer {
+  std::vector<int> kept;                                  // request order as replied
+  std::vector<std::pair<int, std::string>> failed;        // FailedNodes
+  std::vector<std::pair<int, std::string>> unresolvable;  // FailedAndUnresolvableNodes
+};
+
+// Reads {"name":"reason",...} (or null) into `out`; names must be nodes of the cluster.
+std::string ReadReasonMap(Reader& r, const ClusterExpectations& e, std::string_view member,
+                          std::vector<std::pair<int, std::string>>& out) {
+  if (r.EatLiteral("null")) return "";
+  if (!r.Eat('{')) return std::string(member) + " is not an object";
+  std::string scratch, reason_scratch;
+  if (r.Eat('}')) return "";
+  do {
+    std::string_view name, reason;
+    if (!r.String(name, scratch) || !r.Eat(':') || !r.String(reason, reason_scratch)) {
+      return std::string(member) + " is not a map of node names to reasons";
+    }
+    const int node = e.NodeIndex(name);
+    if (node < 0)
+      return std::string(member) + " names a node not in the request: " + std::string(name);
+    out.emplace_back(node, std::string(reason));
+  } while (r.Eat(','));
+  if (!r.Eat('}')) return std::string(member) + " is not closed";
+  return "";
+}
+
+// Full-node mode: the Nodes items array from `r`, each an object of the request byte for byte.
+std::string ReadKeptNodeObjects(Reader& r, std::string_view body, const ClusterExpectations& e,
+                                const PodExpectation& x, std::vector<int>& kept) {
+  if (!r.Eat('{') || !r.EatLiteral(R"("metadata")") || !r.Eat(':') || !r.SkipValue() ||
+      !r.Eat(',') || !r.EatLiteral(R"("items")") || !r.Eat(':') || !r.Eat('[')) {
+    return R"(Nodes is not {"metadata":{},"items":[...]})";
+  }
+  if (r.Eat(']')) return r.Eat('}') ? "" : "Nodes is not closed";
+  if (!r.Peek('{')) return "Nodes.items holds something other than node objects";
+  std::size_t pos = r.pos();
+  constexpr std::string_view kNamePrefix = R"({"metadata":{"name":")";
+  while (true) {
+    // The expected next node first: in order, the whole check is one memcmp per node.
+    const std::size_t k = kept.size();
+    int node = -1;
+    if (k < x.filter.passed.size()) {
+      const std::string& json = e.nodes()[x.filter.passed[k]].json;
+      if (body.compare(pos, json.size(), json) == 0) node = x.filter.passed[k];
+    }
+    if (node < 0) {
+      if (body.compare(pos, kNamePrefix.size(), kNamePrefix) != 0) {
+        return "Nodes.items[" + std::to_string(k) + "] is not a node object of the request";
+      }
+      const std::size_t start = pos + kNamePrefix.size();
+      const std::size_t end = body.find('"', start);
+      const std::string_view name = body.substr(start, end - start);
+      node = e.NodeIndex(name);
+      if (node < 0) return "Nodes.items names a node not in the request: " + std::string(name);
+      const std::string& json = e.nodes()[static_cast<std::size_t>(node)].json;
+      if (body.compare(pos, json.size(), json) != 0) {
+        return "Nodes.items: node " + std::string(name) + " differs from the request's object";
+      }
+    }
+    kept.push_back(node);
+    pos += e.nodes()[static_cast<std::size_t>(node)].json.size();
+    Reader next(body, pos);
+    if (next.Eat(',')) {
+      if (!next.Peek('{')) return "Nodes.items holds something other than node objects";
+      pos = next.pos();
+      continue;
+    }
+    if (!next.Eat(']') || !next.Eat('}')) return "Nodes.items is not closed after a node";
+    r = next;
+    return "";
+  }
+}
+
+// Reads a whole filter reply: {"Nodes":...,"NodeNames":...,"FailedNodes":...,
+// "FailedAndUnresolvableNodes":...,"Error":""}, members in any order.
+std::string ReadFilterAnswer(std::string_view body, NodeMode mode, const ClusterExpectations& e,
+                             const PodExpectation& x, FilterAnswer& a) {
+  Reader r(body);
+  if (!r.Eat('{')) return "not a JSON object";
+  std::string scratch;
+  bool have_kept = false;
+  if (r.Eat('}')) return "an empty object";
+  do {
+    std::string_view key;
+    if (!r.String(key, scratch) || !r.Eat(':')) return "malformed member";
+    const std::string member(key);
+    if (member == "Nodes") {
+      if (r.EatLiteral("null")) continue;
+      if (mode == NodeMode::kNames) return "Nodes is not null in names mode";
+      if (std::string why = ReadKeptNodeObjects(r, body, e, x, a.kept); !why.empty()) return why;
+      have_kept = true;
+    } else if (member == "NodeNames") {
+      if (r.EatLiteral("null")) continue;
+      if (mode == NodeMode::kFull) return "NodeNames is not null in full-node mode";
+      if (!r.Eat('[')) return "NodeNames is not an array";
+      have_kept = true;
+      if (r.Eat(']')) continue;
+      do {
+        std::string_view name;
+        if (!r.String(name, scratch)) return "NodeNames holds a non-string";
+        const int node = e.NodeIndex(name);
+        if (node < 0) return "NodeNames names a node not in the request: " + std::string(name);
+        a.kept.push_back(node);
+      } while (r.Eat(','));
+      if (!r.Eat(']')) return "NodeNames is not closed";
+    } else if (member == "FailedNodes") {
+      if (std::string why = ReadReasonMap(r, e, member, a.failed); !why.empty()) return why;
+    } else if (member == "FailedAndUnresolvableNodes") {
+      if (std::string why = ReadReasonMap(r, e, member, a.unresolvable); !why.empty()) return why;
+    } else if (member == "Error") {
+      std::string_view error;
+      if (!r.String(error, scratch)) return "Error is not a string";
+      if (!error.empty()) return "Error: " + Excerpt(error);
+    } else if (!r.SkipValue()) {
+      return "malformed member " + member;
+    }
+  } while (r.Eat(','));
+  if (!r.Eat('}') || !r.AtEnd()) return "trailing bytes after the result";
+  if (!have_kept) return "neither Nodes nor NodeNames: every node rejected";
+  return "";
+}
+
+// The first difference between an answer and the expectation, or "".
+std::string CompareFilterAnswer(const ClusterExpectations& e, const PodExpectation& x,
+                                const FilterAnswer& a) {
+  const std::size_t n = e.nodes().size();
+  // What the reply said of each node: 0 nothing, 1 kept, 2 FailedNodes, 3 unresolvable.
+  std::vector<std::uint8_t> said(n, 0);
+  std::vector<const std::string*> reason(n, nullptr);
+  auto note = [&](int node, std::uint8_t what, const std::string* why) -> std::string {
+    if (said[node] != 0) return "node " + std::string(NodeName(e, node)) + " is answered twice";
+    said[node] = what;
+    reason[node] = why;
+    return "";
+  };
+  for (int node : a.kept) {
+    if (std::string why = note(node, 1, nullptr); !why.empty()) return why;
+  }
+  for (const auto& [node, text] : a.failed) {
+    if (std::string why = note(node, 2, &text); !why.empty()) return why;
+  }
+  for (const auto& [node, text] : a.unresolvable) {
+    if (std::string why = note(node, 3, &text); !why.empty()) return why;
+  }
+  const std::string counts = " (kept " + std::to_string(a.kept.size()) + ", expected " +
+                             std::to_string(x.filter.passed.size()) + "; FailedNodes " +
+                             std::to_string(a.failed.size()) + ", expected " +
+                             std::to_string(x.filter.failed) + "; FailedAndUnresolvableNodes " +
+                             std::to_string(a.unresolvable.size()) + ", expected " +
+                             std::to_string(x.filter.unresolvable) + ")";
+  static constexpr const char* kWhere[] = {"nowhere", "kept", "in FailedNodes",
+                                           "in FailedAndUnresolvableNodes"};
+  for (std::size_t i = 0; i < n; ++i) {
+    const NodeVerdict v = x.filter.verdict[i];
+    const std::uint8_t want = v == NodeVerdict::kFits ? 1 : IsResolvable(v) ? 2 : 3;
+    const std::string node(NodeName(e, static_cast<int>(i)));
+    if (said[i] != want) {
+      return "node " + node + " is " + kWhere[said[i]] + ", expected " + kWhere[want] + " (" +
+             std::string(NodeVerdictName(v)) + ")" + counts;
+    }
+    if (want != 1 && *reason[i] != VerdictReason(v)) {
+      return "node " + node + ": reason \"" + *reason[i] + "\", expected \"" +
+             std::string(VerdictReason(v)) + "\"" + counts;
+    }
+  }
+  return "";
+}
+
+// One {"Host":...,"Score":...} entry in any form; false when it is not one.
+bool ReadPriority(Reader& r, std::string_view& host, long long& score, std::string& scratch) {
+  if (!r.Eat('{')) return false;
+  bool have_host = false, have_score = false;
+  do {
+    std::string_view key;
+    if (!r.String(key, scratch) || !r.Eat(':')) return false;
+    if (key == "Host") {
+      // Node names hold no escapes; a host that needs them is no node of the request.
+      std::string host_scratch;
+      if (!r.String(host, host_scratch) || !host_scratch.empty()) return false;
+      have_host = true;
+    } else if (key == "Score") {
+      if (!r.Integer(score)) return false;
+      have_score = true;
+    } else if (!r.SkipValue()) {
+      return false;
+    }
+  } while (r.Eat(','));
+  return r.Eat('}') && have_host && have_score;
+}
+
+}  // namespace
+
+std::string CheckFilterReply(std::string_view body, NodeMode mode,
+                             const ClusterExpectations* expect, std::size_t pod) {
   const std::string_view start =
       mode == NodeMode::kNames ? R"({"Nodes":null,"NodeNames":[)" : R"({"Nodes":{)";
   if (!body.starts_with(start))
@@ -113,15 +458,124 @@ std::string CheckFilterReply(std::string_view body, NodeMode mode) {
   if (!body.ends_with(R"("Error":""})"))
     return "filter result with an error: " +
            Excerpt(body.substr(body.size() > 300 ? body.size() - 300 : 0));
-  return "";
+  if (expect == nullptr) return "";
+  const PodExpectation& x = expect->pod(pod);
+  if (mode == NodeMode::kNames && body == x.filter.names_reply) return "";
+  if (mode == NodeMode::kFull) {
+    // In order and in hyperplace's form: the node objects one memcmp each, then the maps as one.
+    Reader r(body, std::string_view(R"({"Nodes":)").size());
+    std::vector<int> kept;
+    kept.reserve(x.filter.passed.size());
+    if (ReadKeptNodeObjects(r, body, *expect, x, kept).empty() && kept == x.filter.passed &&
+        body.substr(r.pos() - 2) == x.filter.full_tail) {
+      return "";
+    }
+  }
+  FilterAnswer a;
+  std::string why = ReadFilterAnswer(body, mode, *expect, x, a);
+  if (why.empty()) why = CompareFilterAnswer(*expect, x, a);
+  return why.empty() ? "" : "pod " + x.pod + ": " + why;
 }
 
-std::string CheckPrioritizeReply(std::string_view body) {
+std::string CheckPrioritizeReply(std::string_view body, const ClusterExpectations* expect,
+                                 std::size_t pod, Candidates candidates) {
   if (!body.starts_with("[") || !body.ends_with("]")) {
     return "not a HostPriorityList: " + Excerpt(body);
   }
   if (body.size() > 2 && body.find(R"("Host":)") == std::string_view::npos) {
     return "HostPriorityList without Host: " + Excerpt(body);
+  }
+  if (expect == nullptr) return "";
+  const PodExpectation& x = expect->pod(pod);
+  const std::size_t n = expect->nodes().size();
+  const std::size_t sent = candidates == Candidates::kAll ? n : x.filter.passed.size();
+  const TopExpectation& want = candidates == Candidates::kAll ? x.all : x.kept;
+  auto sent_at = [&](std::size_t k) {
+    return candidates == Candidates::kAll ? static_cast<int>(k) : x.filter.passed[k];
+  };
+  auto was_sent = [&](int node) {
+    return candidates == Candidates::kAll || x.kept_mask[node] != 0;
+  };
+  auto fail = [&](const std::string& why) { return "pod " + x.pod + ": prioritize: " + why; };
+
+  thread_local std::vector<std::uint8_t> seen;
+  seen.assign(n, 0);
+  std::vector<int> top;
+  long long top_score = -1;
+  long long first_shift = 0;
+  int reordered = -1;  // the first host whose score breaks the expected ranking
+  std::size_t count = 0;
+  Reader r(body);
+  std::string scratch;
+  r.Eat('[');
+  if (!r.Eat(']')) {
+    do {
+      std::string_view host;
+      long long score = -1;
+      int node = -1;
+      // The form hyperplace writes, with the host sent at this position: a few compares per
+      // entry (the generic read below costs ~100 ns per entry, as much as the server's scoring).
+      if (count < sent && r.Peek('{')) {
+        const std::string_view prefix = expect->priority_prefix(sent_at(count));
+        const std::size_t at = r.pos();
+        if (at + prefix.size() < body.size() && body.compare(at, prefix.size(), prefix) == 0) {
+          const char* digits = body.data() + at + prefix.size();
+          const auto [end, ec] = std::from_chars(digits, body.data() + body.size(), score);
+          if (ec == std::errc() && end < body.data() + body.size() && *end == '}') {
+            host = NodeName(*expect, sent_at(count));
+            node = sent_at(count);
+            r = Reader(body, static_cast<std::size_t>(end - body.data()) + 1);
+          }
+        }
+      }
+      if (node < 0 && !ReadPriority(r, host, score, scratch)) return fail("malformed entry");
+      if (node < 0) node = expect->NodeIndex(host);
+      if (node < 0 || !was_sent(node)) return fail("host " + std::string(host) + " was not sent");
+      if (seen[node]) return fail("host " + std::string(host) + " is scored twice");
+      seen[node] = 1;
+      if (score < 0 || score > 10) {
+        return fail("host " + std::string(host) + " has score " + std::to_string(score) +
+                    ", outside 0..10");
+      }
+      if (score > top_score) {
+        top_score = score;
+        top.clear();
+      }
+      if (score == top_score) top.push_back(node);
+      // The same ranking: every score off the expected one by the same amount.
+      const long long shift = score - want.score[node];
+      if (count == 0) first_shift = shift;
+      if (shift != first_shift && reordered < 0) reordered = node;
+      ++count;
+    } while (r.Eat(','));
+    if (!r.Eat(']') || !r.AtEnd()) return fail("trailing bytes after the list");
+  }
+  if (count != sent) {
+    for (std::size_t k = 0; k < sent; ++k) {
+      if (!seen[sent_at(k)]) {
+        return fail(std::to_string(count) + " of " + std::to_string(sent) +
+                    " hosts scored; missing " + std::string(NodeName(*expect, sent_at(k))));
+      }
+    }
+  }
+  std::sort(top.begin(), top.end());
+  if (top != want.top) {
+    std::vector<int> missing, extra;
+    std::set_difference(want.top.begin(), want.top.end(), top.begin(), top.end(),
+                        std::back_inserter(missing));
+    std::set_difference(top.begin(), top.end(), want.top.begin(), want.top.end(),
+                        std::back_inserter(extra));
+    std::string why = std::to_string(top.size()) + " hosts share the top score " +
+                      std::to_string(top_score) + ", expected " + std::to_string(want.top.size()) +
+                      " (expected score " + std::to_string(want.top_score) + ")";
+    if (!missing.empty()) why += "; missing e.g. " + std::string(NodeName(*expect, missing[0]));
+    if (!extra.empty()) why += "; not expected e.g. " + std::string(NodeName(*expect, extra[0]));
+    return fail(why);
+  }
+  if (reordered >= 0) {
+    return fail("host " + std::string(NodeName(*expect, reordered)) + " breaks the ranking: " +
+                "expected score " + std::to_string(want.score[reordered]) + " shifted by " +
+                std::to_string(first_shift) + " like the first host");
   }
   return "";
 }
@@ -131,6 +585,55 @@ std::string CheckBindReply(std::string_view body) {
   return "";
 }
 
+namespace {
+
+std::string Base64Decode(std::string_view in, bool* ok) {
+  auto value = [](char c) -> int {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+') return 62;
+    if (c == '/') return 63;
+    return -1;
+  };
+  std::string out;
+  std::uint32_t bits = 0;
+  int have = 0;
+  *ok = in.size() % 4 == 0;
+  for (std::size_t i = 0; i < in.size() && *ok; ++i) {
+    if (in[i] == '=') {
+      *ok = i + 2 >= in.size();
+      break;
+    }
+    const int v = value(in[i]);
+    if (v < 0) {
+      *ok = false;
+      break;
+    }
+    bits = (bits << 6) | static_cast<std::uint32_t>(v);
+    have += 6;
+    if (have >= 8) {
+      have -= 8;
+      out += static_cast<char>((bits >> have) & 0xff);
+    }
+  }
+  return out;
+}
+
+// The JSON string value of `"key":` in `body` (the first one), or nullopt.
+std::optional<std::string> StringMember(std::string_view body, std::string_view key) {
+  const std::string needle = "\"" + std::string(key) + "\":";
+  const std::size_t at = body.find(needle);
+  if (at == std::string_view::npos) return std::nullopt;
+  Reader r(body, at + needle.size());
+  std::string_view value;
+  std::string scratch;
+  if (!r.String(value, scratch)) return std::nullopt;
+  return std::string(value);
+}
+
+}  // namespace
+
 std::string CheckAdmissionReply(std::string_view body, const AdmissionCase& expected) {
   if (body.find(R"("uid":")" + expected.uid + "\"") == std::string_view::npos) {
     return "response does not echo uid " + expected.uid + ": " + Excerpt(body);
@@ -138,10 +641,86 @@ std::string CheckAdmissionReply(std::string_view body, const AdmissionCase& expe
   const bool allowed = body.find(R"("allowed":true)") != std::string_view::npos;
   const bool denied = body.find(R"("allowed":false)") != std::string_view::npos;
   if (allowed == denied) return "response without a decision: " + Excerpt(body);
+  const std::string what = " (" + expected.what + ", uid " + expected.uid + ")";
   if (allowed != expected.expect_allowed) {
     return std::string(allowed ? "allowed" : "denied") + " but expected " +
-           (expected.expect_allowed ? "allowed" : "denied") + " (" + expected.what +
-           "): " + Excerpt(body);
+           (expected.expect_allowed ? "allowed" : "denied") + what + ": " + Excerpt(body);
+  }
+  const std::optional<std::string> patch = StringMember(body, "patch");
+  if (denied) {
+    if (body.find(R"("code":403)") == std::string_view::npos) {
+      return "denial without code 403" + what + ": " + Excerpt(body);
+    }
+    if (patch) return "denial with a patch" + what;
+    const std::string message = StringMember(body, "message").value_or("");
+    for (const std::string& part : expected.expect_message_has) {
+      if (message.find(part) == std::string::npos) {
+        return "denial message does not name \"" + part + "\"" + what + ": " + Excerpt(message);
+      }
+    }
+    return "";
+  }
+
+  if (expected.expect_patch.empty()) {
+    if (patch) return "unexpected patch" + what + ": " + Excerpt(*patch);
+  } else if (!patch) {
+    return "no patch, expected " + expected.expect_patch_json + what;
+  } else if (*patch != expected.expect_patch_base64) {
+    // Not the expected bytes: compare as a set of operations.
+    if (StringMember(body, "patchType").value_or("") != "JSONPatch") {
+      return "patchType is not JSONPatch" + what;
+    }
+    bool ok = false;
+    const std::string document = Base64Decode(*patch, &ok);
+    if (!ok) return "patch is not base64" + what;
+    std::vector<PatchOp> ops;
+    try {
+      const Json j = Json::parse(document);
+      if (!j.is_array()) return "patch is not a JSON array" + what + ": " + Excerpt(document);
+      for (const Json& op : j) {
+        if (!op.is_object() || !op.contains("op") || !op.contains("path") ||
+            !op["op"].is_string() || !op["path"].is_string()) {
+          return "patch operation without op or path" + what + ": " + Excerpt(document);
+        }
+        ops.push_back({op["op"].get<std::string>(), op["path"].get<std::string>(),
+                       op.contains("value") ? op["value"].dump() : ""});
+      }
+    } catch (const Json::exception&) {
+      return "patch is not JSON" + what + ": " + Excerpt(document);
+    }
+    std::sort(ops.begin(), ops.end());
+    if (ops != expected.expect_patch) {
+      for (const PatchOp& op : expected.expect_patch) {
+        if (!std::binary_search(ops.begin(), ops.end(), op)) {
+          return "patch lacks {" + op.op + " " + op.path + " " + op.value + "}" + what + ": " +
+                 Excerpt(document);
+        }
+      }
+      for (const PatchOp& op : ops) {
+        if (!std::binary_search(expected.expect_patch.begin(), expected.expect_patch.end(), op)) {
+          return "patch has an unexpected {" + op.op + " " + op.path + " " + op.value + "}" + what;
+        }
+      }
+      return "patch repeats an operation" + what + ": " + Excerpt(document);
+    }
+  }
+
+  int warnings = 0;
+  constexpr std::string_view kWarnings = R"("warnings":[)";
+  if (const std::size_t at = body.find(kWarnings); at != std::string_view::npos) {
+    Reader r(body, at + kWarnings.size());
+    std::string scratch;
+    if (!r.Eat(']')) {
+      do {
+        std::string_view text;
+        if (!r.String(text, scratch)) return "warnings is not a list of strings" + what;
+        ++warnings;
+      } while (r.Eat(','));
+    }
+  }
+  if (warnings != expected.expect_warnings) {
+    return std::to_string(warnings) + " warnings, expected " +
+           std::to_string(expected.expect_warnings) + what;
   }
   return "";
 }
@@ -150,10 +729,14 @@ std::string CheckAdmissionReply(std::string_view body, const AdmissionCase& expe
 
 class ExtenderWorkload::ExtenderSession final : public Session {
  public:
-  ExtenderSession(const ExtenderWorkload& w) : w_(w) {
+  explicit ExtenderSession(const ExtenderWorkload& w) : w_(w) {
     const ExtenderRequests& r = *w.requests_;
     for (std::size_t p = 0; p < r.pods.size(); ++p) {
-      filter_heads_.push_back(RequestHead("POST", "/filter", w.endpoint_, r.BodySize(p)));
+      std::string filter = "/filter";
+      if (w.same_size_reply_ && w.expect_ && p < w.expect_->pod_count()) {
+        filter += "?reply_bytes=" + std::to_string(w.expect_->pod(p).filter.full_reply_bytes);
+      }
+      filter_heads_.push_back(RequestHead("POST", filter, w.endpoint_, r.BodySize(p)));
       prioritize_heads_.push_back(RequestHead("POST", "/prioritize", w.endpoint_, r.BodySize(p)));
     }
   }
@@ -173,7 +756,9 @@ class ExtenderWorkload::ExtenderSession final : public Session {
       result.service_ns = Since(t);
       result.requests = 1;
       Failed(k, reply, "prioritize", error,
-             w_.validate_ && k == ErrorKind::kOk ? CheckPrioritizeReply(reply.body) : "",
+             w_.validate_ && k == ErrorKind::kOk
+                 ? CheckPrioritizeReply(reply.body, w_.expect_.get(), p, Candidates::kAll)
+                 : "",
              w_.validate_, result);
       return result;
     }
@@ -183,7 +768,9 @@ class ExtenderWorkload::ExtenderSession final : public Session {
     result.service_ns = Since(t);
     result.requests = 1;
     if (Failed(k, reply, "filter", error,
-               w_.validate_ && k == ErrorKind::kOk ? CheckFilterReply(reply.body, r.mode) : "",
+               w_.validate_ && k == ErrorKind::kOk
+                   ? CheckFilterReply(reply.body, r.mode, w_.expect_.get(), p)
+                   : "",
                w_.validate_, result)) {
       return result;
     }
@@ -212,7 +799,9 @@ class ExtenderWorkload::ExtenderSession final : public Session {
     result.service_ns += Since(t);
     result.requests = 2;
     Failed(k, reply, "prioritize", error,
-           w_.validate_ && k == ErrorKind::kOk ? CheckPrioritizeReply(reply.body) : "",
+           w_.validate_ && k == ErrorKind::kOk
+               ? CheckPrioritizeReply(reply.body, w_.expect_.get(), p, Candidates::kKept)
+               : "",
            w_.validate_, result);
     return result;
   }
@@ -224,11 +813,15 @@ class ExtenderWorkload::ExtenderSession final : public Session {
 };
 
 ExtenderWorkload::ExtenderWorkload(std::shared_ptr<const ExtenderRequests> requests,
-                                   ExtenderVerb verb, Endpoint endpoint, bool validate)
+                                   ExtenderVerb verb, Endpoint endpoint, bool validate,
+                                   std::shared_ptr<const ClusterExpectations> expect,
+                                   bool same_size_reply)
     : requests_(std::move(requests)),
       verb_(verb),
       endpoint_(std::move(endpoint)),
-      validate_(validate) {}
+      validate_(validate),
+      expect_(std::move(expect)),
+      same_size_reply_(same_size_reply) {}
 
 std::unique_ptr<Session> ExtenderWorkload::NewSession(int) const {
   return std::make_unique<ExtenderSession>(*this);

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/expect.h"
 #include "bench/load.h"
 #include "bench/payload.h"
 
@@ -38,12 +39,19 @@ struct ExtenderRequests {
 // kube-scheduler's calls, one pod at a time, cycling through the pods. filter+prioritize is one
 // operation: /filter with every candidate, then /prioritize with the candidates the filter kept
 // (taken from its reply, as the scheduler does; skipped when none is kept). Its latency is the
-// sum of the two round trips. With `validate`, replies must be the extender's: a filter result
-// with an empty Error, a prioritize list.
+// sum of the two round trips.
+//
+// With `validate`, replies must be the extender's: a filter result with an empty Error, a
+// prioritize list; and with `expect` (the pods of `requests` are its pending pods, in order),
+// the right answer for that pod and those nodes (CheckFilterReply, CheckPrioritizeReply).
+// With `same_size_reply` (the transfer floor, full-node /filter), each /filter asks the floor for a
+// reply as large as hyperplace's expected one (`/filter?reply_bytes=N`); it needs `expect`.
 class ExtenderWorkload final : public Workload {
  public:
   ExtenderWorkload(std::shared_ptr<const ExtenderRequests> requests, ExtenderVerb verb,
-                   Endpoint endpoint, bool validate);
+                   Endpoint endpoint, bool validate,
+                   std::shared_ptr<const ClusterExpectations> expect = nullptr,
+                   bool same_size_reply = false);
   std::unique_ptr<Session> NewSession(int connection) const override;
 
  private:
@@ -52,6 +60,8 @@ class ExtenderWorkload final : public Workload {
   ExtenderVerb verb_;
   Endpoint endpoint_;
   bool validate_;
+  std::shared_ptr<const ClusterExpectations> expect_;
+  bool same_size_reply_;
 };
 
 // POST /bind for a new pod each time (names unique per run), onto the nodes in turn. hyperplace
@@ -70,8 +80,8 @@ class BindWorkload final : public Workload {
   bool validate_;
 };
 
-// POST /mutate?timeout=10s with the reviews in turn. With `validate`: HTTP 200, the request's uid
-// echoed, and the decision (allowed true/false) the case expects.
+// POST /mutate?timeout=10s with the reviews in turn. With `validate`: HTTP 200 and the answer the
+// case expects (CheckAdmissionReply).
 class WebhookWorkload final : public Workload {
  public:
   WebhookWorkload(std::shared_ptr<const std::vector<AdmissionCase>> cases, Endpoint endpoint,
@@ -86,10 +96,24 @@ class WebhookWorkload final : public Workload {
 };
 
 // Reply checks, exposed for tests. Each returns an empty string when the body is acceptable,
-// else what is wrong.
-std::string CheckFilterReply(std::string_view body, NodeMode mode);
-std::string CheckPrioritizeReply(std::string_view body);
+// else what is wrong: the pod or case, and the first difference found.
+//
+// Without `expect`, only the shape is checked. With it, the answer for pending pod `pod`:
+//   filter: exactly the expected nodes kept (names, or the request's node objects unmodified),
+//     every other node in FailedNodes (resolvable) or FailedAndUnresolvableNodes with the
+//     expected reason, no node twice or unknown. A reply in exactly the expected bytes passes
+//     with one comparison; any other order or form of the same answer passes the set comparison.
+//   prioritize (over every node, or over the nodes the filter keeps): every host sent scored
+//     exactly once, nothing else, scores 0..10, the hosts with the highest score exactly the
+//     expected ones, and every score the expected one shifted by one amount (the same ranking).
+enum class Candidates { kAll, kKept };
+std::string CheckFilterReply(std::string_view body, NodeMode mode,
+                             const ClusterExpectations* expect = nullptr, std::size_t pod = 0);
+std::string CheckPrioritizeReply(std::string_view body, const ClusterExpectations* expect = nullptr,
+                                 std::size_t pod = 0, Candidates candidates = Candidates::kAll);
 std::string CheckBindReply(std::string_view body);
+// The uid echoed; the decision; a denial's code 403 and the names its message must give; the
+// patch (base64 JSON Patch, compared as a set of operations) and the number of warnings.
 std::string CheckAdmissionReply(std::string_view body, const AdmissionCase& expected);
 
 // The candidates a filter reply kept: the contents of its NodeNames array (names mode, `"a","b"`)
