@@ -418,6 +418,7 @@ int RunMain(Args& args) {
   if (g_cancel.load()) return 130;
   // A figure measured on failed requests or wrong answers measures nothing: the run fails.
   if (const std::string failures = FailureSummary(*results); !failures.empty()) {
+    std::fflush(stdout);
     std::fprintf(stderr, "\nhpbench: FAILED: %s", failures.c_str());
     return 1;
   }

@@ -163,21 +163,32 @@ const TargetCheck& FindTarget(const Results& r, const std::string& name_part) {
 }
 
 TEST(ReportTest, TargetsReadTheirScenarios) {
-  Results r = Sample();
-  // p99 800 µs < 1 ms, no errors.
+  // Every scenario of the sample had an error in its warm-up but the 64-connection one; a
+  // request that never got a right answer is a miss wherever it fell.
+  const Results r = Sample();
+  Results clean = r;
+  for (ScenarioResult& s : clean.scenarios) {
+    if (s.id.find("webhook/mutate/c4/") == std::string::npos) s.warmup_errors = 0;
+  }
+  clean.targets = EvaluateTargets(clean);
+
+  // p99 800 µs < 1 ms, no errors once the warm-up is clean.
   const TargetCheck& names = FindTarget(r, "filter+prioritize p99");
   EXPECT_TRUE(names.measured);
-  EXPECT_TRUE(names.pass);
+  EXPECT_FALSE(names.pass);
+  EXPECT_NE(names.detail.find("1 during the warm-up"), std::string::npos) << names.detail;
   EXPECT_EQ(names.value, 800);
+  EXPECT_TRUE(FindTarget(clean, "filter+prioritize p99").pass);
   // 2500 / 9000 ops/s against the floor.
   EXPECT_NEAR(FindTarget(r, "bounded by the HTTP floor").value, 2500.0 / 9000.0, 1e-12);
-  // Names and full-node verdicts: both ran, but a warm-up error in each counts as a wrong answer.
+  // Names and full-node verdicts: both ran; the warm-up errors count as wrong answers.
   const TargetCheck& verdicts = FindTarget(r, "verdicts identical");
   EXPECT_TRUE(verdicts.measured);
   EXPECT_FALSE(verdicts.pass);
   EXPECT_EQ(verdicts.value, 2);
+  EXPECT_TRUE(FindTarget(clean, "verdicts identical").pass);
   // Full-node /filter: 60 ms / 40 ms = 1.5 <= 2.
-  const TargetCheck& transfer = FindTarget(r, "transfer floor");
+  const TargetCheck& transfer = FindTarget(clean, "transfer floor");
   EXPECT_TRUE(transfer.measured);
   EXPECT_TRUE(transfer.pass);
   EXPECT_DOUBLE_EQ(transfer.value, 1.5);
@@ -187,11 +198,11 @@ TEST(ReportTest, TargetsReadTheirScenarios) {
   EXPECT_FALSE(decode.pass);
   EXPECT_DOUBLE_EQ(decode.value, 28.5 / 7.9);
   // The webhook's p99 is fine but two replies were wrong: not a pass. Over 64 connections: a pass.
-  const TargetCheck& hook = FindTarget(r, "admissions/s over TLS keep-alive");
+  const TargetCheck& hook = FindTarget(clean, "admissions/s over TLS keep-alive");
   EXPECT_TRUE(hook.measured);
   EXPECT_FALSE(hook.pass);
   EXPECT_EQ(hook.value, 700);
-  const TargetCheck& pool = FindTarget(r, "64 TLS keep-alive connections");
+  const TargetCheck& pool = FindTarget(clean, "64 TLS keep-alive connections");
   EXPECT_TRUE(pool.measured);
   EXPECT_TRUE(pool.pass);
   EXPECT_EQ(pool.value, 500);
@@ -201,11 +212,15 @@ TEST(ReportTest, TargetsReadTheirScenarios) {
   EXPECT_EQ(memory.value, 190.75);
   EXPECT_FALSE(FindTarget(r, "kube-scheduler throughput").measured);  // needs a real scheduler
 
-  for (ScenarioResult& s : r.scenarios) s.warmup_errors = 0;
-  EXPECT_TRUE(FindTarget(Results{r.created, r.label, r.host, r.settings, r.scenarios, r.memory,
-                                 r.micro, EvaluateTargets(r)},
-                         "verdicts identical")
-                  .pass);
+  // 56 of 64 connections timing out at the start fail the target though the interval is clean.
+  for (ScenarioResult& s : clean.scenarios) {
+    if (s.connections == 64) {
+      s.warmup_errors = 56;
+      s.warmup_error_sample = "timeout: mutate: deadline exceeded";
+    }
+  }
+  clean.targets = EvaluateTargets(clean);
+  EXPECT_FALSE(FindTarget(clean, "64 TLS keep-alive connections").pass);
 
   Results empty;
   for (const TargetCheck& t : EvaluateTargets(empty)) EXPECT_FALSE(t.measured) << t.name;
