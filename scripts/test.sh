@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Runs hyperplace's whole test suite: build, unit and HTTP tests (CTest), the format check, the
+# Runs hyperplace's whole test suite: build, unit and HTTP tests (CTest), the same tests under
+# ASan + UBSan and the concurrency tests under TSan (scripts/sanitize.sh), the format check, the
 # fuzz targets for a bounded time, and the end-to-end suite against a real kube-apiserver, etcd
 # and kube-scheduler built from Go modules (e2e/run.sh; about 12 minutes the first time on 2
 # cores, 3 minutes once the Go build cache is warm). Run scripts/setup.sh once first on a fresh
 # machine; the end-to-end suite needs Go >= 1.26 and the Go module proxy.
 #
 #   FUZZ_SECONDS=60 scripts/test.sh   fuzz each target longer (default 20 s)
+#   SANITIZE=0 scripts/test.sh        skip the sanitizer builds (CI always runs them)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR="${BUILD_DIR:-build}"
@@ -17,6 +19,10 @@ cmake --build "$BUILD_DIR" --parallel "$(nproc)"
 
 echo "== unit and HTTP tests"
 ctest --test-dir "$BUILD_DIR" --output-on-failure --parallel "$(nproc)" --timeout 300
+
+if [[ "${SANITIZE:-1}" != "0" || "${CI:-}" == "true" ]]; then
+  scripts/sanitize.sh
+fi
 
 echo "== format"
 scripts/format.sh --check
