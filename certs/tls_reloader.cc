@@ -240,8 +240,10 @@ StatusOr<std::shared_ptr<SSL_CTX>> BuildContext(const std::string& cert_pem,
                            " has an unreadable validity period");
   }
   if (now < *not_before) {
-    return InvalidArgument("the certificate in " + Quote(cert_file) + " is not valid before " +
-                           FormatTime(*not_before));
+    // Unavailable, not InvalidArgument: time fixes it (a pair issued for the near future, or a
+    // clock a little behind the issuer's), so a reload tries the same bytes again later.
+    return Unavailable("the certificate in " + Quote(cert_file) + " is not valid before " +
+                       FormatTime(*not_before));
   }
   if (now > *not_after) {
     return InvalidArgument("the certificate in " + Quote(cert_file) + " expired at " +
@@ -297,6 +299,8 @@ struct TlsReloader::Shared {
   std::mutex poll_mu;
   // What the last poll saw: the digest of the files' bytes, or the text of the read error.
   std::array<unsigned char, 32> last_digest{};
+  // A pair refused only because it is not valid yet: retried at every check, reported once.
+  std::array<unsigned char, 32> waiting_digest{};
   std::string last_read_error;
 
   metrics::Counter* reloads_success = nullptr;
@@ -330,7 +334,8 @@ StatusOr<std::unique_ptr<TlsReloader>> TlsReloader::Create(TlsReloaderOptions op
   if (!key_pem.ok()) return key_pem.status();
   CertificateInfo info;
   StatusOr<std::shared_ptr<SSL_CTX>> ctx =
-      BuildContext(*cert_pem, *key_pem, options.cert_file, options.key_file, Clock::now(), &info);
+      BuildContext(*cert_pem, *key_pem, options.cert_file, options.key_file,
+                   options.clock ? options.clock() : Clock::now(), &info);
   if (!ctx.ok()) return ctx.status();
 
   auto shared = std::make_shared<Shared>();
@@ -401,9 +406,20 @@ TlsReloader::PollResult TlsReloader::Poll() {
   if (same) return PollResult::kUnchanged;  // the files came back with the bytes already served
 
   CertificateInfo info;
+  const Clock::time_point now = options_.clock ? options_.clock() : Clock::now();
   StatusOr<std::shared_ptr<SSL_CTX>> ctx =
-      BuildContext(*cert_pem, *key_pem, options_.cert_file, options_.key_file, Clock::now(), &info);
-  if (!ctx.ok()) return reject(ctx.status().message());
+      BuildContext(*cert_pem, *key_pem, options_.cert_file, options_.key_file, now, &info);
+  if (!ctx.ok()) {
+    if (ctx.status().code() == StatusCode::kUnavailable) {
+      // Not valid yet: forget the digest so the next check builds the same bytes again, and
+      // report them once, not at every check until they become valid.
+      s.last_digest = {};
+      if (digest == s.waiting_digest) return PollResult::kUnchanged;
+      s.waiting_digest = digest;
+    }
+    return reject(ctx.status().message());
+  }
+  s.waiting_digest = {};
   s.Install(std::move(*ctx), info);
   if (s.reloads_success != nullptr) s.reloads_success->Inc();
   HP_LOG(kInfo, "webhook certificate reloaded",

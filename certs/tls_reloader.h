@@ -27,6 +27,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -43,8 +44,11 @@ struct TlsReloaderOptions {
   std::string cert_file;
   // PEM: the certificate's private key, unencrypted (PKCS#8, PKCS#1 or SEC1).
   std::string key_file;
-  // How often StartWatching()'s thread polls the files.
+  // How often StartWatching()'s thread polls the files. A pair that is not valid yet is tried
+  // again at every poll until it is.
   std::chrono::milliseconds reload_interval{10000};
+  // The time certificates are checked against; empty: the system clock. For tests.
+  std::function<std::chrono::system_clock::time_point()> clock;
 };
 
 // What a loaded certificate is, for logs and tests.

@@ -391,6 +391,43 @@ TEST(TlsReloaderTest, BrokenNewPairKeepsTheCurrentOneAndIsReportedOnce) {
   EXPECT_EQ(reloader->CurrentInfo().serial_hex, FileSerialHex(other.File("tls.crt")));
 }
 
+// DESIGN §3: a pair refused for a reason that passes with time (not yet valid) is retried at the
+// next check, and served as soon as it is valid, without the files changing again.
+TEST(TlsReloaderTest, APairNotYetValidIsRetriedUntilItIsValid) {
+  TempDir dir;
+  ASSERT_EQ(MakeCerts(dir.path()), 0);
+  auto now =
+      std::make_shared<std::chrono::system_clock::time_point>(std::chrono::system_clock::now());
+  TlsReloaderOptions options = OptionsFor(dir);
+  options.clock = [now] { return *now; };
+  metrics::Registry registry;
+  std::unique_ptr<TlsReloader> reloader = MustCreate(options, &registry);
+  ASSERT_NE(reloader, nullptr);
+  const std::string old_serial = reloader->CurrentInfo().serial_hex;
+
+  // The issuer's clock runs an hour ahead: the new pair is valid from then.
+  ASSERT_TRUE(WriteSelfSigned(dir.File("tls.crt"), dir.File("tls.key"), hours(1), hours(48)));
+  EXPECT_EQ(reloader->Poll(), TlsReloader::PollResult::kRejected);
+  EXPECT_EQ(reloader->Poll(), TlsReloader::PollResult::kUnchanged);  // reported once
+  EXPECT_EQ(reloader->Poll(), TlsReloader::PollResult::kUnchanged);
+  EXPECT_EQ(reloader->CurrentInfo().serial_hex, old_serial);
+  EXPECT_EQ(Sample(registry, "hyperplace_webhook_certificate_reloads_total{result=\"failure\"}"),
+            "1");
+
+  *now += hours(2);  // the same bytes are valid now
+  EXPECT_EQ(reloader->Poll(), TlsReloader::PollResult::kReloaded);
+  EXPECT_EQ(reloader->CurrentInfo().serial_hex, FileSerialHex(dir.File("tls.crt")));
+  EXPECT_NE(reloader->CurrentInfo().serial_hex, old_serial);
+  EXPECT_EQ(reloader->Poll(), TlsReloader::PollResult::kUnchanged);
+
+  // A pair refused for good (the key of another certificate) is still not retried.
+  TempDir other;
+  ASSERT_EQ(MakeCerts(other.path()), 0);
+  ASSERT_TRUE(WriteFile(dir.File("tls.crt"), ReadFile(other.File("tls.crt"))));
+  EXPECT_EQ(reloader->Poll(), TlsReloader::PollResult::kRejected);
+  EXPECT_EQ(reloader->Poll(), TlsReloader::PollResult::kUnchanged);
+}
+
 TEST(TlsReloaderTest, FilesVanishingAndComingBackUnchangedKeepServing) {
   TempDir dir;
   ASSERT_EQ(MakeCerts(dir.path()), 0);
