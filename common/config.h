@@ -135,8 +135,11 @@ struct WebhookConfig {
   std::vector<std::string> admin_groups = {"system:masters"};
   // Controllers that create objects on users' behalf: every service account of these namespaces,
   // and these user names.
-  std::vector<std::string> trusted_service_account_namespaces = {"kube-system", "kubeflow",
-                                                                 "kueue-system", "jobset-system"};
+  // Defaults: the controllers HyperPod clusters run (Job, Kubeflow training, Kueue, JobSet,
+  // LeaderWorkerSet, KubeRay, and HyperPod's own operators in aws-hyperpod).
+  std::vector<std::string> trusted_service_account_namespaces = {
+      "kube-system", "kubeflow",   "kueue-system", "jobset-system",
+      "lws-system",  "ray-system", "aws-hyperpod"};
   std::vector<std::string> trusted_users = {"system:kube-controller-manager"};
   // The classes the webhook may write when the cluster's are unknown (no API server, or Kueue's
   // API absent). With an API server and Kueue, the cluster's WorkloadPriorityClasses win.

@@ -952,7 +952,8 @@ TEST(ConfigTest, WebhookDefaultsMatchDesign) {
   EXPECT_EQ(w.team_group_template, "hyperpod-ns-{team}-namespace-level-group");
   EXPECT_EQ(w.admin_groups, std::vector<std::string>{"system:masters"});
   EXPECT_EQ(w.trusted_service_account_namespaces,
-            (std::vector<std::string>{"kube-system", "kubeflow", "kueue-system", "jobset-system"}));
+            (std::vector<std::string>{"kube-system", "kubeflow", "kueue-system", "jobset-system",
+                                      "lws-system", "ray-system", "aws-hyperpod"}));
   EXPECT_EQ(w.trusted_users, std::vector<std::string>{"system:kube-controller-manager"});
   ASSERT_EQ(w.priority_classes.size(), 3u);
   EXPECT_EQ(w.priority_classes[2].name, "fine-tuning-priority");

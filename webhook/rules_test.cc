@@ -173,6 +173,9 @@ TEST(RulesTest, TrustedControllersAreAllowedAndStillDefaulted) {
                            "system:serviceaccount:kubeflow:training-operator",
                            "system:serviceaccount:kueue-system:kueue-controller-manager",
                            "system:serviceaccount:jobset-system:jobset-controller-manager",
+                           "system:serviceaccount:lws-system:lws-controller-manager",
+                           "system:serviceaccount:ray-system:kuberay-operator",
+                           "system:serviceaccount:aws-hyperpod:hyperpod-training-operator",
                            "system:kube-controller-manager"}) {
     SCOPED_TRACE(user);
     Fixture f;
