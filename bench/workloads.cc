@@ -5,6 +5,9 @@
 #include <charconv>
 #include <iterator>
 #include <nlohmann/json.hpp>
+#include <optional>
+
+#include "common/json.h"
 
 namespace hyperplace::bench {
 namespace {
@@ -587,39 +590,6 @@ std::string CheckBindReply(std::string_view body) {
 
 namespace {
 
-std::string Base64Decode(std::string_view in, bool* ok) {
-  auto value = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
-  };
-  std::string out;
-  std::uint32_t bits = 0;
-  int have = 0;
-  *ok = in.size() % 4 == 0;
-  for (std::size_t i = 0; i < in.size() && *ok; ++i) {
-    if (in[i] == '=') {
-      *ok = i + 2 >= in.size();
-      break;
-    }
-    const int v = value(in[i]);
-    if (v < 0) {
-      *ok = false;
-      break;
-    }
-    bits = (bits << 6) | static_cast<std::uint32_t>(v);
-    have += 6;
-    if (have >= 8) {
-      have -= 8;
-      out += static_cast<char>((bits >> have) & 0xff);
-    }
-  }
-  return out;
-}
-
 // The JSON string value of `"key":` in `body` (the first one), or nullopt.
 std::optional<std::string> StringMember(std::string_view body, std::string_view key) {
   const std::string needle = "\"" + std::string(key) + "\":";
@@ -670,9 +640,9 @@ std::string CheckAdmissionReply(std::string_view body, const AdmissionCase& expe
     if (StringMember(body, "patchType").value_or("") != "JSONPatch") {
       return "patchType is not JSONPatch" + what;
     }
-    bool ok = false;
-    const std::string document = Base64Decode(*patch, &ok);
-    if (!ok) return "patch is not base64" + what;
+    const std::optional<std::string> decoded = json::DecodeBase64(*patch);
+    if (!decoded) return "patch is not base64" + what;
+    const std::string& document = *decoded;
     std::vector<PatchOp> ops;
     try {
       const Json j = Json::parse(document);

@@ -1,5 +1,5 @@
 // Byte-level JSON helpers shared by hyperplace's hand-written decoders and encoders: token checks
-// for values a simdjson On-Demand decoder skips without parsing, and string and base64 writers.
+// for values a simdjson On-Demand decoder skips without parsing, string writers, base64 both ways.
 //
 // Header-only and dependency-free (no simdjson here): the decoders that walk JSON with simdjson
 // keep their own readers and call these for the bytes simdjson does not check when it skips.
@@ -11,6 +11,7 @@
 #include <cctype>
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -198,6 +199,42 @@ inline void AppendBase64(std::string& out, std::string_view data) {
     *p++ = rest == 2 ? kAlphabet[(v >> 6) & 63] : '=';
     *p++ = '=';
   }
+}
+
+// Decodes standard base64 (RFC 4648 §4): whole quanta, '=' padding only at the end. Line breaks
+// and spaces are skipped (a PEM or YAML value may be wrapped). Nullopt for anything else.
+inline std::optional<std::string> DecodeBase64(std::string_view in) {
+  auto value = [](char c) -> int {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+') return 62;
+    if (c == '/') return 63;
+    return -1;
+  };
+  std::string out;
+  out.reserve(in.size() / 4 * 3);
+  std::uint32_t bits = 0;
+  int have = 0;
+  std::size_t symbols = 0, padding = 0;
+  for (const char c : in) {
+    if (c == '\n' || c == '\r' || c == ' ') continue;
+    ++symbols;
+    if (c == '=') {
+      if (++padding > 2) return std::nullopt;
+      continue;
+    }
+    const int v = value(c);
+    if (v < 0 || padding > 0) return std::nullopt;  // data after padding
+    bits = (bits << 6) | static_cast<std::uint32_t>(v);
+    have += 6;
+    if (have >= 8) {
+      have -= 8;
+      out.push_back(static_cast<char>((bits >> have) & 0xff));
+    }
+  }
+  if (symbols % 4 != 0) return std::nullopt;
+  return out;
 }
 
 }  // namespace hyperplace::json

@@ -9,6 +9,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/json.h"
+
 namespace hyperplace::kube {
 namespace {
 
@@ -24,30 +26,11 @@ StatusOr<std::string> ReadFile(const std::string& path, std::size_t max_bytes = 
   return data;
 }
 
-// Decodes standard base64 (kubeconfig *-data fields).
+// Decodes a kubeconfig *-data field (standard base64).
 StatusOr<std::string> Base64Decode(const std::string& in, const std::string& field) {
-  auto value = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
-  };
-  std::string out;
-  int bits = 0, buffer = 0;
-  for (char c : in) {
-    if (c == '=' || c == '\n' || c == '\r' || c == ' ') continue;
-    int v = value(c);
-    if (v < 0) return InvalidArgument(field + ": not base64");
-    buffer = (buffer << 6) | v;
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((buffer >> bits) & 0xff));
-    }
-  }
-  return out;
+  std::optional<std::string> out = json::DecodeBase64(in);
+  if (!out) return InvalidArgument(field + ": not base64");
+  return std::move(*out);
 }
 
 std::string Resolve(const std::string& base_dir, const std::string& path) {
