@@ -137,11 +137,14 @@ constexpr std::uint64_t kGi = kMi << 10;
 
 constexpr Range kMaxBodyBytesRange{kKi, kGi, Unit::kBytes};
 constexpr Range kMaxHeaderBytesRange{kKi, kMi, Unit::kBytes};
+constexpr Range kMaxReplyBytesRange{kKi, 4 * kGi, Unit::kBytes};
+constexpr Range kKeepBufferBytesRange{0, kGi, Unit::kBytes};
 constexpr DurationRange kIoTimeoutRange{milliseconds(1), milliseconds(10 * 60 * 1000)};
 constexpr DurationRange kIdleTimeoutRange{milliseconds(1000), milliseconds(60 * 60 * 1000)};
 constexpr Range kKeepAliveRequestsRange{0, std::numeric_limits<std::uint32_t>::max()};
 constexpr Range kThreadsRange{1, 256};
-constexpr Range kQueuedConnectionsRange{1, 65536};
+constexpr Range kConnectionsRange{1, 65536};
+constexpr Range kInFlightRange{1, 65536};
 constexpr Range kWeightRange{0, 1000};
 constexpr Range kMaxPodsRange{1, 100000};
 constexpr DurationRange kBindWaitRange{milliseconds(1), milliseconds(2000)};
@@ -731,12 +734,16 @@ class MapDecoder {
 void DecodeServer(MapDecoder& m, ServerLimits& s) {
   m.ByteSize("maxBodyBytes", kMaxBodyBytesRange, s.max_body_bytes);
   m.ByteSize("maxHeaderBytes", kMaxHeaderBytesRange, s.max_header_bytes);
+  m.ByteSize("maxReplyBytes", kMaxReplyBytesRange, s.max_reply_bytes);
+  m.ByteSize("keepBufferBytes", kKeepBufferBytesRange, s.keep_buffer_bytes);
+  m.Duration("handshakeTimeout", kIoTimeoutRange, s.handshake_timeout);
   m.Duration("readTimeout", kIoTimeoutRange, s.read_timeout);
   m.Duration("writeTimeout", kIoTimeoutRange, s.write_timeout);
   m.Duration("idleTimeout", kIdleTimeoutRange, s.idle_timeout);
   m.Integer("maxKeepAliveRequests", kKeepAliveRequestsRange, s.max_keepalive_requests);
   m.Integer("threads", kThreadsRange, s.threads);
-  m.Integer("maxQueuedConnections", kQueuedConnectionsRange, s.max_queued_connections);
+  m.Integer("maxConnections", kConnectionsRange, s.max_connections);
+  m.Integer("maxInFlight", kInFlightRange, s.max_in_flight);
 }
 
 void DecodeWeights(MapDecoder& m, ScoreWeights& w) {
@@ -924,14 +931,18 @@ void CheckKeyList(Errors& errors, const std::string& path, const std::vector<std
 void ValidateServer(const ServerLimits& s, const std::string& server, Errors& errors) {
   CheckRange(errors, ChildPath(server, "maxBodyBytes"), s.max_body_bytes, kMaxBodyBytesRange);
   CheckRange(errors, ChildPath(server, "maxHeaderBytes"), s.max_header_bytes, kMaxHeaderBytesRange);
+  CheckRange(errors, ChildPath(server, "maxReplyBytes"), s.max_reply_bytes, kMaxReplyBytesRange);
+  CheckRange(errors, ChildPath(server, "keepBufferBytes"), s.keep_buffer_bytes,
+             kKeepBufferBytesRange);
+  CheckRange(errors, ChildPath(server, "handshakeTimeout"), s.handshake_timeout, kIoTimeoutRange);
   CheckRange(errors, ChildPath(server, "readTimeout"), s.read_timeout, kIoTimeoutRange);
   CheckRange(errors, ChildPath(server, "writeTimeout"), s.write_timeout, kIoTimeoutRange);
   CheckRange(errors, ChildPath(server, "idleTimeout"), s.idle_timeout, kIdleTimeoutRange);
   CheckRange(errors, ChildPath(server, "maxKeepAliveRequests"), s.max_keepalive_requests,
              kKeepAliveRequestsRange);
   CheckRange(errors, ChildPath(server, "threads"), s.threads, kThreadsRange);
-  CheckRange(errors, ChildPath(server, "maxQueuedConnections"), s.max_queued_connections,
-             kQueuedConnectionsRange);
+  CheckRange(errors, ChildPath(server, "maxConnections"), s.max_connections, kConnectionsRange);
+  CheckRange(errors, ChildPath(server, "maxInFlight"), s.max_in_flight, kInFlightRange);
 }
 
 void ValidateExtender(const ExtenderConfig& e, const std::string& path, Errors& errors) {
@@ -1305,12 +1316,18 @@ void EmitServer(YAML::Emitter& out, const ServerLimits& s) {
       << static_cast<unsigned long long>(s.max_body_bytes);
   out << YAML::Key << "maxHeaderBytes" << YAML::Value
       << static_cast<unsigned long long>(s.max_header_bytes);
+  out << YAML::Key << "maxReplyBytes" << YAML::Value
+      << static_cast<unsigned long long>(s.max_reply_bytes);
+  out << YAML::Key << "keepBufferBytes" << YAML::Value
+      << static_cast<unsigned long long>(s.keep_buffer_bytes);
+  out << YAML::Key << "handshakeTimeout" << YAML::Value << FormatDuration(s.handshake_timeout);
   out << YAML::Key << "readTimeout" << YAML::Value << FormatDuration(s.read_timeout);
   out << YAML::Key << "writeTimeout" << YAML::Value << FormatDuration(s.write_timeout);
   out << YAML::Key << "idleTimeout" << YAML::Value << FormatDuration(s.idle_timeout);
   out << YAML::Key << "maxKeepAliveRequests" << YAML::Value << s.max_keepalive_requests;
   out << YAML::Key << "threads" << YAML::Value << s.threads;
-  out << YAML::Key << "maxQueuedConnections" << YAML::Value << s.max_queued_connections;
+  out << YAML::Key << "maxConnections" << YAML::Value << s.max_connections;
+  out << YAML::Key << "maxInFlight" << YAML::Value << s.max_in_flight;
   out << YAML::EndMap;
 }
 

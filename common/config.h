@@ -22,8 +22,15 @@ struct ServerLimits {
   std::size_t max_body_bytes = 64u << 20;
   // Largest request line plus headers.
   std::size_t max_header_bytes = 16u << 10;
+  // Largest reply body a handler may produce; a larger one is replaced by a 500.
+  std::size_t max_reply_bytes = 256u << 20;
+  // Per-connection buffers larger than this are released once the connection has been idle for
+  // a second, so one huge request does not pin its memory for the connection's lifetime.
+  std::size_t keep_buffer_bytes = 1u << 20;
+  // Deadline for a TLS handshake, from the connection's acceptance.
+  std::chrono::milliseconds handshake_timeout{4000};
   // Deadline for receiving one whole request (headers and body) once its first byte arrived.
-  // Below kube-scheduler's 5 s extender timeout, so a stalled client frees its worker first.
+  // Below kube-scheduler's 5 s extender timeout, so a stalled client is cut off first.
   std::chrono::milliseconds read_timeout{4000};
   // Deadline for writing one whole response.
   std::chrono::milliseconds write_timeout{4000};
@@ -33,10 +40,14 @@ struct ServerLimits {
   std::chrono::milliseconds idle_timeout{120000};
   // Requests served on one connection before it is closed; 0 means no limit.
   std::uint32_t max_keepalive_requests = 0;
-  // Worker threads; each serves one connection at a time.
+  // Handler threads. Connections cost no thread: the event loop owns them all.
   std::uint32_t threads = 8;
-  // Accepted connections waiting for a worker; beyond this a connection is refused with 503.
-  std::uint32_t max_queued_connections = 256;
+  // Open connections (idle ones included); beyond this a new connection is answered 503 (plain
+  // HTTP) or closed (TLS) at once.
+  std::uint32_t max_connections = 1024;
+  // Requests read and waiting for or running in a handler; beyond this a request is answered
+  // 503 with Retry-After instead of queueing without bound.
+  std::uint32_t max_in_flight = 256;
 };
 
 enum class DensityStrategy { kPack, kSpread };
@@ -126,6 +137,7 @@ struct WebhookConfig {
   ServerLimits server = [] {
     ServerLimits s;
     s.max_body_bytes = 8u << 20;  // AdmissionReviews carry one object; etcd caps objects at 1.5 MB
+    s.max_reply_bytes = 16u << 20;  // an AdmissionReview reply is a verdict and a short patch
     return s;
   }();
   // Names derived from a team T, whose namespace is "<cluster.teamNamespacePrefix>T".

@@ -37,7 +37,11 @@ void ExpectSameConfig(const Config& a, const Config& b) {
   EXPECT_EQ(ea.server.idle_timeout, eb.server.idle_timeout);
   EXPECT_EQ(ea.server.max_keepalive_requests, eb.server.max_keepalive_requests);
   EXPECT_EQ(ea.server.threads, eb.server.threads);
-  EXPECT_EQ(ea.server.max_queued_connections, eb.server.max_queued_connections);
+  EXPECT_EQ(ea.server.max_connections, eb.server.max_connections);
+  EXPECT_EQ(ea.server.max_in_flight, eb.server.max_in_flight);
+  EXPECT_EQ(ea.server.max_reply_bytes, eb.server.max_reply_bytes);
+  EXPECT_EQ(ea.server.keep_buffer_bytes, eb.server.keep_buffer_bytes);
+  EXPECT_EQ(ea.server.handshake_timeout, eb.server.handshake_timeout);
   EXPECT_EQ(ea.strategy, eb.strategy);
   EXPECT_EQ(ea.weights.topology, eb.weights.topology);
   EXPECT_EQ(ea.weights.density, eb.weights.density);
@@ -78,7 +82,11 @@ void ExpectSameConfig(const Config& a, const Config& b) {
   EXPECT_EQ(wa.server.idle_timeout, wb.server.idle_timeout);
   EXPECT_EQ(wa.server.max_keepalive_requests, wb.server.max_keepalive_requests);
   EXPECT_EQ(wa.server.threads, wb.server.threads);
-  EXPECT_EQ(wa.server.max_queued_connections, wb.server.max_queued_connections);
+  EXPECT_EQ(wa.server.max_connections, wb.server.max_connections);
+  EXPECT_EQ(wa.server.max_in_flight, wb.server.max_in_flight);
+  EXPECT_EQ(wa.server.max_reply_bytes, wb.server.max_reply_bytes);
+  EXPECT_EQ(wa.server.keep_buffer_bytes, wb.server.keep_buffer_bytes);
+  EXPECT_EQ(wa.server.handshake_timeout, wb.server.handshake_timeout);
   EXPECT_EQ(wa.local_queue_template, wb.local_queue_template);
   EXPECT_EQ(wa.team_group_template, wb.team_group_template);
   EXPECT_EQ(wa.admin_groups, wb.admin_groups);
@@ -117,7 +125,11 @@ Config CustomConfig() {
   c.extender.server.idle_timeout = milliseconds(3600000);
   c.extender.server.max_keepalive_requests = 1000;
   c.extender.server.threads = 256;
-  c.extender.server.max_queued_connections = 1;
+  c.extender.server.max_connections = 1;
+  c.extender.server.max_in_flight = 65536;
+  c.extender.server.max_reply_bytes = 4096;
+  c.extender.server.keep_buffer_bytes = 0;
+  c.extender.server.handshake_timeout = milliseconds(1);
   c.extender.strategy = DensityStrategy::kSpread;
   c.extender.weights = {0, 1000, 7};
   c.cluster.instance_type_label = "example.com/type";
@@ -150,7 +162,11 @@ Config CustomConfig() {
   c.webhook.server.idle_timeout = milliseconds(1000);
   c.webhook.server.max_keepalive_requests = 7;
   c.webhook.server.threads = 2;
-  c.webhook.server.max_queued_connections = 65536;
+  c.webhook.server.max_connections = 65536;
+  c.webhook.server.max_in_flight = 1;
+  c.webhook.server.max_reply_bytes = std::size_t{4} << 30;
+  c.webhook.server.keep_buffer_bytes = 1u << 30;
+  c.webhook.server.handshake_timeout = milliseconds(600000);
   c.webhook.local_queue_template = "{team}";
   c.webhook.team_group_template = "oidc:{team} users";
   c.webhook.admin_groups = {};
@@ -205,7 +221,11 @@ extender:
     idleTimeout: 1h
     maxKeepAliveRequests: 100
     threads: 4
-    maxQueuedConnections: 64
+    maxConnections: 64
+    maxInFlight: 32
+    maxReplyBytes: 100Mi
+    keepBufferBytes: 2Mi
+    handshakeTimeout: 3s
   strategy: spread
   weights: {topology: 10, density: 0, health: 3}
 cluster:
@@ -227,7 +247,11 @@ log:
   EXPECT_EQ(s.idle_timeout, milliseconds(3600000));
   EXPECT_EQ(s.max_keepalive_requests, 100u);
   EXPECT_EQ(s.threads, 4u);
-  EXPECT_EQ(s.max_queued_connections, 64u);
+  EXPECT_EQ(s.max_connections, 64u);
+  EXPECT_EQ(s.max_in_flight, 32u);
+  EXPECT_EQ(s.max_reply_bytes, 100u << 20);
+  EXPECT_EQ(s.keep_buffer_bytes, 2u << 20);
+  EXPECT_EQ(s.handshake_timeout, milliseconds(3000));
   EXPECT_EQ(config->extender.strategy, DensityStrategy::kSpread);
   EXPECT_EQ(config->extender.weights.topology, 10u);
   EXPECT_EQ(config->extender.weights.density, 0u);
@@ -375,10 +399,16 @@ TEST(ConfigTest, OutOfRangeValueIsReportedWithItsRange) {
        "extender.server.threads: must be between 1 and 256 (got 257)"},
       {"extender: {server: {threads: -1}}",
        "extender.server.threads: must be between 1 and 256 (got -1)"},
+      {"extender: {server: {maxConnections: 0}}",
+       "extender.server.maxConnections: must be between 1 and 65536 (got 0)"},
+      {"webhook: {server: {maxInFlight: 70000}}",
+       "webhook.server.maxInFlight: must be between 1 and 65536 (got 70000)"},
+      {"extender: {server: {maxQueuedConnections: 8}}",
+       "extender.server.maxQueuedConnections: unknown field"},
       {"extender: {server: {threads: 99999999999999999999999}}",
        "extender.server.threads: must be between 1 and 256 (got 99999999999999999999999)"},
-      {"extender: {server: {maxQueuedConnections: 65537}}",
-       "extender.server.maxQueuedConnections: must be between 1 and 65536 (got 65537)"},
+      {"extender: {server: {maxConnections: 65537}}",
+       "extender.server.maxConnections: must be between 1 and 65536 (got 65537)"},
       {"extender: {server: {maxKeepAliveRequests: 4294967296}}",
        "extender.server.maxKeepAliveRequests: must be between 0 and 4294967295 (got 4294967296)"},
       {"extender: {server: {maxBodyBytes: 2Gi}}",
@@ -829,7 +859,11 @@ TEST(ConfigTest, ConfigToYamlWritesEveryField) {
                             "idleTimeout: 2m",
                             "maxKeepAliveRequests: 0",
                             "threads: 8",
-                            "maxQueuedConnections: 256",
+                            "maxConnections: 1024",
+                            "maxInFlight: 256",
+                            "maxReplyBytes: 268435456",
+                            "keepBufferBytes: 1048576",
+                            "handshakeTimeout: 4s",
                             "strategy: pack",
                             "weights: {topology: 4, density: 2, health: 1}",
                             "cluster:",

@@ -1,18 +1,20 @@
-// A small HTTP/1.1 server for hyperplace's two faces (extender: plain HTTP; webhook: HTTPS).
+// The HTTP/1.1 server of hyperplace's two faces (extender: plain HTTP or TLS with client
+// certificates; webhook: HTTPS), on Boost.Asio and Boost.Beast.
 //
-// Why not cpp-httplib's server: kube-scheduler posts bodies of up to ~45 MB (5000 full nodes) on
-// the serial scheduling path. cpp-httplib 0.11 reads bodies 4 KiB at a time with a poll() before
-// each read into a fresh std::string per request (~63 ms for 43 MB on loopback); this server reads
-// with large recv() calls straight into a per-worker buffer that is reused across requests and
-// padded for simdjson, writes each response with one writev(), and enforces a deadline for a
-// whole request rather than per read (so a client trickling bytes cannot hold a worker forever).
+// Model: an event loop (one I/O thread) owns every connection. An idle, slow or handshaking
+// connection costs a socket, a timer and a small read buffer, never a thread. Beast's parser
+// frames each request (keep-alive, pipelining, chunked, Expect: 100-continue); a body of known
+// length is read straight into the connection's reused buffer, padded for simdjson, with as few
+// large reads as the kernel allows. A complete request is handed to a bounded pool of handler
+// threads; beyond `max_in_flight` requests it is answered 503 with Retry-After instead of
+// queueing, beyond `max_connections` a new connection is refused at once. Every phase has its
+// deadline: TLS handshake, idle wait, reading one request, writing one response.
 //
-// Model: one acceptor thread, a fixed pool of worker threads, a bounded queue of accepted
-// connections. A worker owns one connection at a time and serves its keep-alive requests in order
-// (the extender's callers send one request at a time per connection).
+// Memory: buffers grow to the largest request or reply a connection has seen and are released
+// once it has been idle for a second, when they are above `keep_buffer_bytes`.
 //
-// Thread-safety: Handle() must be called before Start(). Handlers run concurrently on worker
-// threads and must be thread-safe. Shutdown() may be called from any thread, once.
+// Thread-safety: Handle() must be called before Start(). Handlers run concurrently on handler
+// threads and must be thread-safe. Shutdown() may be called from any thread but a handler, once.
 #pragma once
 
 #include <atomic>
@@ -52,7 +54,7 @@ struct Request {
 struct Response {
   int status = 200;
   std::string content_type = "application/json";
-  // Cleared before each handler call; its capacity is reused across requests on a worker.
+  // Cleared before each handler call; its capacity is reused across requests on a connection.
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;  // extra headers
 };
@@ -93,7 +95,7 @@ class HttpServer {
   // The bound port (after Listen).
   std::uint16_t port() const;
 
-  // Starts the acceptor and worker threads; returns at once.
+  // Starts the event loop and the handler threads; returns at once.
   Status Start();
 
   // Stops accepting, lets requests in progress finish (up to `drain`), closes idle keep-alive
@@ -101,10 +103,14 @@ class HttpServer {
   // connections shut down.
   void Shutdown(std::chrono::milliseconds drain = std::chrono::milliseconds(5000));
 
-  // Requests being handled right now (after the headers were read, until the response is sent).
+  // Requests being handled right now (from the whole request read until its response is sent).
   int in_flight() const;
-  // Connections currently open (served or queued).
+  // Connections currently open (idle, reading, handled or writing).
   int open_connections() const;
+  // Connections refused because max_connections were open, and requests answered 503 because
+  // max_in_flight were in flight, since Start().
+  std::uint64_t refused_connections() const;
+  std::uint64_t shed_requests() const;
 
  private:
   struct Impl;

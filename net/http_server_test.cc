@@ -39,7 +39,7 @@ ServerLimits FastLimits() {
   limits.write_timeout = 2s;
   limits.idle_timeout = 5s;
   limits.threads = 2;
-  limits.max_queued_connections = 16;
+  limits.max_connections = 64;
   return limits;
 }
 
@@ -336,7 +336,7 @@ TEST(HttpServerTest, DecodesChunkedBodyExactly) {
       "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
       "5;name=value\r\nhello\r\n"
       "1A\r\nabcdefghijklmnopqrstuvwxyz\r\n"
-      "1 \r\n!\r\n"
+      "1\r\n!\r\n"
       "0\r\nX-Trailer: ignored\r\n\r\n";
   // Sent in small pieces so chunk-size lines and data are split across reads.
   for (std::size_t i = 0; i < chunked.size(); i += 7) {
@@ -680,65 +680,103 @@ TEST(HttpServerTest, MaxKeepaliveRequestsClosesAfterN) {
   EXPECT_TRUE(client.WaitForClose());
 }
 
-TEST(HttpServerTest, FullQueueIsAnswered503) {
+// A handler that blocks until released, and whatever happens in the test, is released.
+class Gate {
+ public:
+  Gate() : released_(release_.get_future().share()) {}
+  ~Gate() { Open(); }
+  Handler Blocking(std::string body) {
+    return [this, body](const Request&, Response& res) {
+      entered_.fetch_add(1);
+      released_.wait();
+      res.body = body;
+    };
+  }
+  int entered() const { return entered_.load(); }
+  void Open() {
+    if (open_) return;
+    open_ = true;
+    release_.set_value();
+  }
+
+ private:
+  std::promise<void> release_;
+  std::shared_future<void> released_;
+  std::atomic<int> entered_{0};
+  bool open_ = false;
+};
+
+TEST(HttpServerTest, ConnectionsAboveMaxAreAnswered503) {
   ServerLimits limits = FastLimits();
-  limits.threads = 1;
-  limits.max_queued_connections = 1;
+  limits.max_connections = 2;
   limits.read_timeout = 5s;
   Events events;
   ServerOptions options = Options(limits);
   options.on_event = events.Sink();
   HttpServer server(std::move(options));
   AddRoutes(server);
-  std::latch handler_started(1);
-  std::promise<void> release;
-  std::shared_future<void> released = release.get_future().share();
-  server.Handle("GET", "/block", [&](const Request&, Response& res) {
-    handler_started.count_down();
-    released.wait();
-    res.body = "released";
-  });
   ASSERT_NO_FATAL_FAILURE(ListenAndStart(server));
 
-  RawResponse blocked_response;
-  std::thread blocked([&] {
-    RawClient client(server.port());
-    client.Send("GET /block HTTP/1.1\r\nHost: t\r\n\r\n");
-    blocked_response = client.ReadResponse();
-  });
-  // Whatever happens below, the handler is released and the thread joined.
-  struct Releaser {
-    void Finish() {
-      if (done) return;
-      done = true;
-      promise.set_value();
-      thread.join();
-    }
-    ~Releaser() { Finish(); }
-    std::promise<void>& promise;
-    std::thread& thread;
-    bool done = false;
-  } releaser{release, blocked};
-
-  ASSERT_TRUE(WaitUntil([&] { return handler_started.try_wait(); }));
-  RawClient queued(server.port());
-  ASSERT_TRUE(queued.Send("GET /hello HTTP/1.1\r\nHost: t\r\n\r\n"));
+  RawClient first(server.port());
+  RawClient second(server.port());
   ASSERT_TRUE(WaitUntil([&] { return server.open_connections() == 2; }));
 
-  // One connection served, one queued: the third is refused. It sends nothing, so the 503 is
-  // not raced by unread request bytes.
+  // Two connections open (idle): the third is refused. It sends nothing, so the 503 is not
+  // raced by unread request bytes.
   RawClient refused(server.port());
   std::string answer;
   EXPECT_TRUE(refused.WaitForClose(&answer));
   EXPECT_EQ(answer.rfind("HTTP/1.1 503 Service Unavailable\r\n", 0), 0u) << answer;
   EXPECT_NE(answer.find("Connection: close\r\n"), std::string::npos);
+  EXPECT_NE(answer.find("Retry-After: 1\r\n"), std::string::npos);
   EXPECT_NE(answer.find("\r\n\r\n{\"error\":\"server overloaded\"}"), std::string::npos);
   EXPECT_NE(events.Detail("overloaded"), "<none>");
+  EXPECT_EQ(server.refused_connections(), 1u);
 
-  releaser.Finish();
-  EXPECT_EQ(blocked_response.status, 200);
-  EXPECT_EQ(blocked_response.body, "released");
-  EXPECT_EQ(queued.ReadResponse().status, 200);
+  // The open ones are served, and once one closes a new connection is accepted again.
+  ASSERT_TRUE(first.Send("GET /hello HTTP/1.1\r\nHost: t\r\n\r\n"));
+  EXPECT_EQ(first.ReadResponse().status, 200);
+  ASSERT_TRUE(second.Send("GET /hello HTTP/1.1\r\nConnection: close\r\n\r\n"));
+  EXPECT_EQ(second.ReadResponse().status, 200);
+  ASSERT_TRUE(WaitUntil([&] { return server.open_connections() == 1; }));
+  EXPECT_EQ(Exchange(server.port(), "GET /hello HTTP/1.1\r\n\r\n").status, 200);
+}
+
+TEST(HttpServerTest, RequestsAboveMaxInFlightAreShedWith503AndRetryAfter) {
+  ServerLimits limits = FastLimits();
+  limits.threads = 1;
+  limits.max_in_flight = 2;
+  limits.read_timeout = 5s;
+  HttpServer server(Options(limits));
+  AddRoutes(server);
+  Gate gate;
+  server.Handle("GET", "/block", gate.Blocking("released"));
+  ASSERT_NO_FATAL_FAILURE(ListenAndStart(server));
+
+  // One request runs (the only handler thread), one waits for it: both are in flight.
+  RawClient running(server.port());
+  RawClient waiting(server.port());
+  ASSERT_TRUE(running.Send("GET /block HTTP/1.1\r\nHost: t\r\n\r\n"));
+  ASSERT_TRUE(WaitUntil([&] { return gate.entered() == 1; }));
+  ASSERT_TRUE(waiting.Send("GET /block HTTP/1.1\r\nHost: t\r\n\r\n"));
+  ASSERT_TRUE(WaitUntil([&] { return server.in_flight() == 2; }));
+
+  // The third is answered at once, and its connection stays usable.
+  RawClient shed(server.port());
+  ASSERT_TRUE(shed.Send("GET /hello HTTP/1.1\r\nHost: t\r\n\r\n"));
+  const RawResponse refused = shed.ReadResponse();
+  EXPECT_EQ(refused.status, 503);
+  EXPECT_EQ(refused.Header("retry-after"), "1");
+  EXPECT_EQ(refused.Header("connection"), "keep-alive");
+  EXPECT_EQ(refused.body, "{\"error\":\"server overloaded\"}");
+  EXPECT_EQ(server.shed_requests(), 1u);
+
+  gate.Open();
+  EXPECT_EQ(running.ReadResponse().body, "released");
+  EXPECT_EQ(waiting.ReadResponse().body, "released");
+  ASSERT_TRUE(WaitUntil([&] { return server.in_flight() == 0; }));
+  ASSERT_TRUE(shed.Send("GET /hello HTTP/1.1\r\nHost: t\r\n\r\n"));
+  EXPECT_EQ(shed.ReadResponse().status, 200);
 }
 
 TEST(HttpServerTest, ExpectContinueGets100ThenResponse) {
