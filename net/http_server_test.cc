@@ -181,6 +181,14 @@ class RawClient {
 
   bool connected() const { return connected_; }
 
+  // Replaces the hang guard: a read or write that takes longer fails.
+  void SetTimeout(std::chrono::milliseconds timeout) {
+    const auto us = std::chrono::duration_cast<std::chrono::microseconds>(timeout).count();
+    timeval tv{static_cast<time_t>(us / 1000000), static_cast<suseconds_t>(us % 1000000)};
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    ::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+  }
+
   // Performs a TLS handshake without verifying the server (the test checks the certificate).
   bool StartTls() {
     tls_context_ = SSL_CTX_new(TLS_client_method());
@@ -1107,6 +1115,120 @@ TEST(HttpServerTest, PlainHttpOrStalledHandshakeOnTlsPortIsClosed) {
   auto res = client.Get("/hello");
   ASSERT_TRUE(res) << httplib::to_string(res.error());
   EXPECT_EQ(res->status, 200);
+}
+
+// A face must keep answering new clients whatever the other connections do: idle before their
+// first byte, idle between keep-alive requests, or stuck halfway through a request. Two handler
+// threads serve 96 such connections here; a new client must get its answer within a second.
+TEST(HttpServerTest, IdleAndStalledConnectionsDoNotDelayANewClient) {
+  ServerLimits limits = FastLimits();  // 2 handler threads
+  limits.max_connections = 256;
+  limits.read_timeout = 60s;           // the stalled requests stay stalled for the whole test
+  limits.idle_timeout = 60s;
+  HttpServer patient(Options(limits));
+  AddRoutes(patient);
+  ASSERT_NO_FATAL_FAILURE(ListenAndStart(patient));
+
+  std::vector<std::unique_ptr<RawClient>> others;
+  for (int i = 0; i < 32; ++i) {  // connected, never a byte
+    others.push_back(std::make_unique<RawClient>(patient.port()));
+  }
+  for (int i = 0; i < 32; ++i) {  // one request served, then idle on keep-alive
+    others.push_back(std::make_unique<RawClient>(patient.port()));
+    ASSERT_TRUE(others.back()->Send("GET /hello HTTP/1.1\r\nHost: t\r\n\r\n"));
+    ASSERT_EQ(others.back()->ReadResponse().status, 200);
+  }
+  for (int i = 0; i < 32; ++i) {  // half a header, or a body promised and not sent
+    others.push_back(std::make_unique<RawClient>(patient.port()));
+    ASSERT_TRUE(others.back()->Send(i % 2 == 0
+                                        ? "GET /hello HTTP/1.1\r\nHost:"
+                                        : "POST /echo HTTP/1.1\r\nContent-Length: 10\r\n\r\nab"));
+  }
+  ASSERT_TRUE(WaitUntil([&] { return patient.open_connections() == 96; }));
+
+  for (int i = 0; i < 3; ++i) {
+    RawClient fresh(patient.port());
+    fresh.SetTimeout(1s);
+    ASSERT_TRUE(fresh.Send("POST /echo HTTP/1.1\r\nContent-Length: 5\r\n\r\nfresh"));
+    const RawResponse response = fresh.ReadResponse();
+    EXPECT_EQ(response.status, 200) << "a new client was not answered within 1 s";
+    EXPECT_EQ(response.body, "fresh");
+  }
+  // The idle keep-alive connections still work too.
+  ASSERT_TRUE(others[40]->Send("GET /hello HTTP/1.1\r\nHost: t\r\n\r\n"));
+  EXPECT_EQ(others[40]->ReadResponse().body, "{\"hi\":1}");
+}
+
+TEST(HttpServerTest, IdleTlsConnectionsAndStalledHandshakesDoNotDelayANewClient) {
+  SwappableContext tls(MakeServerContext(1));
+  ServerLimits limits = FastLimits();
+  limits.max_connections = 256;
+  limits.handshake_timeout = 60s;  // the stalled handshakes stay stalled for the whole test
+  limits.idle_timeout = 60s;
+  ServerOptions options = Options(limits);
+  options.tls = tls.Source();
+  HttpServer server(std::move(options));
+  AddRoutes(server);
+  ASSERT_NO_FATAL_FAILURE(ListenAndStart(server));
+
+  std::vector<std::unique_ptr<RawClient>> others;
+  for (int i = 0; i < 32; ++i) {  // handshaken, then idle before any request
+    others.push_back(std::make_unique<RawClient>(server.port()));
+    ASSERT_TRUE(others.back()->StartTls());
+  }
+  for (int i = 0; i < 32; ++i) {  // TCP only: the client hello never comes, or comes in part
+    others.push_back(std::make_unique<RawClient>(server.port()));
+    if (i % 2 == 1) ASSERT_TRUE(others.back()->Send(std::string("\x16\x03\x01\x02\x00\x01", 6)));
+  }
+  ASSERT_TRUE(WaitUntil([&] { return server.open_connections() == 64; }));
+
+  for (int i = 0; i < 3; ++i) {
+    RawClient fresh(server.port());
+    fresh.SetTimeout(1s);
+    ASSERT_TRUE(fresh.StartTls()) << "the handshake of a new client did not finish within 1 s";
+    ASSERT_TRUE(fresh.Send("GET /query?fresh HTTP/1.1\r\nHost: t\r\n\r\n"));
+    const RawResponse response = fresh.ReadResponse();
+    EXPECT_EQ(response.status, 200) << "a new client was not answered within 1 s";
+    EXPECT_EQ(response.body, "/query|fresh");
+  }
+  ASSERT_TRUE(others[3]->Send("GET /hello HTTP/1.1\r\nHost: t\r\n\r\n"));
+  EXPECT_EQ(others[3]->ReadResponse().body, "{\"hi\":1}");
+}
+
+// 128 clients at once, each with its own keep-alive connection and bodies: every answer is the
+// client's own.
+TEST(HttpServerTest, ServesOneHundredTwentyEightConcurrentClients) {
+  ServerLimits limits = FastLimits();
+  limits.max_connections = 256;
+  limits.read_timeout = 5s;
+  HttpServer server(Options(limits));
+  AddRoutes(server);
+  ASSERT_NO_FATAL_FAILURE(ListenAndStart(server));
+
+  constexpr int kClients = 128;
+  constexpr int kRequests = 10;
+  std::atomic<int> correct{0};
+  std::latch start(kClients);
+  std::vector<std::thread> clients;
+  for (int c = 0; c < kClients; ++c) {
+    clients.emplace_back([&, c] {
+      RawClient client(server.port());
+      start.arrive_and_wait();  // every connection is open before the first request
+      for (int r = 0; r < kRequests; ++r) {
+        const std::string body = "client " + std::to_string(c) + " request " + std::to_string(r) +
+                                 std::string(static_cast<std::size_t>(c * 97 + r), 'x');
+        if (!client.Send("POST /echo HTTP/1.1\r\nContent-Length: " + std::to_string(body.size()) +
+                         "\r\n\r\n" + body)) {
+          return;
+        }
+        const RawResponse response = client.ReadResponse();
+        if (response.status == 200 && response.body == body) correct.fetch_add(1);
+      }
+    });
+  }
+  for (std::thread& t : clients) t.join();
+  EXPECT_EQ(correct.load(), kClients * kRequests);
+  EXPECT_EQ(server.shed_requests(), 0u);
 }
 
 }  // namespace
