@@ -238,12 +238,16 @@ TEST(AdmissionTest, MalformedReviewsAre400WithAJsonReason) {
   old_version["apiVersion"] = "admission.k8s.io/v1beta1";
   json wrong_type = json::parse(kValid);
   wrong_type["request"]["userInfo"]["groups"] = 7;
+  json no_old_object = json::parse(ReadTestdata("pod_update.json"));
+  no_old_object["request"].erase("oldObject");
   const Case kCases[] = {
       {"malformed JSON", kValid.substr(0, kValid.size() / 2), "review: "},
       {"missing request", no_request.dump(), "request: missing"},
       {"missing uid", no_uid.dump(), "request.uid: missing"},
       {"wrong apiVersion", old_version.dump(), "apiVersion: expected \"admission.k8s.io/v1\""},
       {"wrong type", wrong_type.dump(), "request.userInfo.groups: expected an array of strings"},
+      {"UPDATE without oldObject", no_old_object.dump(),
+       "request.oldObject: missing (required for UPDATE)"},
       {"deep nesting",
        R"({"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"x":)" +
            std::string(100000, '[') + std::string(100000, ']') + "}}",

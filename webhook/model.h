@@ -123,6 +123,9 @@ struct AdmissionInput {
   std::string_view username;
   std::vector<std::string_view> groups;
   ObjectView object;
+  // request.oldObject (UPDATE and DELETE): only its labels, which an UPDATE is compared against.
+  Presence old_object = Presence::kAbsent;
+  LabelsView old_labels;
 
   void Clear() {
     namespace_name = kind_name = sub_resource = username = {};
@@ -130,6 +133,8 @@ struct AdmissionInput {
     kind = Kind::kOther;
     groups.clear();
     object.Clear();
+    old_object = Presence::kAbsent;
+    old_labels.Clear();
   }
 };
 
