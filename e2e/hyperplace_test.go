@@ -20,12 +20,15 @@ import (
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	authzv1 "k8s.io/api/authorization/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -487,8 +490,8 @@ func (f *fixture) testInstanceType(t *testing.T) {
 // The admission webhook, registered from manifests/mutating-webhook.yaml with the Service
 // reference replaced by hyperplace's loopback URL and the cluster CA as caBundle (everything else,
 // rules, namespaceSelector, failurePolicy, timeout, as shipped), for this subtest only. Users act
-// under a test-only ClusterRole that lets both teams create pods anywhere, so that the webhook is
-// what keeps them in their own team's namespace.
+// under a test-only ClusterRole that lets both teams create pods, ReplicaSets and Jobs anywhere,
+// so that the webhook is what keeps them in their own team's namespace.
 func (f *fixture) testWebhook(t *testing.T) {
 	ctx := t.Context()
 	const scenario = "webhook"
@@ -504,8 +507,14 @@ func (f *fixture) testWebhook(t *testing.T) {
 		{Object: map[string]any{
 			"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
 			"metadata": map[string]any{"name": "e2e-workload-author"},
-			"rules": []any{map[string]any{"apiGroups": []any{""}, "resources": []any{"pods"},
-				"verbs": []any{"create", "get", "list", "delete"}}},
+			"rules": []any{
+				map[string]any{"apiGroups": []any{""}, "resources": []any{"pods"},
+					"verbs": []any{"create", "get", "list", "delete"}},
+				map[string]any{"apiGroups": []any{"apps"}, "resources": []any{"replicasets"},
+					"verbs": []any{"create", "get", "list", "delete"}},
+				map[string]any{"apiGroups": []any{"batch"}, "resources": []any{"jobs"},
+					"verbs": []any{"create", "get", "list", "update", "patch", "delete"}},
+			},
 		}},
 		{Object: map[string]any{
 			"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
@@ -646,8 +655,91 @@ func (f *fixture) testWebhook(t *testing.T) {
 		t.Errorf("alice-p5 on %s, want %s (ml.p5.48xlarge)", node, p5.Name)
 	}
 
+	// The scheduler's Events about alice-p5 are not team scope's business (nor hyperplace's, which
+	// never sees them): they are recorded.
+	if err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 30*time.Second, true,
+		func(ctx context.Context) (bool, error) {
+			evs, err := f.admin.CoreV1().Events(nsA).List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.name=alice-p5"})
+			if err != nil {
+				return false, nil
+			}
+			return slices.ContainsFunc(evs.Items, func(e corev1.Event) bool { return e.Reason == "Scheduled" }), nil
+		}); err != nil {
+		t.Errorf("no Scheduled event for alice-p5 in %s: the scheduler's Events were refused?", nsA)
+	}
+
+	// Team scope covers every kind created, not only the ones hyperplace labels: bob's ReplicaSet
+	// in team-a's namespace (its controller's pods would get team-a's queue) is refused by the
+	// API server with hyperplace's message. alice's passes, unpatched (Kueue reads no ReplicaSet
+	// labels).
+	replicas := int32(0)
+	rs := &appsv1.ReplicaSet{
+		ObjectMeta: metav1.ObjectMeta{Name: "trainers", Namespace: nsA, Labels: map[string]string{"app": "trainers"}},
+		Spec: appsv1.ReplicaSetSpec{
+			Replicas: &replicas,
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "trainers"}},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "trainers"}},
+				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "trainer", Image: "train:1"}}},
+			},
+		},
+	}
+	_, err = bob.AppsV1().ReplicaSets(nsA).Create(ctx, rs, metav1.CreateOptions{})
+	denied("bob's ReplicaSet in "+nsA, err, `admission webhook "mutate.hyperplace.sagemaker-hyperpod.dev"`,
+		`user "bob" of team "team-b" may not create ReplicaSet objects in namespace "hyperpod-ns-team-a"`,
+		`"hyperpod-ns-team-a-namespace-level-group"`)
+	if gotRS, err := alice.AppsV1().ReplicaSets(nsA).Create(ctx, rs, metav1.CreateOptions{}); err != nil {
+		t.Errorf("alice creating a ReplicaSet in %s: %v", nsA, err)
+	} else if len(gotRS.Labels) != 1 {
+		t.Errorf("alice's ReplicaSet labels %v: want only app (hyperplace labels only what Kueue reads)", gotRS.Labels)
+	}
+
+	// Kueue reads a changed queue label: alice moving her Job onto team-b's queue is refused; an
+	// update that leaves the Kueue labels alone passes.
+	suspend := true
+	job := &batchv1.Job{
+		ObjectMeta: metav1.ObjectMeta{Name: "alice-train", Namespace: nsA},
+		Spec: batchv1.JobSpec{
+			Suspend: &suspend,
+			Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{
+				RestartPolicy: corev1.RestartPolicyNever,
+				Containers:    []corev1.Container{{Name: "trainer", Image: "train:1"}},
+			}},
+		},
+	}
+	gotJob, err := alice.BatchV1().Jobs(nsA).Create(ctx, job, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("alice creating a Job in %s: %v", nsA, err)
+	}
+	if q := gotJob.Labels[labelQueue]; q != nsA+"-localqueue" {
+		t.Errorf("alice's Job queue %q, want %s-localqueue", q, nsA)
+	}
+	relabel := func(labels string) error {
+		_, err := alice.BatchV1().Jobs(nsA).Patch(ctx, "alice-train", types.MergePatchType,
+			[]byte(`{"metadata":{"labels":`+labels+`}}`), metav1.PatchOptions{})
+		return err
+	}
+	err = relabel(`{"` + labelQueue + `":"` + nsB + `-localqueue"}`)
+	denied("alice relabelling her Job to "+nsB+"'s queue", err, `admission webhook "mutate.hyperplace.sagemaker-hyperpod.dev"`,
+		`queue "`+nsB+`-localqueue" is not allowed`, `must use LocalQueue "`+nsA+`-localqueue"`)
+	if err := relabel(`{"stage":"eval"}`); err != nil {
+		t.Errorf("alice adding an unrelated label to her Job: %v", err)
+	}
+	if j, err := f.admin.BatchV1().Jobs(nsA).Get(ctx, "alice-train", metav1.GetOptions{}); err != nil {
+		t.Errorf("get alice-train: %v", err)
+	} else if j.Labels[labelQueue] != nsA+"-localqueue" || j.Labels["stage"] != "eval" {
+		t.Errorf("alice-train labels %v: want team-a's queue kept and stage=eval", j.Labels)
+	}
+	bg := metav1.DeletePropagationBackground
+	if err := f.admin.BatchV1().Jobs(nsA).Delete(ctx, "alice-train", metav1.DeleteOptions{PropagationPolicy: &bg}); err != nil {
+		t.Errorf("delete alice-train: %v", err)
+	}
+	if err := f.admin.AppsV1().ReplicaSets(nsA).Delete(ctx, "trainers", metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+		t.Errorf("delete trainers: %v", err)
+	}
+
 	m := f.hp.Metrics(t)
-	for decision, least := range map[string]float64{"denied": 3, "patched": 3} {
+	for decision, least := range map[string]float64{"denied": 5, "patched": 4} {
 		d := `decision="` + decision + `"`
 		if n := m.Sum("hyperplace_webhook_admissions_total", d) - before.Sum("hyperplace_webhook_admissions_total", d); n < least {
 			t.Errorf("hyperplace_webhook_admissions_total{%s} rose by %v, want at least %v", d, n, least)

@@ -55,6 +55,7 @@ AdmissionResult Admitter::Admit(std::string_view body, std::string& out) const {
   result.operation = in.operation;
   result.dry_run = s.request.dry_run;
   result.uid = s.request.uid;
+  result.kind_name = in.kind_name;
   result.namespace_name = in.namespace_name;
   result.username = in.username;
 

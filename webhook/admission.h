@@ -35,6 +35,7 @@ struct AdmissionResult {
   bool dry_run = false;
   // For logs; views valid until the next Admit() on the same thread.
   std::string_view uid;
+  std::string_view kind_name;  // request.kind.kind as sent ("ReplicaSet" where kind is kOther)
   std::string_view namespace_name;
   std::string_view username;
   std::string_view message;  // the denial or decoding error

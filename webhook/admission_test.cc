@@ -131,12 +131,15 @@ const GoldenCase kGoldens[] = {
      {},
      0,
      ""},
+    // alice relabels her pod onto a queue that is not her team's (DESIGN §3 rule 6).
     {"pod_update.json",
-     Verdict::kAllowed,
-     {{"kueue.x-k8s.io/queue-name", "somewhere-else"}},
+     Verdict::kDenied,
+     {},
      {},
      0,
-     ""},
+     R"(queue "somewhere-else" is not allowed in namespace "hyperpod-ns-team-a": team )"
+     R"("team-a" must use LocalQueue "hyperpod-ns-team-a-localqueue" )"
+     R"((label kueue.x-k8s.io/queue-name))"},
     {"pod_create_default_namespace.json",
      Verdict::kAllowed,
      {{"run", "nginx"}},
@@ -238,12 +241,16 @@ TEST(AdmissionTest, MalformedReviewsAre400WithAJsonReason) {
   old_version["apiVersion"] = "admission.k8s.io/v1beta1";
   json wrong_type = json::parse(kValid);
   wrong_type["request"]["userInfo"]["groups"] = 7;
+  json no_old_object = json::parse(ReadTestdata("pod_update.json"));
+  no_old_object["request"].erase("oldObject");
   const Case kCases[] = {
       {"malformed JSON", kValid.substr(0, kValid.size() / 2), "review: "},
       {"missing request", no_request.dump(), "request: missing"},
       {"missing uid", no_uid.dump(), "request.uid: missing"},
       {"wrong apiVersion", old_version.dump(), "apiVersion: expected \"admission.k8s.io/v1\""},
       {"wrong type", wrong_type.dump(), "request.userInfo.groups: expected an array of strings"},
+      {"UPDATE without oldObject", no_old_object.dump(),
+       "request.oldObject: missing (required for UPDATE)"},
       {"deep nesting",
        R"({"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"x":)" +
            std::string(100000, '[') + std::string(100000, ']') + "}}",
@@ -318,11 +325,124 @@ TEST(AdmissionTest, ResultCarriesKindOperationAndWhoAsked) {
   Admitter admitter(Config{}, DefaultCatalog());
   const Reply run = Admit(admitter, ReadTestdata("pod_create_bob_denied.json"));
   EXPECT_EQ(run.result.kind, Kind::kPod);
+  EXPECT_EQ(run.result.kind_name, "Pod");
   EXPECT_EQ(run.result.operation, Operation::kCreate);
   EXPECT_EQ(run.result.rule, Rule::kTeamScope);
   EXPECT_EQ(run.result.username, "bob");
   EXPECT_EQ(run.result.namespace_name, "hyperpod-ns-team-a");
   EXPECT_EQ(VerdictName(run.result.verdict), "denied");
+}
+
+// A CREATE review of `object` (group/version/kind, resource) by `user`, in team-a's namespace,
+// from the golden pod review's envelope.
+json CreateReview(const std::string& group, const std::string& kind, const std::string& resource,
+                  const json& object, const std::string& user, const std::string& group_name) {
+  json review = json::parse(ReadTestdata("pod_create_alice.json"));
+  json& request = review["request"];
+  request["kind"] = {{"group", group}, {"version", "v1"}, {"kind", kind}};
+  request["requestKind"] = request["kind"];
+  request["resource"] = {{"group", group}, {"version", "v1"}, {"resource", resource}};
+  request["requestResource"] = request["resource"];
+  request["userInfo"] = {{"username", user}, {"groups", {group_name, "system:authenticated"}}};
+  request["object"] = object;
+  return review;
+}
+
+TEST(AdmissionTest, ReplicaSetOfAnotherTeamIsDeniedAndTheTeamsOwnPassesUnpatched) {
+  Admitter admitter(Config{}, DefaultCatalog());
+  const json replica_set = json::parse(R"({
+    "apiVersion":"apps/v1","kind":"ReplicaSet",
+    "metadata":{"name":"trainer","namespace":"hyperpod-ns-team-a","labels":{"app":"trainer"}},
+    "spec":{"replicas":8,"selector":{"matchLabels":{"app":"trainer"}},
+      "template":{"metadata":{"labels":{"app":"trainer"}},
+        "spec":{"nodeSelector":{"node.kubernetes.io/instance-type":"p5.48xlarge"},
+          "containers":[{"name":"t","image":"train:1"}]}}}})");
+
+  const Reply bob = Admit(admitter, CreateReview("apps", "ReplicaSet", "replicasets", replica_set,
+                                                 "bob", "hyperpod-ns-team-b-namespace-level-group")
+                                        .dump());
+  ASSERT_EQ(bob.result.http_status, 200) << bob.body;
+  EXPECT_EQ(bob.result.verdict, Verdict::kDenied);
+  EXPECT_EQ(bob.result.kind, Kind::kOther);
+  EXPECT_EQ(bob.result.kind_name, "ReplicaSet");
+  EXPECT_EQ(bob.reply["response"]["status"]["code"], 403);
+  EXPECT_EQ(bob.reply["response"]["status"]["message"],
+            R"(user "bob" of team "team-b" may not create ReplicaSet objects in namespace )"
+            R"("hyperpod-ns-team-a": team "team-a" requires membership in group )"
+            R"("hyperpod-ns-team-a-namespace-level-group")");
+
+  const Reply alice =
+      Admit(admitter, CreateReview("apps", "ReplicaSet", "replicasets", replica_set, "alice",
+                                   "hyperpod-ns-team-a-namespace-level-group")
+                          .dump());
+  EXPECT_EQ(alice.result.verdict, Verdict::kAllowed) << alice.body;
+  EXPECT_EQ(alice.reply["response"]["allowed"], true);
+  EXPECT_FALSE(alice.reply["response"].contains("patch")) << alice.body;
+  EXPECT_FALSE(alice.reply["response"].contains("warnings")) << alice.body;
+}
+
+TEST(AdmissionTest, CustomResourcesOfAnyShapeGetTheScopeCheckOnly) {
+  Admitter admitter(Config{}, DefaultCatalog());
+  // Specs no pod spec looks like, where the decoder reads pod-spec parts.
+  const char* kObjects[] = {
+      R"({"apiVersion":"example.com/v1","kind":"Widget","metadata":{"name":"w"},"spec":"big"})",
+      R"({"apiVersion":"example.com/v1","kind":"Widget","metadata":{"name":"w"},
+          "spec":{"template":7,"nodeSelector":["p5"],"affinity":{"nodeAffinity":"x"}}})",
+      R"({"apiVersion":"example.com/v1","kind":"Widget","metadata":{"name":"w"},
+          "spec":{"template":{"spec":{"nodeSelector":{"node.kubernetes.io/instance-type":1}}}},
+          "status":{"nested":[[[{"a":[null,true,1.5e300]}]]]}})",
+      R"({"apiVersion":"example.com/v1","kind":"Widget","metadata":{"name":"w","labels":null}})",
+  };
+  for (const char* text : kObjects) {
+    SCOPED_TRACE(text);
+    const json object = json::parse(text);
+    auto by = [&](const std::string& user, const std::string& group) {
+      return Admit(admitter,
+                   CreateReview("example.com", "Widget", "widgets", object, user, group).dump());
+    };
+    const Reply alice = by("alice", "hyperpod-ns-team-a-namespace-level-group");
+    ASSERT_EQ(alice.result.http_status, 200) << alice.body;
+    EXPECT_EQ(alice.result.verdict, Verdict::kAllowed) << alice.body;
+    EXPECT_FALSE(alice.reply["response"].contains("patch")) << alice.body;
+
+    const Reply bob = by("bob", "hyperpod-ns-team-b-namespace-level-group");
+    ASSERT_EQ(bob.result.http_status, 200) << bob.body;
+    EXPECT_EQ(bob.result.verdict, Verdict::kDenied) << bob.body;
+  }
+}
+
+TEST(AdmissionTest, UpdateRemovingTheQueueLabelIsPatchedBackIdempotently) {
+  Admitter admitter(Config{}, DefaultCatalog());
+  json review = json::parse(ReadTestdata("pod_update.json"));
+  json& labels = review["request"]["object"]["metadata"]["labels"];
+  labels.erase("kueue.x-k8s.io/queue-name");
+  const Reply run = Admit(admitter, review.dump());
+  ASSERT_EQ(run.result.verdict, Verdict::kPatched) << run.body;
+  EXPECT_EQ(run.result.operation, Operation::kUpdate);
+  const json patched = PatchedObject(review, run.reply);
+  // Only the removed label comes back; the other labels stay as the update left them.
+  json expected_labels = labels;
+  expected_labels["kueue.x-k8s.io/queue-name"] = "hyperpod-ns-team-a-localqueue";
+  EXPECT_EQ(patched["metadata"]["labels"], expected_labels);
+
+  review["request"]["object"] = patched;
+  const Reply again = Admit(admitter, review.dump());
+  EXPECT_EQ(again.result.verdict, Verdict::kAllowed) << again.body;
+  EXPECT_FALSE(again.reply["response"].contains("patch"));
+}
+
+TEST(AdmissionTest, UpdateKeepingTheLabelsIsAllowedUntouched) {
+  Admitter admitter(Config{}, DefaultCatalog());
+  json review = json::parse(ReadTestdata("pod_update.json"));
+  json& request = review["request"];
+  request["object"]["metadata"]["labels"] = request["oldObject"]["metadata"]["labels"];
+  request["object"]["metadata"]["labels"]["debug"] = "true";
+  request["userInfo"] = {{"username", "bob"},
+                         {"groups", {"hyperpod-ns-team-b-namespace-level-group"}}};
+  const Reply run = Admit(admitter, review.dump());
+  EXPECT_EQ(run.result.verdict, Verdict::kAllowed) << run.body;
+  EXPECT_EQ(run.result.rule, Rule::kNotApplicable);
+  EXPECT_FALSE(run.reply["response"].contains("patch"));
 }
 
 }  // namespace

@@ -10,9 +10,17 @@ struct KnownKind {
 };
 
 constexpr KnownKind kKnownKinds[] = {
+    {"", "Event", Kind::kEvent},
+    {"events.k8s.io", "Event", Kind::kEvent},
     {"", "Pod", Kind::kPod},
     {"batch", "Job", Kind::kJob},
     {"kubeflow.org", "PyTorchJob", Kind::kPyTorchJob},
+    {"kubeflow.org", "MPIJob", Kind::kMPIJob},
+    {"kubeflow.org", "TFJob", Kind::kTFJob},
+    {"kubeflow.org", "XGBoostJob", Kind::kXGBoostJob},
+    {"kubeflow.org", "PaddleJob", Kind::kPaddleJob},
+    {"kubeflow.org", "JAXJob", Kind::kJAXJob},
+    {"trainer.kubeflow.org", "TrainJob", Kind::kTrainJob},
     {"jobset.x-k8s.io", "JobSet", Kind::kJobSet},
     {"ray.io", "RayJob", Kind::kRayJob},
     {"ray.io", "RayCluster", Kind::kRayCluster},

@@ -10,13 +10,22 @@
 
 namespace hyperplace::webhook {
 
-// The kinds the webhook acts on (DESIGN §3): those Kueue manages through their labels. Matched
-// by API group and kind, in any version. Everything else is kOther and passes untouched.
+// The kinds the webhook tells apart (DESIGN §3), matched by API group and kind in any version.
+// From kPod on: the kinds Kueue manages through their labels, which the rules label on CREATE and
+// check on UPDATE (IsKueueKind). kOther is every other kind: on CREATE only team scope applies
+// to it. kEvent is a record of what happened, not a workload, and is outside the rules.
 enum class Kind : std::uint8_t {
   kOther,
+  kEvent,            // core or events.k8s.io Event
   kPod,              // core Pod
   kJob,              // batch Job
   kPyTorchJob,       // kubeflow.org
+  kMPIJob,           // kubeflow.org
+  kTFJob,            // kubeflow.org
+  kXGBoostJob,       // kubeflow.org
+  kPaddleJob,        // kubeflow.org
+  kJAXJob,           // kubeflow.org
+  kTrainJob,         // trainer.kubeflow.org
   kJobSet,           // jobset.x-k8s.io
   kRayJob,           // ray.io
   kRayCluster,       // ray.io
@@ -24,14 +33,18 @@ enum class Kind : std::uint8_t {
   kDeployment,       // apps
   kStatefulSet,      // apps
 };
-inline constexpr int kKindCount = 10;
+inline constexpr int kKindCount = 17;
+static_assert(static_cast<int>(Kind::kStatefulSet) + 1 == kKindCount);
+
+// True for the kinds whose queue and priority labels Kueue reads (kPod and after).
+constexpr bool IsKueueKind(Kind kind) { return kind >= Kind::kPod; }
 
 enum class Operation : std::uint8_t { kOther, kCreate, kUpdate, kDelete, kConnect };
 inline constexpr int kOperationCount = 5;
 
 Kind ClassifyKind(std::string_view group, std::string_view kind);
 Operation ClassifyOperation(std::string_view operation);
-// Bounded names for metrics and logs: "Pod", ..., "other"; "CREATE", ..., "other".
+// Bounded names for metrics and logs: "Event", "Pod", ..., "other"; "CREATE", ..., "other".
 std::string_view KindName(Kind kind);
 std::string_view OperationName(Operation operation);
 
@@ -123,6 +136,9 @@ struct AdmissionInput {
   std::string_view username;
   std::vector<std::string_view> groups;
   ObjectView object;
+  // request.oldObject (UPDATE and DELETE): only its labels, which an UPDATE is compared against.
+  Presence old_object = Presence::kAbsent;
+  LabelsView old_labels;
 
   void Clear() {
     namespace_name = kind_name = sub_resource = username = {};
@@ -130,6 +146,8 @@ struct AdmissionInput {
     kind = Kind::kOther;
     groups.clear();
     object.Clear();
+    old_object = Presence::kAbsent;
+    old_labels.Clear();
   }
 };
 

@@ -206,6 +206,7 @@ class Reader {
         return UserInfo(value, out.input);
       }
       if (key == "object") return ObjectValue(value, out);
+      if (key == "oldObject") return OldObjectValue(value, out.input);
       if (key == "dryRun") {
         od::json_type type{};
         if (!Type(value, type, "request.dryRun")) return false;
@@ -271,7 +272,7 @@ class Reader {
     if (auto e = v.get_object().get(obj)) return Fail(e, kPath);
     object.presence = Presence::kPresent;
     bool ok = Fields(obj, kPath, [&](std::string_view key, od::value& value) {
-      if (key == "metadata") return Metadata(value, object.labels);
+      if (key == "metadata") return Metadata(value, object.labels, kObjectMetadata);
       if (key == "spec") return Spec(value, object);
       return Skip(value, kPath, 3);
     });
@@ -285,30 +286,56 @@ class Reader {
     return true;
   }
 
-  bool Metadata(od::value& v, LabelsView& labels) {
-    constexpr std::string_view kPath = "request.object.metadata";
-    labels.Clear();
+  // request.oldObject: only its labels, for comparing an UPDATE with what it replaces.
+  bool OldObjectValue(od::value& v, AdmissionInput& in) {
+    constexpr std::string_view kPath = "request.oldObject";
+    in.old_object = Presence::kAbsent;
+    in.old_labels.Clear();
     od::json_type type{};
     if (!Type(v, type, kPath)) return false;
     if (type == od::json_type::null) {
-      labels.metadata = Presence::kNull;
+      in.old_object = Presence::kNull;
       return ConsumeNull(v, kPath);
     }
-    labels.metadata = Presence::kPresent;
+    in.old_object = Presence::kPresent;
     return Object(v, kPath, false, [&](std::string_view key, od::value& value) {
-      if (key != "labels") return Skip(value, kPath, 4);
-      constexpr std::string_view kLabels = "request.object.metadata.labels";
+      if (key == "metadata") return Metadata(value, in.old_labels, kOldObjectMetadata);
+      return Skip(value, kPath, 3);
+    });
+  }
+
+  // Where a metadata object and its labels are, for errors.
+  struct MetadataPaths {
+    std::string_view metadata;
+    std::string_view labels;
+  };
+  static constexpr MetadataPaths kObjectMetadata = {"request.object.metadata",
+                                                    "request.object.metadata.labels"};
+  static constexpr MetadataPaths kOldObjectMetadata = {"request.oldObject.metadata",
+                                                       "request.oldObject.metadata.labels"};
+
+  bool Metadata(od::value& v, LabelsView& labels, const MetadataPaths& paths) {
+    labels.Clear();
+    od::json_type type{};
+    if (!Type(v, type, paths.metadata)) return false;
+    if (type == od::json_type::null) {
+      labels.metadata = Presence::kNull;
+      return ConsumeNull(v, paths.metadata);
+    }
+    labels.metadata = Presence::kPresent;
+    return Object(v, paths.metadata, false, [&](std::string_view key, od::value& value) {
+      if (key != "labels") return Skip(value, paths.metadata, 4);
       labels.entries.clear();
       od::json_type type{};
-      if (!Type(value, type, kLabels)) return false;
+      if (!Type(value, type, paths.labels)) return false;
       if (type == od::json_type::null) {
         labels.labels = Presence::kNull;
-        return ConsumeNull(value, kLabels);
+        return ConsumeNull(value, paths.labels);
       }
       labels.labels = Presence::kPresent;
-      return Object(value, kLabels, false, [&](std::string_view key, od::value& item) {
+      return Object(value, paths.labels, false, [&](std::string_view key, od::value& item) {
         std::string_view text;
-        if (!String(item, text, kLabels)) return false;
+        if (!String(item, text, paths.labels)) return false;
         labels.entries.push_back(Label{key, text});
         return true;
       });
@@ -564,9 +591,17 @@ Status Decoder::Decode(std::string_view body, AdmissionRequest& out) {
 
   out.input.operation = ClassifyOperation(out.operation);
   out.input.kind = ClassifyKind(out.kind_group, out.input.kind_name);
-  if (out.input.operation == Operation::kCreate &&
+  const Operation operation = out.input.operation;
+  if ((operation == Operation::kCreate || operation == Operation::kUpdate) &&
       out.input.object.presence != Presence::kPresent) {
-    return InvalidArgument("request.object: missing (required for CREATE)");
+    return InvalidArgument(operation == Operation::kCreate
+                               ? "request.object: missing (required for CREATE)"
+                               : "request.object: missing (required for UPDATE)");
+  }
+  // The API server always sends what an UPDATE replaces; without it a changed label could not
+  // be told from an unchanged one.
+  if (operation == Operation::kUpdate && out.input.old_object != Presence::kPresent) {
+    return InvalidArgument("request.oldObject: missing (required for UPDATE)");
   }
   return Status::Ok();
 }

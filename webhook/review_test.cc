@@ -46,6 +46,13 @@ std::string PodReview(const std::string& object) {
   return Review(kEnvelope + R"(,"object":)" + object);
 }
 
+// An UPDATE of a Pod: `fields` carries object and oldObject (or not).
+std::string UpdateReview(const std::string& fields) {
+  std::string envelope = kEnvelope;
+  envelope.replace(envelope.find("CREATE"), 6, "UPDATE");
+  return Review(envelope + fields);
+}
+
 Status DecodeText(Decoder& decoder, const std::string& text, AdmissionRequest& out,
                   std::unique_ptr<Padded>& keep) {
   keep = std::make_unique<Padded>(text);
@@ -171,6 +178,17 @@ TEST(ReviewDecodeTest, ClassifiesKindsByGroupAndKind) {
       {"leaderworkerset.x-k8s.io", "LeaderWorkerSet", Kind::kLeaderWorkerSet},
       {"apps", "Deployment", Kind::kDeployment},
       {"apps", "StatefulSet", Kind::kStatefulSet},
+      {"kubeflow.org", "MPIJob", Kind::kMPIJob},
+      {"kubeflow.org", "TFJob", Kind::kTFJob},
+      {"kubeflow.org", "XGBoostJob", Kind::kXGBoostJob},
+      {"kubeflow.org", "PaddleJob", Kind::kPaddleJob},
+      {"kubeflow.org", "JAXJob", Kind::kJAXJob},
+      {"trainer.kubeflow.org", "TrainJob", Kind::kTrainJob},
+      {"", "Event", Kind::kEvent},
+      {"events.k8s.io", "Event", Kind::kEvent},
+      {"example.com", "Event", Kind::kOther},
+      {"apps", "ReplicaSet", Kind::kOther},
+      {"batch", "CronJob", Kind::kOther},
       {"example.com", "Pod", Kind::kOther},
       {"", "Job", Kind::kOther},
       {"", "ConfigMap", Kind::kOther},
@@ -310,6 +328,32 @@ TEST(ReviewDecodeTest, UnexpectedShapesInASpecAreUnusableNotErrors) {
   }
 }
 
+TEST(ReviewDecodeTest, UpdateKeepsTheOldObjectsLabels) {
+  Decoder decoder;
+  AdmissionRequest r;
+  Padded body(ReadTestdata("pod_update.json"));
+  Status st = decoder.Decode(body.view(), r);
+  ASSERT_TRUE(st.ok()) << st.message();
+  EXPECT_EQ(r.input.old_object, Presence::kPresent);
+  ASSERT_NE(r.input.old_labels.Find("kueue.x-k8s.io/queue-name"), nullptr);
+  EXPECT_EQ(*r.input.old_labels.Find("kueue.x-k8s.io/queue-name"), "hyperpod-ns-team-a-localqueue");
+  EXPECT_EQ(r.input.old_labels.Find("debug"), nullptr);
+  ASSERT_NE(r.input.object.labels.Find("kueue.x-k8s.io/queue-name"), nullptr);
+  EXPECT_EQ(*r.input.object.labels.Find("kueue.x-k8s.io/queue-name"), "somewhere-else");
+
+  // Labels of the old object are read wherever metadata stands, and a later decode forgets them.
+  std::unique_ptr<Padded> keep;
+  const std::string text = UpdateReview(
+      R"(,"oldObject":{"spec":{},"metadata":{"labels":{"q":"old"}}},"object":{"metadata":{}})");
+  ASSERT_TRUE(DecodeText(decoder, text, r, keep).ok());
+  ASSERT_NE(r.input.old_labels.Find("q"), nullptr);
+  EXPECT_EQ(*r.input.old_labels.Find("q"), "old");
+  EXPECT_EQ(r.input.object.labels.Find("q"), nullptr);
+  ASSERT_TRUE(DecodeText(decoder, PodReview("{}"), r, keep).ok());
+  EXPECT_EQ(r.input.old_object, Presence::kAbsent);
+  EXPECT_TRUE(r.input.old_labels.entries.empty());
+}
+
 TEST(ReviewDecodeTest, OptionalFieldsMayBeNullOrAbsent) {
   Decoder decoder;
   AdmissionRequest r;
@@ -391,6 +435,22 @@ TEST(ReviewDecodeTest, MalformedReviewsAreErrorsNamingThePlace) {
        "request.object.metadata.labels: expected an object"},
       {"label value not a string", PodReview(R"({"metadata":{"labels":{"a":1}}})"),
        "request.object.metadata.labels: expected a string"},
+      {"UPDATE without object", UpdateReview(R"(,"oldObject":{})"),
+       "request.object: missing (required for UPDATE)"},
+      {"UPDATE without oldObject", UpdateReview(R"(,"object":{})"),
+       "request.oldObject: missing (required for UPDATE)"},
+      {"UPDATE with null oldObject", UpdateReview(R"(,"object":{},"oldObject":null)"),
+       "request.oldObject: missing (required for UPDATE)"},
+      {"oldObject not an object", UpdateReview(R"(,"object":{},"oldObject":"o")"),
+       "request.oldObject: expected an object"},
+      {"old labels not an object",
+       UpdateReview(R"(,"object":{},"oldObject":{"metadata":{"labels":7}})"),
+       "request.oldObject.metadata.labels: expected an object"},
+      {"old label value not a string",
+       UpdateReview(R"(,"object":{},"oldObject":{"metadata":{"labels":{"a":null}}})"),
+       "request.oldObject.metadata.labels: expected a string"},
+      {"bad JSON in a skipped part of oldObject",
+       UpdateReview(R"(,"object":{},"oldObject":{"spec":{"n":01}})"), "request.oldObject: "},
       {"dryRun not a boolean", Review(kEnvelope + R"(,"object":{},"dryRun":"yes")"),
        "request.dryRun: expected a boolean"},
       {"bad escape in a skipped string", PodReview(R"({"status":{"m":"\q"}})"), "request.object: "},

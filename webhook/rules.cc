@@ -159,7 +159,8 @@ bool CheckTeamScope(const AdmissionInput& in, std::string_view team, const Rules
     message += " of team ";
     AppendQuoted(message, *own_team);
   }
-  message += " may not create ";
+  message += in.operation == Operation::kUpdate ? " may not change the queue or priority of "
+                                                : " may not create ";
   message += in.kind_name;
   message += " objects in namespace ";
   AppendQuoted(message, in.namespace_name);
@@ -332,6 +333,14 @@ void RewriteInstanceTypes(const PodSpecView& spec, SpecLocation location, const 
   }
 }
 
+// Whether an UPDATE changes `label`: added, removed or given another value.
+bool LabelChanged(const AdmissionInput& in, std::string_view label) {
+  const std::string_view* now = in.object.labels.Find(label);
+  const std::string_view* before = in.old_labels.Find(label);
+  if (now == nullptr || before == nullptr) return now != before;
+  return *now != *before;
+}
+
 }  // namespace
 
 TeamTemplate::TeamTemplate(std::string_view pattern) {
@@ -407,18 +416,38 @@ RulesConfig RulesConfig::FromConfig(const Config& config) {
 void Evaluate(const AdmissionInput& in, const RulesConfig& config, const KueueObjects& objects,
               Outcome& out) {
   out.Clear();
-  if (in.operation != Operation::kCreate || in.kind == Kind::kOther || !in.sub_resource.empty() ||
-      in.object.presence != Presence::kPresent) {
+  // Subresources (pods/binding, pods/eviction, */status) act on an object that exists; Events
+  // record what happened. Neither makes a workload.
+  if (!in.sub_resource.empty() || in.object.presence != Presence::kPresent ||
+      in.kind == Kind::kEvent) {
     return;
   }
+  const bool kueue_kind = IsKueueKind(in.kind);
+  const bool create = in.operation == Operation::kCreate;
+  const bool update = in.operation == Operation::kUpdate && kueue_kind;
+  if (!create && !update) return;
   const std::optional<std::string_view> team = TeamOf(in.namespace_name, config);
   if (!team) return;
+  // Rule 6: Kueue reads the queue and priority labels of a workload that exists, so changing
+  // either is held to rules 1-3; any other UPDATE (a controller's, a scale, an annotation) passes
+  // untouched.
+  if (update && !LabelChanged(in, config.queue_label) && !LabelChanged(in, config.priority_label)) {
+    return;
+  }
 
   if (!CheckTeamScope(in, *team, config, out)) return;
-  if (!CheckQueue(in, *team, config, objects, out)) return;
-  if (!CheckPriority(in, *team, config, objects, out)) return;
-  if (in.kind == Kind::kPod) RewriteInstanceTypes(in.object.spec, SpecLocation::kSpec, config, out);
-  if (in.kind == Kind::kJob) {
+  // Other kinds get the scope check only: Kueue does not read their labels, and their shape is
+  // unknown.
+  if (kueue_kind) {
+    if (!CheckQueue(in, *team, config, objects, out)) return;
+    if (!CheckPriority(in, *team, config, objects, out)) return;
+  }
+  // Rule 4 on CREATE only: rule 6 holds an UPDATE to rules 1-3 (and Kueue itself rewrites the
+  // selectors of a suspended Job it admits).
+  if (create && in.kind == Kind::kPod) {
+    RewriteInstanceTypes(in.object.spec, SpecLocation::kSpec, config, out);
+  }
+  if (create && in.kind == Kind::kJob) {
     RewriteInstanceTypes(in.object.template_spec, SpecLocation::kTemplateSpec, config, out);
   }
   out.rule = Rule::kPassed;

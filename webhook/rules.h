@@ -1,8 +1,15 @@
 // The webhook's admission rules (DESIGN §3) as a pure function over the decoded request, the
 // configuration and a snapshot of the Kueue catalog.
 //
-// They apply to CREATE of a known kind (model.h) in a team namespace ("<prefix><team>"), without
-// a subresource; every other request is allowed untouched. In order, the first denial winning:
+// They apply in a team namespace ("<prefix><team>") to requests without a subresource:
+//   - CREATE of any kind but an Event: rule 1, and for the kinds Kueue reads (IsKueueKind) rules
+//     1-4. Other kinds (a ReplicaSet, CronJob, DaemonSet, a custom resource) only get the scope
+//     check: they make pods as surely as a Job does, but carry no labels Kueue reads, so they are
+//     never patched and their shape is never looked at.
+//   - UPDATE of a kind Kueue reads that adds, removes or changes the queue or priority-class
+//     label (rule 6): rules 1-3, as for a CREATE. Any other UPDATE is allowed untouched, whoever
+//     sends it (Kueue and the workload controllers update these objects all the time).
+// Every other request is allowed untouched. In order, the first denial winning:
 //
 //   1. Team scope. Allowed: members of an admin group; trusted users; service accounts of the
 //      namespace itself or of a trusted namespace; members of the team's group. A service account
@@ -15,9 +22,10 @@
 //      the catalog has it, else the lowest by value, ties by name), lowered to the team's maximum
 //      if it is above it. An unknown class: deny, listing the classes. A class above the team's
 //      maximum (by value): deny.
-//   4. Instance type. For a Pod (spec) or a Job (spec.template.spec): a nodeSelector value, or a
-//      value of a required node-affinity "In" requirement, on the instance-type label that lacks
-//      the instance-type prefix is rewritten to the prefixed value, with one warning each.
+//   4. Instance type (CREATE only). For a Pod (spec) or a Job (spec.template.spec): a
+//      nodeSelector value, or a value of a required node-affinity "In" requirement, on the
+//      instance-type label that lacks the instance-type prefix is rewritten to the prefixed
+//      value, with one warning each.
 //
 // The resulting patch is idempotent: applied, a second evaluation adds nothing.
 #pragma once
@@ -80,7 +88,7 @@ enum class Decision : std::uint8_t { kAllowed, kPatched, kDenied };
 
 // Which rule decided, for logs and tests.
 enum class Rule : std::uint8_t {
-  kNotApplicable,  // not a CREATE of a known kind in a team namespace: untouched
+  kNotApplicable,  // outside the rules (see the top of this file): untouched
   kPassed,         // every rule passed (the mutation may still be non-empty)
   kTeamScope,
   kQueue,

@@ -65,13 +65,17 @@ TEST(RulesTest, RequestsOutsideTheRulesAreAllowedUntouched) {
       {"kube-system", [](InputBuilder& in) { AlicePod(in).In("kube-system"); }},
       {"namespace equal to the prefix", [](InputBuilder& in) { AlicePod(in).In("hyperpod-ns-"); }},
       {"prefix not at the start", [](InputBuilder& in) { AlicePod(in).In("x-hyperpod-ns-a"); }},
-      {"unknown kind", [](InputBuilder& in) { AlicePod(in).Create(Kind::kOther, "ConfigMap"); }},
       {"subresource", [](InputBuilder& in) { AlicePod(in).SubResource("ephemeralcontainers"); }},
       {"no object", [](InputBuilder& in) { AlicePod(in).NoObject(); }},
       // Even a request the rules would deny is untouched outside their scope.
       {"bob updating in team-a",
+       [](InputBuilder& in) { in.Update(Kind::kPod).In(kTeamA).By("bob", {kTeamBGroup}); }},
+      {"bob creating an Event in team-a",
+       [](InputBuilder& in) { in.Create(Kind::kEvent).In(kTeamA).By("bob", {kTeamBGroup}); }},
+      {"bob relabelling a ConfigMap in team-a",
        [](InputBuilder& in) {
-         in.Request(Operation::kUpdate, Kind::kPod).In(kTeamA).By("bob", {kTeamBGroup});
+         in.Update(Kind::kOther, "ConfigMap").In(kTeamA).By("bob", {kTeamBGroup});
+         in.OldLabel(kQueueLabel, kQueueA).Label(kQueueLabel, "hyperpod-ns-team-b-localqueue");
        }},
   };
   for (const Case& c : kCases) {
@@ -252,6 +256,146 @@ TEST(RulesTest, ConfiguredTemplatesAndListsAreUsed) {
       EXPECT_EQ(AddedLabels(o)[0], "kueue.x-k8s.io/queue-name=blue-queue");
     }
   }
+}
+
+// --- Rule 1 for every kind created --------------------------------------------------------------
+
+// Each kind a user could create in another team's namespace to have its controller's pods run on
+// that team's LocalQueue: the side doors of issue 10.
+struct SideDoor {
+  Kind kind;
+  const char* kind_name;
+  const char* controller;  // the trusted service account that acts for it
+};
+const SideDoor kSideDoors[] = {
+    {Kind::kOther, "ReplicaSet", "system:serviceaccount:kube-system:replicaset-controller"},
+    {Kind::kOther, "CronJob", "system:serviceaccount:kube-system:cronjob-controller"},
+    {Kind::kOther, "DaemonSet", "system:serviceaccount:kube-system:daemon-set-controller"},
+    {Kind::kOther, "ReplicationController",
+     "system:serviceaccount:kube-system:replication-controller"},
+    {Kind::kMPIJob, "MPIJob", "system:serviceaccount:kubeflow:mpi-operator"},
+    {Kind::kOther, "NotebookSpawner", "system:serviceaccount:aws-hyperpod:hyperpod-operator"},
+};
+
+TEST(RulesTest, EveryKindCreatedByAnotherTeamIsDenied) {
+  for (const SideDoor& door : kSideDoors) {
+    SCOPED_TRACE(door.kind_name);
+    Fixture f;
+    InputBuilder in;
+    in.Create(door.kind, door.kind_name).In(kTeamA).By("bob", {kTeamBGroup});
+    const Outcome& o = f.Run(in);
+    EXPECT_EQ(o.decision, Decision::kDenied);
+    EXPECT_EQ(o.rule, Rule::kTeamScope);
+    EXPECT_EQ(o.message, std::string(R"(user "bob" of team "team-b" may not create )") +
+                             door.kind_name +
+                             R"( objects in namespace "hyperpod-ns-team-a": team "team-a" )"
+                             R"(requires membership in group )"
+                             R"("hyperpod-ns-team-a-namespace-level-group")");
+    EXPECT_TRUE(o.mutation.empty());
+
+    InputBuilder sa;
+    sa.Create(door.kind, door.kind_name)
+        .In(kTeamA)
+        .By("system:serviceaccount:hyperpod-ns-team-b:ci");
+    EXPECT_EQ(f.Run(sa).decision, Decision::kDenied);
+  }
+}
+
+TEST(RulesTest, EveryKindMayBeCreatedByTheTeamAdminsAndTrustedControllers) {
+  for (const SideDoor& door : kSideDoors) {
+    SCOPED_TRACE(door.kind_name);
+    struct Who {
+      std::string user;
+      std::vector<std::string> groups;
+    };
+    const Who kAllowed[] = {
+        {"alice", {std::string(kTeamAGroup), "system:authenticated"}},
+        {"system:serviceaccount:hyperpod-ns-team-a:ci", {"system:serviceaccounts"}},
+        {"kubernetes-admin", {"system:masters"}},
+        {door.controller, {"system:serviceaccounts"}},
+        {"system:kube-controller-manager", {}},
+    };
+    for (const Who& who : kAllowed) {
+      SCOPED_TRACE(who.user);
+      Fixture f;
+      InputBuilder in;
+      in.Create(door.kind, door.kind_name).In(kTeamA).By(who.user).Groups(who.groups);
+      const Outcome& o = f.Run(in);
+      EXPECT_EQ(o.rule, Rule::kPassed);
+      if (door.kind == Kind::kOther) {
+        // Kueue reads no labels of these kinds: allowed as they are.
+        EXPECT_EQ(o.decision, Decision::kAllowed);
+        EXPECT_TRUE(o.mutation.empty());
+      } else {
+        EXPECT_EQ(o.decision, Decision::kPatched);
+        EXPECT_EQ(AddedLabels(o), (std::vector<std::string>{
+                                      "kueue.x-k8s.io/queue-name=hyperpod-ns-team-a-localqueue",
+                                      "kueue.x-k8s.io/priority-class=fine-tuning-priority"}));
+      }
+    }
+  }
+}
+
+TEST(RulesTest, OtherKindsAreNeverPatchedWhateverTheyCarry) {
+  Fixture f;
+  InputBuilder in;
+  // A custom resource with a pod-spec-like nodeSelector, no queue label and a foreign one: not
+  // the webhook's to label or rewrite.
+  in.Create(Kind::kOther, "Widget").In(kTeamA).By("alice", {kTeamAGroup});
+  in.Label(kPriorityLabel, "no-such-class");
+  in.NodeSelector(kTypeLabel, "p5.48xlarge").Requirement(0, kTypeLabel, "In", {"p5.48xlarge"});
+  const Outcome& o = f.Run(in);
+  EXPECT_EQ(o.decision, Decision::kAllowed);
+  EXPECT_EQ(o.rule, Rule::kPassed);
+  EXPECT_TRUE(o.mutation.empty());
+  EXPECT_TRUE(o.warnings.empty());
+}
+
+TEST(RulesTest, EventsAndSubresourcesAreOutsideTeamScope) {
+  struct Case {
+    const char* name;
+    std::function<void(InputBuilder&)> build;
+  };
+  // Who writes these in a team namespace: kubelets and schedulers (Events about the team's
+  // pods), kube-scheduler and hyperplace's service account (pods/binding), controllers and the
+  // disruption budget's users (pods/eviction). None is a team member, and none makes a workload.
+  const Case kCases[] = {
+      {"kubelet's Event",
+       [](InputBuilder& in) {
+         in.Create(Kind::kEvent).By("system:node:ip-10-1-2-3.ec2.internal", {"system:nodes"});
+       }},
+      {"scheduler's Event",
+       [](InputBuilder& in) { in.Create(Kind::kEvent).By("system:kube-scheduler"); }},
+      {"hyperplace's binding",
+       [](InputBuilder& in) {
+         in.Create(Kind::kOther, "Binding")
+             .SubResource("binding")
+             .By("system:serviceaccount:hyperplace-system:hyperplace", {"system:serviceaccounts"});
+       }},
+      {"scheduler's binding",
+       [](InputBuilder& in) {
+         in.Create(Kind::kOther, "Binding").SubResource("binding").By("system:kube-scheduler");
+       }},
+      {"an eviction",
+       [](InputBuilder& in) {
+         in.Create(Kind::kOther, "Eviction").SubResource("eviction").By("bob", {kTeamBGroup});
+       }},
+  };
+  for (const Case& c : kCases) {
+    SCOPED_TRACE(c.name);
+    Fixture f;
+    InputBuilder in;
+    c.build(in);
+    in.In(kTeamA);
+    const Outcome& o = f.Run(in);
+    EXPECT_EQ(o.decision, Decision::kAllowed);
+    EXPECT_EQ(o.rule, Rule::kNotApplicable);
+  }
+  // The same users creating a workload are held to team scope.
+  Fixture f;
+  InputBuilder in;
+  in.Create(Kind::kOther, "ReplicaSet").In(kTeamA).By("system:kube-scheduler");
+  EXPECT_EQ(f.Run(in).decision, Decision::kDenied);
 }
 
 // --- Rule 2: queue ----------------------------------------------------------------------------
@@ -548,8 +692,9 @@ TEST(RulesTest, JobsAreRewrittenInTheirPodTemplateOnly) {
 }
 
 TEST(RulesTest, OtherKindsGetLabelsButNoSelectorRewrites) {
-  for (Kind kind : {Kind::kPyTorchJob, Kind::kJobSet, Kind::kRayJob, Kind::kRayCluster,
-                    Kind::kLeaderWorkerSet, Kind::kDeployment, Kind::kStatefulSet}) {
+  for (int k = static_cast<int>(Kind::kPod); k < kKindCount; ++k) {
+    const Kind kind = static_cast<Kind>(k);
+    if (kind == Kind::kPod || kind == Kind::kJob) continue;
     SCOPED_TRACE(KindName(kind));
     Fixture f;
     InputBuilder in;
@@ -630,6 +775,198 @@ TEST(RulesTest, ApplyingTheMutationLeavesNothingForASecondPass) {
   second.Requirement(0, kTypeLabel, "In", {o.mutation.rewrites[1].to});
   EXPECT_EQ(f.Run(second).decision, Decision::kAllowed);
   EXPECT_TRUE(f.outcome.mutation.empty());
+}
+
+// --- Rule 6: updates ---------------------------------------------------------------------------
+
+constexpr std::string_view kQueueB = "hyperpod-ns-team-b-localqueue";
+
+// alice updating her Job in team-a, which was created with the team's queue and training
+// priority; the new object keeps both unless the case changes them.
+InputBuilder& AliceUpdatesJob(InputBuilder& in) {
+  in.Update(Kind::kJob).In(kTeamA).By("alice", {kTeamAGroup, "system:authenticated"});
+  in.OldLabel(kQueueLabel, kQueueA).OldLabel(kPriorityLabel, "training-priority");
+  return in;
+}
+
+TEST(RulesTest, UpdateToAnotherTeamsQueueIsDenied) {
+  Fixture f;
+  InputBuilder in;
+  AliceUpdatesJob(in).Label(kQueueLabel, kQueueB).Label(kPriorityLabel, "training-priority");
+  const Outcome& o = f.Run(in);
+  EXPECT_EQ(o.decision, Decision::kDenied);
+  EXPECT_EQ(o.rule, Rule::kQueue);
+  EXPECT_EQ(o.message, R"(queue "hyperpod-ns-team-b-localqueue" is not allowed in namespace )"
+                       R"("hyperpod-ns-team-a": team "team-a" must use LocalQueue )"
+                       R"("hyperpod-ns-team-a-localqueue" (label kueue.x-k8s.io/queue-name))");
+}
+
+TEST(RulesTest, UpdateRaisingPriorityAboveTheTeamMaximumIsDenied) {
+  Fixture f;
+  f.config.webhook.team_max_priority_class = {{"team-a", "training-priority"}};
+  InputBuilder in;
+  AliceUpdatesJob(in).Label(kQueueLabel, kQueueA).Label(kPriorityLabel, "inference-priority");
+  const Outcome& o = f.Run(in);
+  EXPECT_EQ(o.decision, Decision::kDenied);
+  EXPECT_EQ(o.rule, Rule::kPriority);
+  // inference (15) > the maximum training (10).
+  EXPECT_EQ(o.message,
+            "priority class \"inference-priority\" (15) is above team \"team-a\"'s maximum "
+            "\"training-priority\" (10)");
+
+  InputBuilder unknown;
+  AliceUpdatesJob(unknown).Label(kQueueLabel, kQueueA).Label(kPriorityLabel, "urgent");
+  EXPECT_EQ(f.Run(unknown).decision, Decision::kDenied);
+  EXPECT_EQ(f.outcome.rule, Rule::kPriority);
+
+  // Lowering it (fine-tuning, 5) is within the maximum: allowed, nothing to add.
+  InputBuilder lower;
+  AliceUpdatesJob(lower).Label(kQueueLabel, kQueueA).Label(kPriorityLabel, "fine-tuning-priority");
+  EXPECT_EQ(f.Run(lower).decision, Decision::kAllowed);
+  EXPECT_EQ(f.outcome.rule, Rule::kPassed);
+  EXPECT_TRUE(f.outcome.mutation.empty());
+}
+
+TEST(RulesTest, UpdateThatKeepsBothLabelsIsUntouchedWhoeverSendsIt) {
+  Fixture f;
+  f.config.webhook.team_max_priority_class = {{"team-a", "training-priority"}};
+  struct Case {
+    const char* name;
+    std::string user;
+    std::vector<std::string> groups;
+    // The labels, the same before and after: even values the rules would refuse on CREATE
+    // (a workload admitted before hyperplace) are left alone when an UPDATE does not touch them.
+    std::string queue, priority;
+  };
+  const Case kCases[] = {
+      {"alice", "alice", {std::string(kTeamAGroup)}, std::string(kQueueA), "training-priority"},
+      {"Kueue unsuspending",
+       "system:serviceaccount:kueue-system:kueue-controller-manager",
+       {"system:serviceaccounts"},
+       std::string(kQueueA),
+       "training-priority"},
+      {"bob annotating",
+       "bob",
+       {std::string(kTeamBGroup)},
+       std::string(kQueueA),
+       "training-priority"},
+      {"older foreign labels",
+       "alice",
+       {std::string(kTeamAGroup)},
+       std::string(kQueueB),
+       "inference-priority"},
+  };
+  for (const Case& c : kCases) {
+    SCOPED_TRACE(c.name);
+    InputBuilder in;
+    in.Update(Kind::kJob).In(kTeamA).By(c.user).Groups(c.groups);
+    in.OldLabel(kQueueLabel, c.queue).OldLabel(kPriorityLabel, c.priority);
+    in.Label("app", "changed").Label(kPriorityLabel, c.priority).Label(kQueueLabel, c.queue);
+    in.NodeSelector(kTypeLabel, "p5.48xlarge", /*template_spec=*/true);
+    const Outcome& o = f.Run(in);
+    EXPECT_EQ(o.decision, Decision::kAllowed);
+    EXPECT_EQ(o.rule, Rule::kNotApplicable);
+    EXPECT_TRUE(o.mutation.empty());
+    EXPECT_TRUE(o.warnings.empty());
+  }
+}
+
+TEST(RulesTest, UpdateChangingALabelIsHeldToTeamScope) {
+  Fixture f;
+  InputBuilder in;
+  in.Update(Kind::kJob).In(kTeamA).By("bob", {kTeamBGroup});
+  in.OldLabel(kQueueLabel, kQueueA).OldLabel(kPriorityLabel, "fine-tuning-priority");
+  in.Label(kQueueLabel, kQueueA).Label(kPriorityLabel, "training-priority");
+  const Outcome& o = f.Run(in);
+  EXPECT_EQ(o.decision, Decision::kDenied);
+  EXPECT_EQ(o.rule, Rule::kTeamScope);
+  EXPECT_EQ(o.message,
+            R"(user "bob" of team "team-b" may not change the queue or priority of Job objects )"
+            R"(in namespace "hyperpod-ns-team-a": team "team-a" requires membership in group )"
+            R"("hyperpod-ns-team-a-namespace-level-group")");
+}
+
+TEST(RulesTest, TrustedControllersAndAdminsChangingALabelFollowTheQueueAndPriorityRules) {
+  for (const char* user : {"system:serviceaccount:kueue-system:kueue-controller-manager",
+                           "system:kube-controller-manager"}) {
+    SCOPED_TRACE(user);
+    Fixture f;
+    InputBuilder own;
+    own.Update(Kind::kJob).In(kTeamA).By(user).OldLabel(kPriorityLabel, "fine-tuning-priority");
+    own.Label(kQueueLabel, kQueueA).Label(kPriorityLabel, "training-priority");
+    EXPECT_EQ(f.Run(own).decision, Decision::kAllowed);
+    EXPECT_EQ(f.outcome.rule, Rule::kPassed);
+
+    InputBuilder foreign;
+    foreign.Update(Kind::kJob).In(kTeamA).By(user).OldLabel(kQueueLabel, kQueueA);
+    foreign.Label(kQueueLabel, kQueueB).Label(kPriorityLabel, "training-priority");
+    EXPECT_EQ(f.Run(foreign).decision, Decision::kDenied);
+    EXPECT_EQ(f.outcome.rule, Rule::kQueue);
+  }
+  Fixture f;
+  InputBuilder admin;
+  admin.Update(Kind::kJob).In(kTeamA).By("kubernetes-admin", {"system:masters"});
+  admin.OldLabel(kQueueLabel, kQueueA).Label(kQueueLabel, kQueueB);
+  EXPECT_EQ(f.Run(admin).decision, Decision::kDenied);
+  EXPECT_EQ(f.outcome.rule, Rule::kQueue);
+}
+
+TEST(RulesTest, UpdateRemovingALabelGetsItBack) {
+  Fixture f;
+  // Without its queue label Kueue would stop holding the Job to the team's quota.
+  InputBuilder in;
+  AliceUpdatesJob(in).Label(kPriorityLabel, "training-priority");
+  const Outcome& o = f.Run(in);
+  EXPECT_EQ(o.decision, Decision::kPatched);
+  EXPECT_EQ(AddedLabels(o),
+            (std::vector<std::string>{"kueue.x-k8s.io/queue-name=hyperpod-ns-team-a-localqueue"}));
+
+  InputBuilder no_labels;
+  AliceUpdatesJob(no_labels).Metadata(Presence::kPresent, Presence::kAbsent);
+  EXPECT_EQ(AddedLabels(f.Run(no_labels)),
+            (std::vector<std::string>{"kueue.x-k8s.io/queue-name=hyperpod-ns-team-a-localqueue",
+                                      "kueue.x-k8s.io/priority-class=fine-tuning-priority"}));
+
+  // The object as the patch leaves it passes without a patch.
+  InputBuilder again;
+  AliceUpdatesJob(again).Label(kQueueLabel, kQueueA).Label(kPriorityLabel, "fine-tuning-priority");
+  EXPECT_EQ(f.Run(again).decision, Decision::kAllowed);
+  EXPECT_TRUE(f.outcome.mutation.empty());
+}
+
+TEST(RulesTest, UpdateAddingLabelsToAnUnlabelledWorkloadIsChecked) {
+  Fixture f;
+  InputBuilder in;
+  in.Update(Kind::kDeployment).In(kTeamA).By("alice", {kTeamAGroup});
+  in.Label(kQueueLabel, kQueueB);
+  EXPECT_EQ(f.Run(in).decision, Decision::kDenied);
+  EXPECT_EQ(f.outcome.rule, Rule::kQueue);
+}
+
+TEST(RulesTest, StatusUpdatesAreUntouched) {
+  Fixture f;
+  InputBuilder in;
+  // Only a status writer (a controller) can reach /status, and the API server keeps metadata
+  // from it; whatever it carries, it is no relabelling.
+  AliceUpdatesJob(in).SubResource("status").Label(kQueueLabel, kQueueB);
+  EXPECT_EQ(f.Run(in).decision, Decision::kAllowed);
+  EXPECT_EQ(f.outcome.rule, Rule::kNotApplicable);
+}
+
+TEST(RulesTest, UpdateOfEveryKindKueueReadsIsChecked) {
+  for (int k = static_cast<int>(Kind::kPod); k < kKindCount; ++k) {
+    const Kind kind = static_cast<Kind>(k);
+    ASSERT_TRUE(IsKueueKind(kind));
+    SCOPED_TRACE(KindName(kind));
+    Fixture f;
+    InputBuilder in;
+    in.Update(kind).In(kTeamA).By("alice", {kTeamAGroup}).OldLabel(kQueueLabel, kQueueA);
+    in.Label(kQueueLabel, kQueueB);
+    EXPECT_EQ(f.Run(in).decision, Decision::kDenied);
+    EXPECT_EQ(f.outcome.rule, Rule::kQueue);
+  }
+  EXPECT_FALSE(IsKueueKind(Kind::kOther));
+  EXPECT_FALSE(IsKueueKind(Kind::kEvent));
 }
 
 // --- TeamTemplate -----------------------------------------------------------------------------

@@ -65,7 +65,7 @@ struct Service::Impl {
       case Verdict::kDenied:
         HP_LOG(kInfo, "admission denied",
                {{"uid", result.uid},
-                {"kind", KindName(result.kind)},
+                {"kind", result.kind_name},
                 {"namespace", result.namespace_name},
                 {"user", result.username},
                 {"dry_run", result.dry_run},

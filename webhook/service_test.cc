@@ -121,8 +121,9 @@ TEST_F(ServiceTest, ProbesAndMetrics) {
   EXPECT_EQ(Sample(text, R"(hyperplace_webhook_admissions_total{kind="Pod",operation="CREATE",)"
                          R"(decision="patched"})"),
             "1");
+  // pod_update.json moves the pod onto another queue (DESIGN §3 rule 6).
   EXPECT_EQ(Sample(text, R"(hyperplace_webhook_admissions_total{kind="Pod",operation="UPDATE",)"
-                         R"(decision="allowed"})"),
+                         R"(decision="denied"})"),
             "1");
   EXPECT_EQ(Sample(text, R"(hyperplace_webhook_admissions_total{kind="Pod",operation="CREATE",)"
                          R"(decision="denied"})"),

@@ -5,6 +5,8 @@
 //     .Label("app", "x").NodeSelector("node.kubernetes.io/instance-type", "p5.48xlarge");
 //   Evaluate(in.input(), rules, objects, outcome);
 //
+//   in.Update(Kind::kJob).OldLabel("kueue.x-k8s.io/queue-name", "q").Label(...);  // an UPDATE
+//
 // The builder owns every string the input's views point at; keep it alive while the input is
 // used. Header-only.
 #pragma once
@@ -30,6 +32,11 @@ class InputBuilder {
   InputBuilder& Create(Kind kind, std::string_view kind_name = {}) {
     return Request(Operation::kCreate, kind, kind_name);
   }
+  // An UPDATE: request.oldObject present (labels from OldLabel()).
+  InputBuilder& Update(Kind kind, std::string_view kind_name = {}) {
+    in_.old_object = Presence::kPresent;
+    return Request(Operation::kUpdate, kind, kind_name);
+  }
   InputBuilder& Request(Operation operation, Kind kind, std::string_view kind_name = {}) {
     in_.operation = operation;
     in_.kind = kind;
@@ -46,6 +53,11 @@ class InputBuilder {
     for (std::string_view g : groups) in_.groups.push_back(Keep(g));
     return *this;
   }
+  InputBuilder& Groups(const std::vector<std::string>& groups) {
+    in_.groups.clear();
+    for (const std::string& g : groups) in_.groups.push_back(Keep(g));
+    return *this;
+  }
   InputBuilder& SubResource(std::string_view sub_resource) {
     in_.sub_resource = Keep(sub_resource);
     return *this;
@@ -59,6 +71,13 @@ class InputBuilder {
   InputBuilder& Label(std::string_view key, std::string_view value) {
     EmptyLabels();
     in_.object.labels.entries.push_back({Keep(key), Keep(value)});
+    return *this;
+  }
+  // A label of request.oldObject.
+  InputBuilder& OldLabel(std::string_view key, std::string_view value) {
+    in_.old_object = Presence::kPresent;
+    in_.old_labels.metadata = in_.old_labels.labels = Presence::kPresent;
+    in_.old_labels.entries.push_back({Keep(key), Keep(value)});
     return *this;
   }
   InputBuilder& Metadata(Presence metadata, Presence labels) {
