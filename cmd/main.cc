@@ -1,4 +1,6 @@
 // hyperplace: a kube-scheduler extender and admission webhook for HyperPod-style GPU clusters.
+#include <malloc.h>
+
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -13,6 +15,11 @@
 #endif
 
 int main(int argc, char** argv) {
+  // glibc raises its mmap threshold to the size of each large block freed (up to 32 MiB), after
+  // which blocks that size come from the heap and stay in the process once freed. A fixed
+  // threshold keeps every large buffer (request bodies, replies, scratch a huge request grew)
+  // mmapped, so releasing it gives the memory back to the system at once.
+  mallopt(M_MMAP_THRESHOLD, 256 << 10);
   using hyperplace::cli::Command;
   std::vector<std::string> args(argv + 1, argv + argc);
   auto cmd = hyperplace::cli::ParseCommandLine(args);

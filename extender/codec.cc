@@ -331,6 +331,9 @@ class Reader {
           return e == simdjson::INCORRECT_TYPE ? Fail("expected an object", "Nodes.items[]")
                                                : Fail(e, "Nodes.items[]");
         }
+        if (out.nodes.size() >= kMaxNodesPerRequest) {
+          return Fail("more than 100000 nodes", "Nodes.items");
+        }
         scoring::Node& node = out.nodes.emplace_back();
         for (auto field : obj) {
           std::string_view key;
@@ -391,6 +394,9 @@ class Reader {
     for (auto element : arr) {
       std::string_view name;
       if (auto e = element.get_string().get(name)) return Fail(e, "NodeNames[]");
+      if (out.node_names.size() >= kMaxNodesPerRequest) {
+        return Fail("more than 100000 names", "NodeNames");
+      }
       out.node_names.push_back(name);
     }
     return true;
@@ -404,16 +410,24 @@ class Reader {
 }  // namespace
 
 struct Decoder::Impl {
+  Impl() {
+    // Fix the depth limit now; later iterate() calls grow the capacity but keep the depth.
+    // On failure iterate() allocates again and reports the error per request.
+    [[maybe_unused]] simdjson::error_code e = parser.allocate(4096, kMaxDepth);
+  }
   od::parser parser{/*max_capacity=*/simdjson::SIMDJSON_MAXSIZE_BYTES};
   std::string error;
 };
 
-Decoder::Decoder() : impl_(std::make_unique<Impl>()) {
-  // Fix the depth limit now; later iterate() calls grow the capacity but keep the depth.
-  // On failure iterate() allocates again and reports the error per request.
-  [[maybe_unused]] simdjson::error_code e = impl_->parser.allocate(4096, kMaxDepth);
-}
+Decoder::Decoder() : impl_(std::make_unique<Impl>()) {}
 Decoder::~Decoder() = default;
+
+std::size_t Decoder::footprint() const {
+  // The string buffer and the structural indexes (4 bytes each) scale with the capacity.
+  return impl_->parser.capacity() * 5;
+}
+
+void Decoder::Release() { impl_ = std::make_unique<Impl>(); }
 
 Status Decoder::DecodeArgs(std::string_view body, ExtenderArgs& out) {
   out.pod = scoring::Pod();

@@ -27,6 +27,10 @@ namespace hyperplace::extender {
 inline constexpr std::size_t kInputPadding = 64;
 // Nesting deeper than this is refused (real Pod and Node objects stay far below it).
 inline constexpr std::size_t kMaxDepth = 64;
+// Nodes (items or names) in one request. Kubernetes is tested up to 5000 nodes and the largest
+// clusters run a few tens of thousands; more is hostile, and would cost hundreds of MB of
+// per-node scratch before any rule ran.
+inline constexpr std::size_t kMaxNodesPerRequest = 100000;
 
 // ExtenderArgs: the body of /filter and /prioritize.
 struct ExtenderArgs {
@@ -60,6 +64,11 @@ class Decoder {
   // A single Node or Pod object as the API server serializes it (list items, watch events).
   Status DecodeNode(std::string_view json, scoring::Node& out);
   Status DecodePod(std::string_view json, scoring::Pod& out);
+
+  // Approximate bytes the parser holds for the largest document it has seen.
+  std::size_t footprint() const;
+  // Gives the parser's memory back; the next document allocates again.
+  void Release();
 
  private:
   struct Impl;

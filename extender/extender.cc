@@ -66,6 +66,19 @@ struct Scratch {
   std::vector<std::string_view> survivor_json;
   std::vector<std::int32_t> reply_scores;
 
+  // Approximate bytes held, for deciding whether to give them back.
+  std::size_t footprint() const {
+    return decoder.footprint() + args.nodes.capacity() * sizeof(scoring::Node) +
+           (args.node_json.capacity() + args.node_names.capacity() + names.capacity() +
+            survivors.capacity() + survivor_json.capacity()) *
+               sizeof(std::string_view) +
+           request_facts.capacity() * sizeof(NodeFacts) +
+           (candidates.capacity() + entries.capacity() + peers.capacity()) * sizeof(void*) +
+           (pods.capacity() + entry_pods.capacity() + candidate_of.capacity() + reasons.capacity() +
+            scores.capacity() + reply_scores.capacity()) *
+               sizeof(std::int32_t);
+  }
+
   void Reset() {
     domains = scoring::DomainTable();
     request_facts.clear();
@@ -84,10 +97,20 @@ struct Scratch {
   }
 };
 
+thread_local std::unique_ptr<Scratch> thread_scratch;
+
 Scratch& ThreadScratch() {
-  thread_local Scratch scratch;
-  return scratch;
+  if (!thread_scratch) thread_scratch = std::make_unique<Scratch>();
+  return *thread_scratch;
 }
+
+// candidate_of for a name that is not a candidate.
+constexpr int kUnknown = -1;    // not in the cache
+constexpr int kDuplicate = -2;  // repeats an earlier name of the request
+// Unknown names listed with their reason in a filter reply; the others are left out of the reply
+// (the scheduler drops a node the reply does not pass), so the reply stays bounded by the
+// cluster, not by what a caller sends.
+constexpr std::size_t kMaxListedUnknown = 100;
 
 void BadRequest(const Status& status, net::Response& response) {
   response.status = 400;
@@ -119,7 +142,7 @@ void Assemble(Scratch& s, const scoring::PodFacts& pod, const Snapshot& snapshot
     s.pods.reserve(s.names.size());
     for (std::size_t i = 0; i < s.names.size(); ++i) {
       if (s.entries[i] == nullptr) {
-        s.candidate_of.push_back(-1);
+        s.candidate_of.push_back(s.entry_pods[i] == Snapshot::kDuplicate ? kDuplicate : kUnknown);
         continue;
       }
       s.candidate_of.push_back(static_cast<int>(s.candidates.size()));
@@ -169,7 +192,13 @@ Extender::Extender(scoring::Policy policy, std::shared_ptr<const ClusterState> s
 
 Extender::~Extender() = default;
 
+void ReleaseThreadScratch(std::size_t keep_bytes) {
+  if (thread_scratch && thread_scratch->footprint() > keep_bytes) thread_scratch.reset();
+  Snapshot::ReleaseThreadScratch();
+}
+
 void Extender::Register(net::HttpServer& server) {
+  server.OnHandlerIdle([keep = server.limits().keep_buffer_bytes] { ReleaseThreadScratch(keep); });
   server.Handle("POST", "/filter",
                 [this](const net::Request& req, net::Response& res) { Filter(req.body, res); });
   server.Handle("POST", "/prioritize",
@@ -197,8 +226,14 @@ void Extender::Filter(std::string_view body, net::Response& response) {
 
   FilterReply reply;
   int rejected[scoring::kReasonCount] = {};
+  std::size_t unknown = 0;
   for (std::size_t i = 0; i < s.names.size(); ++i) {
     const int c = s.candidate_of[i];
+    if (c == kDuplicate) continue;
+    if (c == kUnknown && ++unknown > kMaxListedUnknown) {
+      ++rejected[static_cast<int>(Reason::kUnknownNode)];
+      continue;
+    }
     const Reason reason = c < 0 ? Reason::kUnknownNode : s.reasons[c];
     if (reason == Reason::kFits) {
       if (s.args.has_node_names) s.survivors.push_back(s.names[i]);
@@ -234,12 +269,17 @@ void Extender::Prioritize(std::string_view body, net::Response& response) {
   scoring::Score(cycle, policy_, s.scores);
   metrics_->prioritize_candidates->Observe(static_cast<double>(s.names.size()));
 
+  // Unknown and repeated names are left out (prioritize may omit hosts): they get no preference,
+  // and the reply stays bounded by the cluster.
+  s.survivors.reserve(s.names.size());
   s.reply_scores.reserve(s.names.size());
   for (std::size_t i = 0; i < s.names.size(); ++i) {
     const int c = s.candidate_of[i];
-    s.reply_scores.push_back(c < 0 ? 0 : s.scores[c]);  // unknown nodes get no preference
+    if (c < 0) continue;
+    s.survivors.push_back(s.names[i]);
+    s.reply_scores.push_back(s.scores[c]);
   }
-  EncodeHostPriorities(s.names, s.reply_scores, response.body);
+  EncodeHostPriorities(s.survivors, s.reply_scores, response.body);
 }
 
 }  // namespace hyperplace::extender

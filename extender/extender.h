@@ -27,7 +27,8 @@ class Extender {
            std::chrono::milliseconds bind_wait = std::chrono::milliseconds(200));
   ~Extender();
 
-  // Registers POST /filter and POST /prioritize.
+  // Registers POST /filter and POST /prioritize, and the release of per-thread scratch on idle
+  // handler threads.
   void Register(net::HttpServer& server);
 
   // The handlers, callable without a server (tests, benchmarks). `body` must be followed by
@@ -46,5 +47,9 @@ class Extender {
   const std::chrono::milliseconds bind_wait_;
   std::unique_ptr<Metrics> metrics_;
 };
+
+// Frees the calling thread's filter/prioritize scratch if it holds more than `keep_bytes` (grown
+// by a huge request); the next request allocates again.
+void ReleaseThreadScratch(std::size_t keep_bytes);
 
 }  // namespace hyperplace::extender

@@ -7,6 +7,7 @@
 #include <set>
 #include <sstream>
 
+#include "extender/codec.h"
 #include "scoring/reasons.h"
 #include "scoring/testing/builders.h"
 
@@ -137,6 +138,40 @@ TEST_F(ExtenderTest, UnknownNodeNameRejectsThatNodeNotTheRequest) {
                           "NodeNames":["hyperpod-i-0a01","ghost"]})");
   EXPECT_EQ(reply["NodeNames"], json({"hyperpod-i-0a01"}));
   EXPECT_EQ(reply["FailedAndUnresolvableNodes"]["ghost"], ReasonText(Reason::kUnknownNode));
+}
+
+// A reply is bounded by the cluster, not by what the caller sends: at most 100 unknown names are
+// listed, a repeated name is answered once, and prioritize leaves both out.
+TEST_F(ExtenderTest, UnknownAndRepeatedNamesDoNotInflateTheReply) {
+  LoadGoldenNodes(*state_);
+  state_->Publish();
+  std::string names = R"("hyperpod-i-0a01","hyperpod-i-0a01")";
+  for (int i = 0; i < 5000; ++i) names += ",\"ghost-" + std::to_string(i) + "\"";
+  names += R"(,"hyperpod-i-0a01")";
+  const std::string body = R"({"Pod":{"metadata":{"name":"p","namespace":"hyperpod-ns-a"}},)"
+                           R"("NodeNames":[)" +
+                           names + "]}";
+
+  json filtered = Filter(body);
+  EXPECT_EQ(filtered["NodeNames"], json({"hyperpod-i-0a01"}));
+  const json& unresolvable = filtered["FailedAndUnresolvableNodes"];
+  EXPECT_EQ(unresolvable.size(), 100u);
+  EXPECT_EQ(unresolvable["ghost-0"], ReasonText(Reason::kUnknownNode));
+  EXPECT_EQ(unresolvable["ghost-99"], ReasonText(Reason::kUnknownNode));
+  EXPECT_FALSE(unresolvable.contains("ghost-100"));
+
+  json scored = Prioritize(body);
+  ASSERT_EQ(scored.size(), 1u) << scored.dump();
+  EXPECT_EQ(scored[0]["Host"], "hyperpod-i-0a01");
+}
+
+TEST_F(ExtenderTest, MoreNamesThanAnyClusterHasIsABadRequest) {
+  std::string names = "\"a\"";
+  names.reserve(kMaxNodesPerRequest * 4 + 8);
+  for (std::size_t i = 0; i < kMaxNodesPerRequest; ++i) names += ",\"a\"";
+  json reply = Filter(R"({"Pod":{"metadata":{"name":"p"}},"NodeNames":[)" + names + "]}", 400);
+  EXPECT_NE(reply["Error"].get<std::string>().find("more than 100000 names"), std::string::npos)
+      << reply.dump();
 }
 
 TEST_F(ExtenderTest, PlacedPeersFromTheStateConstrainRequiredTopology) {

@@ -31,18 +31,44 @@ const Snapshot::NodeEntry* Snapshot::FindNode(std::string_view name, std::int32_
   return at < 0 ? nullptr : table_->entries[at].get();
 }
 
+namespace {
+
+// Per-thread scratch of FindNodes: the index of each name, and which entries this call has seen
+// (entry i was seen when seen[i] == stamp).
+struct FindScratch {
+  std::vector<std::int32_t> at;
+  std::vector<std::uint32_t> seen;
+  std::uint32_t stamp = 0;
+};
+thread_local FindScratch find_scratch;
+
+}  // namespace
+
 void Snapshot::FindNodes(const std::vector<std::string_view>& names,
                          std::vector<const NodeEntry*>& entries,
                          std::vector<std::int32_t>& pods) const {
-  thread_local std::vector<std::int32_t> at;
-  table_->index.FindMany(names, at);
+  FindScratch& f = find_scratch;
+  table_->index.FindMany(names, f.at);
+  if (f.seen.size() < table_->entries.size() || ++f.stamp == 0) {
+    f.seen.assign(std::max(f.seen.size(), table_->entries.size()), 0);
+    f.stamp = 1;
+  }
   entries.resize(names.size());
   pods.resize(names.size());
   for (std::size_t i = 0; i < names.size(); ++i) {
-    entries[i] = at[i] < 0 ? nullptr : table_->entries[at[i]].get();
-    pods[i] = at[i] < 0 ? 0 : (*pods_)[at[i]];
+    const std::int32_t at = f.at[i];
+    if (at >= 0 && f.seen[at] == f.stamp) {
+      entries[i] = nullptr;
+      pods[i] = kDuplicate;
+      continue;
+    }
+    if (at >= 0) f.seen[at] = f.stamp;
+    entries[i] = at < 0 ? nullptr : table_->entries[at].get();
+    pods[i] = at < 0 ? 0 : (*pods_)[at];
   }
 }
+
+void Snapshot::ReleaseThreadScratch() { find_scratch = FindScratch(); }
 
 std::int32_t Snapshot::PodsOn(std::string_view node) const {
   const std::int32_t at = table_->index.Find(node);

@@ -50,9 +50,14 @@ class Snapshot {
 
   // The cached node, or null; with `pods` set to the pods occupying it (one hash lookup).
   const NodeEntry* FindNode(std::string_view name, std::int32_t* pods = nullptr) const;
-  // FindNode for many names: entries[i] (null when not cached) and pods[i] for names[i].
+  // FindNode for many names: entries[i] (null when not cached) and pods[i] for names[i]. A name
+  // already found earlier in `names` gets a null entry and pods[i] == kDuplicate: each cached
+  // node is answered once, however often a request repeats it.
   void FindNodes(const std::vector<std::string_view>& names, std::vector<const NodeEntry*>& entries,
                  std::vector<std::int32_t>& pods) const;
+  static constexpr std::int32_t kDuplicate = -1;
+  // Frees the calling thread's FindNodes scratch (grown by a request of many names).
+  static void ReleaseThreadScratch();
   // Pods occupying a node, cached or not.
   std::int32_t PodsOn(std::string_view node) const;
   // Placed pods of a group, or null when none is placed.

@@ -1,5 +1,6 @@
 #include "net/http_server.h"
 
+#include <malloc.h>
 #include <openssl/ssl.h>
 
 #include <algorithm>
@@ -13,7 +14,6 @@
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
-#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/span.hpp>
@@ -22,6 +22,7 @@
 #include <charconv>
 #include <condition_variable>
 #include <cstring>
+#include <deque>
 #include <exception>
 #include <map>
 #include <mutex>
@@ -50,6 +51,8 @@ constexpr std::chrono::milliseconds kReleaseIdleBuffersAfter{1000};
 // Bounds on the discard-read after an error response (see Session::Linger).
 constexpr std::size_t kMaxLingerBytes = 1u << 20;
 constexpr std::chrono::milliseconds kMaxLinger{1000};
+// A handler thread idle this long after a request runs the idle hooks (releasing scratch).
+constexpr std::chrono::milliseconds kHandlerIdle{1000};
 // After an accept() failure that is not the peer's fault (out of descriptors), wait this long.
 constexpr std::chrono::milliseconds kAcceptBackoff{10};
 constexpr int kListenBacklog = 1024;
@@ -404,6 +407,81 @@ using Reply = http::response<http::span_body<const char>>;
 using PlainStream = tcp::socket;
 using TlsStream = beast::ssl_stream<tcp::socket>;
 
+// The handler threads. The queue needs no bound of its own: every task is a request counted
+// against max_in_flight. A thread that served a request and then had nothing to do for
+// kHandlerIdle runs the idle hooks once, so per-thread scratch grown by one huge request is
+// released even if no request follows, and then trims the heap.
+class HandlerPool {
+ public:
+  using Task = std::function<void()>;
+
+  void Start(std::uint32_t threads, std::vector<Task> idle_hooks) {
+    idle_hooks_ = std::move(idle_hooks);
+    for (std::uint32_t i = 0; i < threads; ++i) threads_.emplace_back([this] { Run(); });
+  }
+
+  void Post(Task task) {
+    {
+      std::lock_guard lock(mu_);
+      tasks_.push_back(std::move(task));
+    }
+    cv_.notify_one();
+  }
+
+  // Runs every task already posted, then stops the threads.
+  void Join() {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    for (std::thread& t : threads_) {
+      if (t.joinable()) t.join();
+    }
+    threads_.clear();
+  }
+
+  ~HandlerPool() { Join(); }
+
+ private:
+  void Run() {
+    std::unique_lock lock(mu_);
+    bool served = false;  // since the idle hooks last ran
+    for (;;) {
+      if (!tasks_.empty()) {
+        Task task = std::move(tasks_.front());
+        tasks_.pop_front();
+        lock.unlock();
+        task();
+        task = nullptr;  // drop what it holds before waiting
+        served = true;
+        lock.lock();
+        continue;
+      }
+      if (stopping_) return;
+      const auto ready = [this] { return stopping_ || !tasks_.empty(); };
+      if (!served) {
+        cv_.wait(lock, ready);
+      } else if (!cv_.wait_for(lock, kHandlerIdle, ready)) {
+        lock.unlock();
+        for (const Task& hook : idle_hooks_) hook();
+        // What the hooks and the finished requests freed in small blocks sits in this thread's
+        // malloc arena; hand the free pages back to the system.
+        malloc_trim(0);
+        served = false;
+        lock.lock();
+      }
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Task> tasks_;
+  bool stopping_ = false;
+  std::vector<Task> idle_hooks_;
+  std::vector<std::thread> threads_;
+};
+
 }  // namespace
 
 std::string_view Request::Header(std::string_view lower_case_name) const {
@@ -437,11 +515,7 @@ struct HttpServer::Impl {
   template <class Stream>
   class Session;
 
-  explicit Impl(ServerOptions o)
-      : options(std::move(o)),
-        pool(std::max<std::uint32_t>(1, options.limits.threads)),
-        acceptor(io),
-        accept_backoff(io) {}
+  explicit Impl(ServerOptions o) : options(std::move(o)), acceptor(io), accept_backoff(io) {}
 
   void Event(std::string_view event, std::string_view detail) noexcept;
   void Observe(std::string_view method, std::string_view path, int status,
@@ -474,7 +548,8 @@ struct HttpServer::Impl {
 
   // Declared after what sessions use, so destroying the context (which destroys any session
   // still owned by a pending operation) happens while those members exist.
-  asio::thread_pool pool;
+  HandlerPool pool;
+  std::vector<std::function<void()>> idle_hooks;
   asio::io_context io{1};
   tcp::acceptor acceptor;
   asio::steady_timer accept_backoff;
@@ -830,7 +905,7 @@ class HttpServer::Impl::Session final : public SessionBase {
     }
     counted_ = true;
     phase_ = Phase::kHandling;
-    asio::post(server_.pool, [self = Self()] {
+    server_.pool.Post([self = Self()] {
       self->server_.Dispatch(self->request_, self->response_);
       asio::post(self->stream_.get_executor(), [self] {
         if (self->phase_ == Phase::kClosed) {
@@ -1214,6 +1289,11 @@ HttpServer::HttpServer(ServerOptions options) : impl_(std::make_unique<Impl>(std
 
 HttpServer::~HttpServer() { Shutdown(std::chrono::milliseconds(0)); }
 
+void HttpServer::OnHandlerIdle(std::function<void()> hook) {
+  std::lock_guard lock(impl_->lifecycle_mu);
+  if (!impl_->started) impl_->idle_hooks.push_back(std::move(hook));
+}
+
 void HttpServer::Handle(std::string method, std::string path, Handler handler) {
   try {
     std::lock_guard lock(impl_->lifecycle_mu);
@@ -1288,6 +1368,8 @@ Status HttpServer::Listen(const HostPort& address) {
 
 std::uint16_t HttpServer::port() const { return impl_->port.load(); }
 
+const ServerLimits& HttpServer::limits() const { return impl_->options.limits; }
+
 Status HttpServer::Start() {
   std::lock_guard lock(impl_->lifecycle_mu);
   if (impl_->started || impl_->shut_down) {
@@ -1298,6 +1380,7 @@ Status HttpServer::Start() {
   if (impl_->options.limits.threads == 0) return InvalidArgument("threads must be at least 1");
   impl_->started = true;
   try {
+    impl_->pool.Start(impl_->options.limits.threads, impl_->idle_hooks);
     impl_->work.emplace(impl_->io.get_executor());
     asio::post(impl_->acceptor.get_executor(), [impl = impl_.get()] { impl->Accept(); });
     impl_->io_thread = std::thread([impl = impl_.get()] {
@@ -1313,6 +1396,7 @@ Status HttpServer::Start() {
     });
   } catch (const std::exception& e) {
     impl_->work.reset();
+    impl_->pool.Join();
     impl_->shut_down = true;
     return Internal(std::string("starting the event loop: ") + e.what());
   }
@@ -1341,7 +1425,7 @@ void HttpServer::Shutdown(std::chrono::milliseconds drain) {
       s.sessions_cv.wait_until(sessions_lock, deadline, [&] { return s.sessions.empty(); });
     }
     s.ForEachSession([](SessionBase& session) { session.Abort(); });
-    s.pool.join();  // handlers still running finish; their sessions see a closed connection
+    s.pool.Join();  // handlers still running finish; their sessions see a closed connection
     s.work.reset();
     {
       // Aborted sessions complete their cancelled operations and go away.

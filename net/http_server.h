@@ -90,6 +90,12 @@ class HttpServer {
   // method is registered for it, 404 otherwise.
   void Handle(std::string method, std::string path, Handler handler);
 
+  // Runs `hook` on a handler thread that served requests and then had none for a second: the
+  // place to release per-thread scratch that one huge request grew. Before Start() only.
+  void OnHandlerIdle(std::function<void()> hook);
+
+  const ServerLimits& limits() const;
+
   // Binds and listens (port 0 picks a free port). Errors name the address ("address in use").
   Status Listen(const HostPort& address);
   // The bound port (after Listen).

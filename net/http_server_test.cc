@@ -1123,7 +1123,7 @@ TEST(HttpServerTest, PlainHttpOrStalledHandshakeOnTlsPortIsClosed) {
 TEST(HttpServerTest, IdleAndStalledConnectionsDoNotDelayANewClient) {
   ServerLimits limits = FastLimits();  // 2 handler threads
   limits.max_connections = 256;
-  limits.read_timeout = 60s;           // the stalled requests stay stalled for the whole test
+  limits.read_timeout = 60s;  // the stalled requests stay stalled for the whole test
   limits.idle_timeout = 60s;
   HttpServer patient(Options(limits));
   AddRoutes(patient);
@@ -1229,6 +1229,35 @@ TEST(HttpServerTest, ServesOneHundredTwentyEightConcurrentClients) {
   for (std::thread& t : clients) t.join();
   EXPECT_EQ(correct.load(), kClients * kRequests);
   EXPECT_EQ(server.shed_requests(), 0u);
+}
+
+TEST(HttpServerTest, IdleHookRunsOnTheHandlerThreadAfterItServed) {
+  ServerLimits limits = FastLimits();
+  limits.threads = 1;
+  HttpServer server(Options(limits));
+  std::mutex mu;
+  std::thread::id handler_thread;
+  std::vector<std::thread::id> hook_threads;
+  server.Handle("GET", "/who", [&](const Request&, Response& res) {
+    std::lock_guard lock(mu);
+    handler_thread = std::this_thread::get_id();
+    res.body = "me";
+  });
+  server.OnHandlerIdle([&] {
+    std::lock_guard lock(mu);
+    hook_threads.push_back(std::this_thread::get_id());
+  });
+  ASSERT_NO_FATAL_FAILURE(ListenAndStart(server));
+
+  EXPECT_EQ(Exchange(server.port(), "GET /who HTTP/1.1\r\n\r\n").body, "me");
+  ASSERT_TRUE(WaitUntil([&] {
+    std::lock_guard lock(mu);
+    return !hook_threads.empty();
+  }));
+  std::this_thread::sleep_for(1500ms);  // idle on: the hook does not run again
+  std::lock_guard lock(mu);
+  EXPECT_EQ(hook_threads.size(), 1u);
+  EXPECT_EQ(hook_threads.front(), handler_thread);
 }
 
 }  // namespace

@@ -15,12 +15,22 @@ struct Scratch {
   std::string error;
 };
 
+thread_local std::unique_ptr<Scratch> thread_scratch;
+
 Scratch& ThreadScratch() {
-  thread_local Scratch scratch;
-  return scratch;
+  if (!thread_scratch) thread_scratch = std::make_unique<Scratch>();
+  return *thread_scratch;
 }
 
 }  // namespace
+
+void ReleaseThreadScratch(std::size_t keep_bytes) {
+  if (!thread_scratch) return;
+  const Scratch& s = *thread_scratch;
+  if (s.decoder.footprint() + s.patch.capacity() + s.error.capacity() > keep_bytes) {
+    thread_scratch.reset();
+  }
+}
 
 std::string_view VerdictName(AdmissionResult::Verdict verdict) {
   switch (verdict) {

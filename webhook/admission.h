@@ -59,4 +59,8 @@ class Admitter {
   const std::shared_ptr<const KueueCatalog> catalog_;
 };
 
+// Frees the calling thread's admission scratch if it holds more than `keep_bytes` (grown by a
+// huge review); the next review allocates again.
+void ReleaseThreadScratch(std::size_t keep_bytes);
+
 }  // namespace hyperplace::webhook

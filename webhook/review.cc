@@ -497,6 +497,11 @@ Decoder::Decoder() : impl_(std::make_unique<Impl>()) {
 }
 Decoder::~Decoder() = default;
 
+std::size_t Decoder::footprint() const {
+  // The string buffer and the structural indexes (4 bytes each) scale with the capacity.
+  return impl_->parser.capacity() * 5;
+}
+
 Status Decoder::Decode(std::string_view body, AdmissionRequest& out) {
   ResetRequest(out);
   std::string& error = impl_->error;

@@ -55,6 +55,9 @@ class Decoder {
   // resource, operation and userInfo; for CREATE also object.
   Status Decode(std::string_view body, AdmissionRequest& out);
 
+  // Approximate bytes the parser holds for the largest review it has seen.
+  std::size_t footprint() const;
+
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;

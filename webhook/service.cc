@@ -132,6 +132,8 @@ Status Service::Start() {
   auto server = std::make_unique<net::HttpServer>(std::move(options));
   server->Handle("POST", "/mutate",
                  [&s](const net::Request& req, net::Response& res) { s.Mutate(req.body, res); });
+  server->OnHandlerIdle(
+      [keep = s.webhook.server.keep_buffer_bytes] { ReleaseThreadScratch(keep); });
   server->Handle("GET", "/healthz", [](const net::Request&, net::Response& res) {
     res.content_type = "text/plain; charset=utf-8";
     res.body = "ok\n";
