@@ -203,7 +203,7 @@ int Serve(const Config& config, const ServeFlags& flags) {
   }
   if (*extender_tls) (*extender_tls)->StartWatching();
 
-  // The health listener: plain HTTP, GETs only, two threads.
+  // The health listener: plain HTTP, GETs only.
   std::unique_ptr<net::HttpMetrics> health_metrics;
   std::unique_ptr<net::HttpServer> health;
   if (!config.extender.health_listen.empty()) {
@@ -211,8 +211,11 @@ int Serve(const Config& config, const ServeFlags& flags) {
         registry, "health", std::vector<std::string>{"/healthz", "/readyz", "/metrics"});
     net::ServerOptions health_options;
     health_options.limits = config.extender.server;
+    // Open to any caller (networkpolicy.yaml): small limits, so a flood here stays here.
     health_options.limits.threads = 2;
     health_options.limits.max_body_bytes = 4096;
+    health_options.limits.max_connections = 64;
+    health_options.limits.max_in_flight = 16;
     health_options.observer = health_metrics->Observer();
     health = std::make_unique<net::HttpServer>(std::move(health_options));
     RegisterHealth(*health, state, registry);
