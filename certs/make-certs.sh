@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
-# Makes a development CA and a serving certificate for hyperplace's admission webhook.
+# Makes a development CA, a serving certificate for hyperplace's webhook and extender, and
+# optionally a client certificate for the extender's caller (kube-scheduler).
 #
-#   certs/make-certs.sh OUT_DIR [--dns NAME]... [--ip ADDR]... [--days N]
+#   certs/make-certs.sh OUT_DIR [--dns NAME]... [--ip ADDR]... [--days N] [--client NAME]
 #
 # Writes into OUT_DIR (created if needed):
 #   ca.crt  ca.key    the CA (ECDSA P-256, self-signed, CA:TRUE, keyCertSign)
 #   tls.crt tls.key   the serving certificate (ECDSA P-256, signed by the CA, CA:FALSE,
 #                     extendedKeyUsage serverAuth) with the given DNS and IP subject alternative
 #                     names; default: DNS localhost and IP 127.0.0.1
-# Both certificates are valid from now for N days (default 365) and carry random 128-bit serial
+#   client.crt client.key  with --client NAME only: a client certificate (ECDSA P-256, signed by
+#                     the CA, CA:FALSE, extendedKeyUsage clientAuth, subject CN=NAME, no SANs)
+#                     for a caller of the extender when it requires client certificates
+#                     (extender.clientCAFile = ca.crt)
+# All certificates are valid from now for N days (default 365) and carry random 128-bit serial
 # numbers. Keys are written with mode 0600. Existing files in OUT_DIR are replaced.
 #
 # In a cluster the kube-apiserver connects to the Service name, so give its DNS names:
@@ -17,10 +22,12 @@
 #   kubectl -n hyperplace-system create secret tls hyperplace-tls \
 #     --cert out/tls.crt --key out/tls.key
 #   base64 -w0 out/ca.crt    # the caBundle of manifests/mutating-webhook.yaml
+# With --client hyperplace-scheduler the same run also makes kube-scheduler's client certificate
+# for the TLS extender (manifests/README.md shows the Secrets).
 set -euo pipefail
 
 usage() {
-  echo "usage: $0 OUT_DIR [--dns NAME]... [--ip ADDR]... [--days N]" >&2
+  echo "usage: $0 OUT_DIR [--dns NAME]... [--ip ADDR]... [--days N] [--client NAME]" >&2
   exit 2
 }
 
@@ -32,6 +39,7 @@ shift
 dns_names=()
 ip_addrs=()
 days=365
+client_name=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --dns)
@@ -59,6 +67,16 @@ while [[ $# -gt 0 ]]; do
         exit 2
       }
       days="$2"
+      shift 2
+      ;;
+    --client)
+      [[ $# -ge 2 && -n "$2" ]] || usage
+      # A subject common name: no '/' or ',' that would need escaping in -subj.
+      if [[ ! "$2" =~ ^[A-Za-z0-9][A-Za-z0-9:._@-]{0,63}$ ]]; then
+        echo "$0: invalid client name: $2" >&2
+        exit 2
+      fi
+      client_name="$2"
       shift 2
       ;;
     -h | --help)
@@ -105,11 +123,19 @@ subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid, issuer
 EOF
 
+cat >"$work/client.ext" <<EOF
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = clientAuth
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid, issuer
+EOF
+
 serial() { echo "0x$(openssl rand -hex 16)"; }
 
 # The CA: a key, a request, and the request self-signed with the CA extensions.
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$work/ca.key" 2>/dev/null
-openssl req -new -key "$work/ca.key" -subj "/CN=hyperplace-webhook-ca" -out "$work/ca.csr"
+openssl req -new -key "$work/ca.key" -subj "/CN=hyperplace-dev-ca" -out "$work/ca.csr"
 openssl x509 -req -in "$work/ca.csr" -signkey "$work/ca.key" -days "$days" -sha256 \
   -set_serial "$(serial)" -extfile "$work/ca.ext" -out "$work/ca.crt" 2>/dev/null
 
@@ -121,9 +147,24 @@ openssl x509 -req -in "$work/tls.csr" -CA "$work/ca.crt" -CAkey "$work/ca.key" -
 
 openssl verify -CAfile "$work/ca.crt" "$work/tls.crt" >/dev/null
 
+files=(ca.key ca.crt tls.key tls.crt)
+if [[ -n "$client_name" ]]; then
+  # The client certificate, signed by the same CA, usable only to authenticate a client.
+  openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$work/client.key" \
+    2>/dev/null
+  openssl req -new -key "$work/client.key" -subj "/CN=${client_name}" -out "$work/client.csr"
+  openssl x509 -req -in "$work/client.csr" -CA "$work/ca.crt" -CAkey "$work/ca.key" \
+    -days "$days" -sha256 -set_serial "$(serial)" -extfile "$work/client.ext" \
+    -out "$work/client.crt" 2>/dev/null
+  openssl verify -CAfile "$work/ca.crt" -purpose sslclient "$work/client.crt" >/dev/null
+  chmod 0644 "$work/client.crt"
+  files+=(client.key client.crt)
+fi
+
 # Move into place one file at a time; certificates are public.
 chmod 0644 "$work/ca.crt" "$work/tls.crt"
-for f in ca.key ca.crt tls.key tls.crt; do
+for f in "${files[@]}"; do
   mv -f "$work/$f" "$out_dir/$f"
 done
-echo "wrote $out_dir/{ca.crt,ca.key,tls.crt,tls.key} (SANs: $sans; valid $days days)"
+written="$(IFS=,; echo "${files[*]}")"
+echo "wrote $out_dir/{$written} (SANs: $sans${client_name:+; client CN=$client_name}; valid $days days)"

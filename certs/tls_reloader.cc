@@ -8,6 +8,7 @@
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 #include <unistd.h>
 
 #include <array>
@@ -200,31 +201,104 @@ int SelectAlpn(SSL*, const unsigned char** out, unsigned char* out_len, const un
   return SSL_TLSEXT_ERR_NOACK;
 }
 
-std::array<unsigned char, 32> Digest(const std::string& cert, const std::string& key) {
+// The PEM bytes one context is built from. `client_ca` is empty when no client CA is configured.
+struct PemFiles {
+  std::string cert;
+  std::string key;
+  std::string client_ca;
+};
+
+std::array<unsigned char, 32> Digest(const PemFiles& files) {
   std::array<unsigned char, 32> digest{};
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
   unsigned int size = 0;
   // Lengths first, so no split of the same bytes between the files digests alike.
-  const std::uint64_t lengths[2] = {cert.size(), key.size()};
+  const std::uint64_t lengths[3] = {files.cert.size(), files.key.size(), files.client_ca.size()};
   if (ctx != nullptr && EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr) == 1 &&
       EVP_DigestUpdate(ctx, lengths, sizeof(lengths)) == 1 &&
-      EVP_DigestUpdate(ctx, cert.data(), cert.size()) == 1 &&
-      EVP_DigestUpdate(ctx, key.data(), key.size()) == 1) {
+      EVP_DigestUpdate(ctx, files.cert.data(), files.cert.size()) == 1 &&
+      EVP_DigestUpdate(ctx, files.key.data(), files.key.size()) == 1 &&
+      EVP_DigestUpdate(ctx, files.client_ca.data(), files.client_ca.size()) == 1) {
     EVP_DigestFinal_ex(ctx, digest.data(), &size);
   }
   EVP_MD_CTX_free(ctx);
   return digest;
 }
 
+// Reads the files of `options` (the client CA file only when one is configured).
+StatusOr<PemFiles> ReadPemFiles(const TlsReloaderOptions& options) {
+  PemFiles files;
+  StatusOr<std::string> cert = ReadPemFile(options.cert_file, "TLS certificate file");
+  if (!cert.ok()) return cert.status();
+  files.cert = std::move(*cert);
+  StatusOr<std::string> key = ReadPemFile(options.key_file, "TLS private key file");
+  if (!key.ok()) return key.status();
+  files.key = std::move(*key);
+  if (!options.client_ca_file.empty()) {
+    StatusOr<std::string> ca = ReadPemFile(options.client_ca_file, "client CA file");
+    if (!ca.ok()) return ca.status();
+    files.client_ca = std::move(*ca);
+  }
+  return files;
+}
+
+// Makes `ctx` demand a client certificate that chains to one of the CA certificates in `ca_pem`.
+// Only those CAs are trusted (the context's store starts empty: no system roots).
+Status RequireClientCertificates(SSL_CTX* ctx, const std::string& ca_pem,
+                                 const std::string& ca_file) {
+  StatusOr<std::vector<X509Ptr>> cas = ParseChain(ca_pem, ca_file);
+  if (!cas.ok()) return cas.status();
+  X509_STORE* store = SSL_CTX_get_cert_store(ctx);
+  STACK_OF(X509_NAME)* names = sk_X509_NAME_new_null();
+  if (store == nullptr || names == nullptr) {
+    sk_X509_NAME_free(names);
+    return Internal("cannot allocate the client CA store");
+  }
+  for (const X509Ptr& ca : *cas) {
+    // A leaf here (the serving certificate given by mistake) would trust nothing the operator
+    // meant; say so at start rather than refuse every client.
+    if (X509_check_ca(ca.get()) == 0) {
+      sk_X509_NAME_pop_free(names, X509_NAME_free);
+      return InvalidArgument("the certificate \"" + SubjectLine(ca.get()) + "\" in " +
+                             Quote(ca_file) + " is not a CA certificate");
+    }
+    if (X509_STORE_add_cert(store, ca.get()) != 1) {
+      sk_X509_NAME_pop_free(names, X509_NAME_free);
+      return InvalidArgument("cannot use the client CA in " + Quote(ca_file) + ": " +
+                             OpenSslReason());
+    }
+    X509_NAME* name = X509_NAME_dup(X509_get_subject_name(ca.get()));
+    if (name == nullptr || sk_X509_NAME_push(names, name) == 0) {
+      X509_NAME_free(name);
+      sk_X509_NAME_pop_free(names, X509_NAME_free);
+      return Internal("cannot allocate the client CA list");
+    }
+  }
+  // Like Go's x509.CertPool (kube-apiserver's --client-ca-file): every certificate of the file is
+  // a trust anchor, an intermediate CA included, without its root having to be there too.
+  X509_STORE_set_flags(store, X509_V_FLAG_PARTIAL_CHAIN);
+  // The CA names the server sends in its CertificateRequest, so a client with several
+  // certificates picks the right one. The context takes ownership.
+  SSL_CTX_set_client_CA_list(ctx, names);
+  // Verification of a client by a server uses the "sslclient" purpose: a certificate whose
+  // extendedKeyUsage lacks clientAuth (a serving certificate) is refused too.
+  SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
+  // Resuming a session of a verified client needs a session id context; without one OpenSSL fails
+  // the resumed handshake.
+  static constexpr unsigned char kSessionContext[] = "hyperplace-client-auth";
+  SSL_CTX_set_session_id_context(ctx, kSessionContext, sizeof(kSessionContext) - 1);
+  return Status();
+}
+
 // Builds the context from already-read PEM bytes.
-StatusOr<std::shared_ptr<SSL_CTX>> BuildContext(const std::string& cert_pem,
-                                                const std::string& key_pem,
-                                                const std::string& cert_file,
-                                                const std::string& key_file, Clock::time_point now,
-                                                CertificateInfo* info) {
-  StatusOr<std::vector<X509Ptr>> chain = ParseChain(cert_pem, cert_file);
+StatusOr<std::shared_ptr<SSL_CTX>> BuildContext(const PemFiles& files,
+                                                const TlsReloaderOptions& options,
+                                                Clock::time_point now, CertificateInfo* info) {
+  const std::string& cert_file = options.cert_file;
+  const std::string& key_file = options.key_file;
+  StatusOr<std::vector<X509Ptr>> chain = ParseChain(files.cert, cert_file);
   if (!chain.ok()) return chain.status();
-  StatusOr<PkeyPtr> key = ParseKey(key_pem, key_file);
+  StatusOr<PkeyPtr> key = ParseKey(files.key, key_file);
   if (!key.ok()) return key.status();
   X509* leaf = chain->front().get();
 
@@ -267,6 +341,12 @@ StatusOr<std::shared_ptr<SSL_CTX>> BuildContext(const std::string& cert_pem,
     return InvalidArgument("cannot use the certificate in " + Quote(cert_file) + " and key in " +
                            Quote(key_file) + ": " + OpenSslReason());
   }
+  if (!options.client_ca_file.empty()) {
+    if (Status st = RequireClientCertificates(raw, files.client_ca, options.client_ca_file);
+        !st.ok()) {
+      return st;
+    }
+  }
   if (info != nullptr) {
     info->serial_hex = SerialHex(leaf);
     info->subject = SubjectLine(leaf);
@@ -280,12 +360,15 @@ StatusOr<std::shared_ptr<SSL_CTX>> BuildContext(const std::string& cert_pem,
 
 StatusOr<std::shared_ptr<SSL_CTX>> LoadServerContext(const std::string& cert_file,
                                                      const std::string& key_file,
-                                                     Clock::time_point now, CertificateInfo* info) {
-  StatusOr<std::string> cert_pem = ReadPemFile(cert_file, "TLS certificate file");
-  if (!cert_pem.ok()) return cert_pem.status();
-  StatusOr<std::string> key_pem = ReadPemFile(key_file, "TLS private key file");
-  if (!key_pem.ok()) return key_pem.status();
-  return BuildContext(*cert_pem, *key_pem, cert_file, key_file, now, info);
+                                                     Clock::time_point now, CertificateInfo* info,
+                                                     const std::string& client_ca_file) {
+  TlsReloaderOptions options;
+  options.cert_file = cert_file;
+  options.key_file = key_file;
+  options.client_ca_file = client_ca_file;
+  StatusOr<PemFiles> files = ReadPemFiles(options);
+  if (!files.ok()) return files.status();
+  return BuildContext(*files, options, now, info);
 }
 
 // State shared with Source() closures and the expiry gauge, which may outlive the reloader.
@@ -328,30 +411,30 @@ TlsReloader::~TlsReloader() { StopWatching(); }
 
 StatusOr<std::unique_ptr<TlsReloader>> TlsReloader::Create(TlsReloaderOptions options,
                                                            metrics::Registry* registry) {
-  StatusOr<std::string> cert_pem = ReadPemFile(options.cert_file, "TLS certificate file");
-  if (!cert_pem.ok()) return cert_pem.status();
-  StatusOr<std::string> key_pem = ReadPemFile(options.key_file, "TLS private key file");
-  if (!key_pem.ok()) return key_pem.status();
+  StatusOr<PemFiles> files = ReadPemFiles(options);
+  if (!files.ok()) return files.status();
   CertificateInfo info;
   StatusOr<std::shared_ptr<SSL_CTX>> ctx =
-      BuildContext(*cert_pem, *key_pem, options.cert_file, options.key_file,
-                   options.clock ? options.clock() : Clock::now(), &info);
+      BuildContext(*files, options, options.clock ? options.clock() : Clock::now(), &info);
   if (!ctx.ok()) return ctx.status();
 
   auto shared = std::make_shared<Shared>();
   shared->Install(std::move(*ctx), info);
-  shared->last_digest = Digest(*cert_pem, *key_pem);
+  shared->last_digest = Digest(*files);
   if (registry != nullptr) {
+    const std::string prefix = "hyperplace_" + options.name + "_certificate_";
     auto& reloads = registry->AddCounter(
-        "hyperplace_webhook_certificate_reloads_total",
-        "Reloads of the webhook's serving certificate after a change on disk, by result.",
+        prefix + "reloads_total",
+        "Reloads of the " + options.name +
+            "'s serving certificate (and client CA, if any) after a change on disk, by result.",
         {"result"});
     shared->reloads_success = &reloads.With({"success"});
     shared->reloads_failure = &reloads.With({"failure"});
     std::weak_ptr<Shared> weak = shared;
     registry->AddCallbackGauge(
-        "hyperplace_webhook_certificate_expiry_seconds",
-        "Seconds until the webhook's serving certificate expires (notAfter - now).", [weak] {
+        prefix + "expiry_seconds",
+        "Seconds until the " + options.name + "'s serving certificate expires (notAfter - now).",
+        [weak] {
           std::shared_ptr<Shared> s = weak.lock();
           if (!s) return 0.0;
           return static_cast<double>(s->not_after_unix.load() - Clock::to_time_t(Clock::now()));
@@ -382,22 +465,20 @@ TlsReloader::PollResult TlsReloader::Poll() {
   std::lock_guard poll_lock(s.poll_mu);
   auto reject = [&](const std::string& error) {
     if (s.reloads_failure != nullptr) s.reloads_failure->Inc();
-    HP_LOG(kWarn, "webhook certificate reload failed; still serving the previous certificate",
+    HP_LOG(kWarn, options_.name + " certificate reload failed; still serving the previous one",
            {{"error", error}, {"cert_file", options_.cert_file}});
     return PollResult::kRejected;
   };
 
-  StatusOr<std::string> cert_pem = ReadPemFile(options_.cert_file, "TLS certificate file");
-  StatusOr<std::string> key_pem =
-      cert_pem.ok() ? ReadPemFile(options_.key_file, "TLS private key file") : cert_pem.status();
-  if (!key_pem.ok()) {
+  StatusOr<PemFiles> files = ReadPemFiles(options_);
+  if (!files.ok()) {
     // A file that stays missing is reported once, not every interval.
-    const std::string& error = key_pem.status().message();
+    const std::string& error = files.status().message();
     if (error == s.last_read_error) return PollResult::kUnchanged;
     s.last_read_error = error;
     return reject(error);
   }
-  const std::array<unsigned char, 32> digest = Digest(*cert_pem, *key_pem);
+  const std::array<unsigned char, 32> digest = Digest(*files);
   const bool same = digest == s.last_digest;
   const bool recovered_from_read_error = !s.last_read_error.empty();
   s.last_read_error.clear();
@@ -407,8 +488,7 @@ TlsReloader::PollResult TlsReloader::Poll() {
 
   CertificateInfo info;
   const Clock::time_point now = options_.clock ? options_.clock() : Clock::now();
-  StatusOr<std::shared_ptr<SSL_CTX>> ctx =
-      BuildContext(*cert_pem, *key_pem, options_.cert_file, options_.key_file, now, &info);
+  StatusOr<std::shared_ptr<SSL_CTX>> ctx = BuildContext(*files, options_, now, &info);
   if (!ctx.ok()) {
     if (ctx.status().code() == StatusCode::kUnavailable) {
       // Not valid yet: forget the digest so the next check builds the same bytes again, and
@@ -422,8 +502,9 @@ TlsReloader::PollResult TlsReloader::Poll() {
   s.waiting_digest = {};
   s.Install(std::move(*ctx), info);
   if (s.reloads_success != nullptr) s.reloads_success->Inc();
-  HP_LOG(kInfo, "webhook certificate reloaded",
+  HP_LOG(kInfo, options_.name + " certificate reloaded",
          {{"cert_file", options_.cert_file},
+          {"client_ca_file", options_.client_ca_file},
           {"serial", info.serial_hex},
           {"subject", info.subject},
           {"not_after", FormatTime(info.not_after)}});

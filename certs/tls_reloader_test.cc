@@ -174,6 +174,31 @@ TEST(MakeCertsTest, EveryRunMakesANewSerial) {
   EXPECT_NE(first, second);
 }
 
+TEST(MakeCertsTest, ClientOptionAddsAClientAuthCertificateOfTheSameCa) {
+  TempDir dir;
+  ASSERT_EQ(MakeCerts(dir.path()), 0);
+  EXPECT_FALSE(std::filesystem::exists(dir.File("client.crt")));
+  EXPECT_FALSE(std::filesystem::exists(dir.File("client.key")));
+
+  ASSERT_EQ(MakeCerts(dir.path(), {"--client", "hyperplace-scheduler"}), 0);
+  ParsedCert client{LoadCert(dir.File("client.crt"))};
+  ParsedCert ca{LoadCert(dir.File("ca.crt"))};
+  ASSERT_NE(client.cert, nullptr);
+  ASSERT_NE(ca.cert, nullptr);
+  // clientAuth only, not a CA, no SANs, named by the argument, signed by this run's CA.
+  EXPECT_EQ(X509_get_extended_key_usage(client.cert), static_cast<uint32_t>(XKU_SSL_CLIENT));
+  EXPECT_EQ(X509_check_ca(client.cert), 0);
+  EXPECT_EQ(SubjectAltNames(client.cert), "");
+  char cn[64] = {};
+  X509_NAME_get_text_by_NID(X509_get_subject_name(client.cert), NID_commonName, cn, sizeof(cn));
+  EXPECT_STREQ(cn, "hyperplace-scheduler");
+  EXPECT_EQ(X509_verify(client.cert, X509_get0_pubkey(ca.cert)), 1);
+  EXPECT_NE(FileSerialHex(dir.File("client.crt")), FileSerialHex(dir.File("tls.crt")));
+  struct stat st {};
+  ASSERT_EQ(::stat(dir.File("client.key").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+}
+
 TEST(MakeCertsTest, RejectsBadArguments) {
   TempDir dir;
   EXPECT_NE(MakeCerts(dir.path(), {"--days", "0"}), 0);
@@ -182,6 +207,9 @@ TEST(MakeCertsTest, RejectsBadArguments) {
   EXPECT_NE(MakeCerts(dir.path(), {"--dns", "bad name"}), 0);
   EXPECT_NE(MakeCerts(dir.path(), {"--ip", "localhost"}), 0);
   EXPECT_NE(MakeCerts(dir.path(), {"--color"}), 0);
+  EXPECT_NE(MakeCerts(dir.path(), {"--client"}), 0);
+  EXPECT_NE(MakeCerts(dir.path(), {"--client", "CN=x,O=y"}), 0);
+  EXPECT_NE(MakeCerts(dir.path(), {"--client", "a/b"}), 0);
   EXPECT_FALSE(std::filesystem::exists(dir.File("tls.crt")));
 }
 

@@ -9,7 +9,10 @@ std::string Usage() {
          "  hyperplace serve [--config FILE] [--kubeconfig FILE]\n"
          "                   [--extender-listen HOST:PORT]   (default 0.0.0.0:8888, plain HTTP)\n"
          "                   [--webhook-listen HOST:PORT]    (default 0.0.0.0:8443, HTTPS)\n"
-         "                   [--tls-cert-file FILE --tls-private-key-file FILE]\n"
+         "                   [--tls-cert-file FILE --tls-private-key-file FILE]   (webhook)\n"
+         "                   [--extender-tls-cert-file FILE --extender-tls-private-key-file FILE]\n"
+         "                   [--extender-client-ca-file FILE]   (callers need a certificate of "
+         "it)\n"
          "                   [--log-level debug|info|warn|error]\n"
          "  hyperplace check-config FILE   validate and print the effective configuration\n"
          "  hyperplace version\n";
@@ -45,6 +48,9 @@ StatusOr<Command> ParseCommandLine(const std::vector<std::string>& args) {
       {"--webhook-listen", &f.webhook_listen},
       {"--tls-cert-file", &f.tls_cert_file},
       {"--tls-private-key-file", &f.tls_private_key_file},
+      {"--extender-tls-cert-file", &f.extender_tls_cert_file},
+      {"--extender-tls-private-key-file", &f.extender_tls_private_key_file},
+      {"--extender-client-ca-file", &f.extender_client_ca_file},
       {"--log-level", &f.log_level},
   };
   for (std::size_t i = 1; i < args.size(); ++i) {
@@ -67,6 +73,10 @@ StatusOr<Command> ParseCommandLine(const std::vector<std::string>& args) {
   }
   if (f.tls_cert_file.empty() != f.tls_private_key_file.empty()) {
     return InvalidArgument("--tls-cert-file and --tls-private-key-file go together");
+  }
+  if (f.extender_tls_cert_file.empty() != f.extender_tls_private_key_file.empty()) {
+    return InvalidArgument(
+        "--extender-tls-cert-file and --extender-tls-private-key-file go together");
   }
   return cmd;
 }
@@ -96,6 +106,14 @@ StatusOr<Config> EffectiveConfig(const ServeFlags& flags) {
   if (!flags.tls_cert_file.empty()) {
     config.webhook.tls_cert_file = flags.tls_cert_file;
     config.webhook.tls_private_key_file = flags.tls_private_key_file;
+  }
+  if (!flags.extender_tls_cert_file.empty()) {
+    config.extender.tls_cert_file = flags.extender_tls_cert_file;
+    config.extender.tls_private_key_file = flags.extender_tls_private_key_file;
+  }
+  // Alone, it adds client authentication to a certificate from the file (validated below).
+  if (!flags.extender_client_ca_file.empty()) {
+    config.extender.client_ca_file = flags.extender_client_ca_file;
   }
   if (!flags.log_level.empty()) {
     static const std::map<std::string, LogLevel> kLevels = {{"debug", LogLevel::kDebug},

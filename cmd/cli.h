@@ -3,6 +3,8 @@
 //   hyperplace serve [--config FILE] [--kubeconfig FILE] [--extender-listen HOST:PORT]
 //                    [--webhook-listen HOST:PORT] [--tls-cert-file FILE --tls-private-key-file
 //                    FILE]
+//                    [--extender-tls-cert-file FILE --extender-tls-private-key-file FILE]
+//                    [--extender-client-ca-file FILE]
 //                    [--log-level debug|info|warn|error]
 //   hyperplace check-config FILE
 //   hyperplace version
@@ -23,6 +25,9 @@ struct ServeFlags {
   std::string webhook_listen;
   std::string tls_cert_file;
   std::string tls_private_key_file;
+  std::string extender_tls_cert_file;
+  std::string extender_tls_private_key_file;
+  std::string extender_client_ca_file;
   std::string log_level;
 };
 

@@ -32,6 +32,8 @@ TEST(CommandLineTest, MistakesAreNamed) {
       {{"serve", "--config"}, "--config needs a value"},
       {{"serve", "--config="}, "--config needs a non-empty value"},
       {{"serve", "--tls-cert-file", "a"}, "go together"},
+      {{"serve", "--extender-tls-private-key-file", "a"},
+       "--extender-tls-cert-file and --extender-tls-private-key-file go together"},
       {{"check-config"}, "exactly one FILE"},
       {{"version", "x"}, "no arguments"},
   };
@@ -78,6 +80,43 @@ TEST(EffectiveConfigTest, FlagsOverrideTheFile) {
   EXPECT_EQ(overridden->extender.listen, "127.0.0.1:7001");
   EXPECT_EQ(overridden->log.level, LogLevel::kError);
   std::remove(path.c_str());
+}
+
+TEST(EffectiveConfigTest, ExtenderTlsFlagsOverrideTheFile) {
+  auto cmd = ParseCommandLine({"serve", "--extender-tls-cert-file", "e.crt",
+                               "--extender-tls-private-key-file=e.key", "--extender-client-ca-file",
+                               "ca.crt"});
+  ASSERT_TRUE(cmd.ok()) << cmd.status().message();
+  auto config = EffectiveConfig(cmd->serve);
+  ASSERT_TRUE(config.ok()) << config.status().message();
+  EXPECT_EQ(config->extender.tls_cert_file, "e.crt");
+  EXPECT_EQ(config->extender.tls_private_key_file, "e.key");
+  EXPECT_EQ(config->extender.client_ca_file, "ca.crt");
+  // The webhook's certificate is its own.
+  EXPECT_EQ(config->webhook.tls_cert_file, "");
+
+  std::string path = ::testing::TempDir() + "/hyperplace-cli-tls-test.yaml";
+  {
+    std::ofstream out(path);
+    out << "extender:\n  tlsCertFile: f.crt\n  tlsPrivateKeyFile: f.key\n";
+  }
+  ServeFlags flags;
+  flags.config_file = path;
+  flags.extender_client_ca_file = "ca.crt";  // adds client authentication to the file's pair
+  auto combined = EffectiveConfig(flags);
+  ASSERT_TRUE(combined.ok()) << combined.status().message();
+  EXPECT_EQ(combined->extender.tls_cert_file, "f.crt");
+  EXPECT_EQ(combined->extender.client_ca_file, "ca.crt");
+  std::remove(path.c_str());
+
+  // Without any certificate the client CA would authenticate nothing: refused.
+  ServeFlags ca_only;
+  ca_only.extender_client_ca_file = "ca.crt";
+  auto refused = EffectiveConfig(ca_only);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().message(),
+            "extender.clientCAFile: needs TLS: set extender.tlsCertFile and "
+            "extender.tlsPrivateKeyFile too");
 }
 
 TEST(EffectiveConfigTest, BadFlagValuesAreAllReported) {

@@ -5,7 +5,10 @@
 #include <chrono>
 #include <cstdlib>
 #include <memory>
+#include <string>
+#include <utility>
 
+#include "certs/tls_reloader.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/process_metrics.h"
@@ -28,6 +31,52 @@
 #endif
 
 namespace hyperplace::cli {
+namespace {
+
+// GET /healthz, /readyz (the extender's cache has synced) and /metrics: on the extender listener,
+// and on the plain health listener for callers without a client certificate.
+void RegisterHealth(net::HttpServer& server, std::shared_ptr<extender::MemoryState> state,
+                    metrics::Registry& registry) {
+  server.Handle("GET", "/healthz", [](const net::Request&, net::Response& res) {
+    res.content_type = "text/plain; charset=utf-8";
+    res.body = "ok\n";
+  });
+  server.Handle("GET", "/readyz", [state](const net::Request&, net::Response& res) {
+    res.content_type = "text/plain; charset=utf-8";
+    if (state->Ready()) {
+      res.body = "ok\n";
+    } else {
+      res.status = 503;
+      res.body = "cache not synced\n";
+    }
+  });
+  server.Handle("GET", "/metrics", [&registry](const net::Request&, net::Response& res) {
+    res.content_type = metrics::Registry::kContentType;
+    res.body = registry.Render();
+  });
+}
+
+// The extender listener's TLS (DESIGN §2.1): none without a certificate; with a client CA, only
+// callers holding a certificate it signed complete the handshake, so no one else reaches /bind.
+StatusOr<std::unique_ptr<certs::TlsReloader>> ExtenderTls(const ExtenderConfig& e,
+                                                          metrics::Registry& registry) {
+  if (e.tls_cert_file.empty()) return std::unique_ptr<certs::TlsReloader>();
+  certs::TlsReloaderOptions tls;
+  tls.name = "extender";
+  tls.cert_file = e.tls_cert_file;
+  tls.key_file = e.tls_private_key_file;
+  tls.client_ca_file = e.client_ca_file;
+  tls.reload_interval = e.cert_reload_interval;
+  return certs::TlsReloader::Create(std::move(tls), &registry);
+}
+
+std::string ExtenderTlsMode(const ExtenderConfig& e) {
+  if (e.tls_cert_file.empty()) return "off (plain HTTP)";
+  if (e.client_ca_file.empty()) return "on, no client certificates asked for";
+  return "on, client certificates of " + e.client_ca_file + " required";
+}
+
+}  // namespace
 
 int Serve(const Config& config, const ServeFlags& flags) {
   log::Configure(config.log.level, config.log.format);
@@ -59,6 +108,20 @@ int Serve(const Config& config, const ServeFlags& flags) {
                 {"version", "json_kernel"})
       .With({HYPERPLACE_VERSION, extender::DecoderKernel()})
       .Set(1);
+
+  // Certificates first: a bad one stops the start before anything runs.
+  StatusOr<std::unique_ptr<certs::TlsReloader>> extender_tls =
+      ExtenderTls(config.extender, registry);
+  if (!extender_tls.ok()) {
+    HP_LOG(kError, "cannot load the extender's TLS files",
+           {{"error", extender_tls.status().message()}});
+    return 1;
+  }
+  if (*extender_tls && config.extender.client_ca_file.empty()) {
+    HP_LOG(kWarn,
+           "extender TLS without extender.clientCAFile: any caller that reaches the port can "
+           "call /bind");
+  }
 
   scoring::Policy policy = extender::MakePolicy(config);
   auto state = std::make_shared<extender::MemoryState>(policy);
@@ -117,28 +180,13 @@ int Serve(const Config& config, const ServeFlags& flags) {
   options.on_event = [](std::string_view event, std::string_view detail) {
     HP_LOG(kWarn, "http", {{"server", "extender"}, {"event", event}, {"detail", detail}});
   };
+  if (*extender_tls) options.tls = (*extender_tls)->Source();
   net::HttpServer server(std::move(options));
   extender::Extender extender(policy, state, registry, groups, binds, config.extender.bind_wait);
   extender.Register(server);
   extender::Binder binder(client, state, groups, config.kube, registry, binds);
   binder.Register(server);
-  server.Handle("GET", "/healthz", [](const net::Request&, net::Response& res) {
-    res.content_type = "text/plain; charset=utf-8";
-    res.body = "ok\n";
-  });
-  server.Handle("GET", "/readyz", [state](const net::Request&, net::Response& res) {
-    res.content_type = "text/plain; charset=utf-8";
-    if (state->Ready()) {
-      res.body = "ok\n";
-    } else {
-      res.status = 503;
-      res.body = "cache not synced\n";
-    }
-  });
-  server.Handle("GET", "/metrics", [&registry](const net::Request&, net::Response& res) {
-    res.content_type = metrics::Registry::kContentType;
-    res.body = registry.Render();
-  });
+  RegisterHealth(server, state, registry);
 
   auto address = ParseHostPort(config.extender.listen);
   if (!address.ok()) {
@@ -152,6 +200,35 @@ int Serve(const Config& config, const ServeFlags& flags) {
   if (Status st = server.Start(); !st.ok()) {
     HP_LOG(kError, "cannot start", {{"server", "extender"}, {"error", st.message()}});
     return 1;
+  }
+  if (*extender_tls) (*extender_tls)->StartWatching();
+
+  // The health listener: plain HTTP, GETs only.
+  std::unique_ptr<net::HttpMetrics> health_metrics;
+  std::unique_ptr<net::HttpServer> health;
+  if (!config.extender.health_listen.empty()) {
+    health_metrics = std::make_unique<net::HttpMetrics>(
+        registry, "health", std::vector<std::string>{"/healthz", "/readyz", "/metrics"});
+    net::ServerOptions health_options;
+    health_options.limits = config.extender.server;
+    // Open to any caller (networkpolicy.yaml): small limits, so a flood here stays here.
+    health_options.limits.threads = 2;
+    health_options.limits.max_body_bytes = 4096;
+    health_options.limits.max_connections = 64;
+    health_options.limits.max_in_flight = 16;
+    health_options.observer = health_metrics->Observer();
+    health = std::make_unique<net::HttpServer>(std::move(health_options));
+    RegisterHealth(*health, state, registry);
+    StatusOr<HostPort> health_address = ParseHostPort(config.extender.health_listen);
+    Status st = health_address.ok() ? health->Listen(*health_address) : health_address.status();
+    if (st.ok()) st = health->Start();
+    if (!st.ok()) {
+      HP_LOG(kError, "cannot listen", {{"server", "health"}, {"error", st.message()}});
+      server.Shutdown(std::chrono::milliseconds(0));
+      return 1;
+    }
+    HP_LOG(kInfo, "health listening",
+           {{"address", health_address->host + ":" + std::to_string(health->port())}});
   }
   // The webhook (HTTPS): on when a certificate is configured (flag or webhook.tlsCertFile).
   std::unique_ptr<webhook::Service> hook;
@@ -171,6 +248,7 @@ int Serve(const Config& config, const ServeFlags& flags) {
     if (Status st = hook->Start(); !st.ok()) {
       HP_LOG(kError, "cannot start the webhook", {{"error", st.message()}});
       server.Shutdown(std::chrono::milliseconds(0));
+      if (health) health->Shutdown(std::chrono::milliseconds(0));
       return 1;
     }
     HP_LOG(kInfo, "webhook Kueue catalog",
@@ -180,6 +258,7 @@ int Serve(const Config& config, const ServeFlags& flags) {
   HP_LOG(kInfo, "extender listening",
          {{"address", address->host + ":" + std::to_string(server.port())},
           {"threads", config.extender.server.threads},
+          {"tls", ExtenderTlsMode(config.extender)},
           {"json_kernel", extender::DecoderKernel()},
           {"api_server", client ? client->server() : "none: full-node requests only, no binds"}});
 
@@ -188,6 +267,8 @@ int Serve(const Config& config, const ServeFlags& flags) {
   HP_LOG(kInfo, "shutting down: draining in-flight requests", {{"signal", received}});
   if (hook) hook->Shutdown(std::chrono::milliseconds(10000));
   server.Shutdown(std::chrono::milliseconds(10000));
+  if (health) health->Shutdown(std::chrono::milliseconds(1000));
+  if (*extender_tls) (*extender_tls)->StopWatching();
   if (watched_catalog) watched_catalog->Stop();
   if (cache) cache->Stop();
   if (client) client->CancelAll();

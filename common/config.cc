@@ -754,6 +754,11 @@ void DecodeWeights(MapDecoder& m, ScoreWeights& w) {
 
 void DecodeExtender(MapDecoder& m, ExtenderConfig& e) {
   m.String("listen", e.listen);
+  m.String("tlsCertFile", e.tls_cert_file);
+  m.String("tlsPrivateKeyFile", e.tls_private_key_file);
+  m.String("clientCAFile", e.client_ca_file);
+  m.Duration("certReloadInterval", kCertReloadIntervalRange, e.cert_reload_interval);
+  m.String("healthListen", e.health_listen);
   m.Section("server", [&](MapDecoder& s) { DecodeServer(s, e.server); });
   m.Duration("bindWait", kBindWaitRange, e.bind_wait);
   m.Enum<DensityStrategy>("strategy", kStrategyNames, e.strategy);
@@ -945,9 +950,57 @@ void ValidateServer(const ServerLimits& s, const std::string& server, Errors& er
   CheckRange(errors, ChildPath(server, "maxInFlight"), s.max_in_flight, kInFlightRange);
 }
 
-void ValidateExtender(const ExtenderConfig& e, const std::string& path, Errors& errors) {
+// Two listeners on one port: same port and the same host, or either on every address.
+bool SameListener(const std::string& a, const std::string& b) {
+  StatusOr<HostPort> x = ParseHostPort(a);
+  StatusOr<HostPort> y = ParseHostPort(b);
+  if (!x.ok() || !y.ok() || x->port == 0 || x->port != y->port) return false;
+  auto wildcard = [](const std::string& host) { return host == "0.0.0.0" || host == "::"; };
+  return x->host == y->host || wildcard(x->host) || wildcard(y->host);
+}
+
+// A certificate and its key go together (the webhook's and the extender's).
+void ValidatePair(const std::string& cert, const std::string& key, const std::string& path,
+                  Errors& errors) {
+  const std::string cert_path = ChildPath(path, "tlsCertFile");
+  const std::string key_path = ChildPath(path, "tlsPrivateKeyFile");
+  if (!cert.empty() && key.empty()) {
+    AddError(errors, key_path, "must be set when " + cert_path + " is set");
+  }
+  if (cert.empty() && !key.empty()) {
+    AddError(errors, cert_path, "must be set when " + key_path + " is set");
+  }
+}
+
+void ValidateExtender(const Config& config, const std::string& path, Errors& errors) {
+  const ExtenderConfig& e = config.extender;
   StatusOr<HostPort> listen = ParseHostPort(e.listen);
   if (!listen.ok()) AddError(errors, ChildPath(path, "listen"), listen.status().message());
+
+  ValidatePair(e.tls_cert_file, e.tls_private_key_file, path, errors);
+  if (!e.client_ca_file.empty() && e.tls_cert_file.empty()) {
+    // Client certificates are a TLS feature: without a serving certificate the listener is plain
+    // HTTP and the CA would silently authenticate nothing.
+    AddError(errors, ChildPath(path, "clientCAFile"),
+             "needs TLS: set " + ChildPath(path, "tlsCertFile") + " and " +
+                 ChildPath(path, "tlsPrivateKeyFile") + " too");
+  }
+  CheckRange(errors, ChildPath(path, "certReloadInterval"), e.cert_reload_interval,
+             kCertReloadIntervalRange);
+  if (!e.health_listen.empty()) {
+    const std::string health = ChildPath(path, "healthListen");
+    StatusOr<HostPort> address = ParseHostPort(e.health_listen);
+    if (!address.ok()) AddError(errors, health, address.status().message());
+    const std::pair<std::string, std::string> others[] = {
+        {ChildPath(path, "listen"), e.listen}, {"webhook.listen", config.webhook.listen}};
+    for (const auto& [other_path, other] : others) {
+      if (address.ok() && SameListener(e.health_listen, other)) {
+        AddError(errors, health,
+                 "must not use the port of " + other_path + " (both " + Quote(e.health_listen) +
+                     " and " + Quote(other) + ")");
+      }
+    }
+  }
 
   ValidateServer(e.server, ChildPath(path, "server"), errors);
   CheckRange(errors, ChildPath(path, "bindWait"), e.bind_wait, kBindWaitRange);
@@ -1134,15 +1187,6 @@ void CheckNameList(Errors& errors, const std::string& path, const std::vector<st
   }
 }
 
-// Two listeners on one port: same port and the same host, or either on every address.
-bool SameListener(const std::string& a, const std::string& b) {
-  StatusOr<HostPort> x = ParseHostPort(a);
-  StatusOr<HostPort> y = ParseHostPort(b);
-  if (!x.ok() || !y.ok() || x->port == 0 || x->port != y->port) return false;
-  auto wildcard = [](const std::string& host) { return host == "0.0.0.0" || host == "::"; };
-  return x->host == y->host || wildcard(x->host) || wildcard(y->host);
-}
-
 void ValidateWebhook(const Config& config, const std::string& path, Errors& errors) {
   const WebhookConfig& w = config.webhook;
   auto at = [&](std::string_view key) { return ChildPath(path, key); };
@@ -1155,12 +1199,7 @@ void ValidateWebhook(const Config& config, const std::string& path, Errors& erro
              "must not use the port of extender.listen (both " + Quote(w.listen) + " and " +
                  Quote(config.extender.listen) + ")");
   }
-  if (!w.tls_cert_file.empty() && w.tls_private_key_file.empty()) {
-    AddError(errors, at("tlsPrivateKeyFile"), "must be set when " + at("tlsCertFile") + " is set");
-  }
-  if (w.tls_cert_file.empty() && !w.tls_private_key_file.empty()) {
-    AddError(errors, at("tlsCertFile"), "must be set when " + at("tlsPrivateKeyFile") + " is set");
-  }
+  ValidatePair(w.tls_cert_file, w.tls_private_key_file, path, errors);
   CheckRange(errors, at("certReloadInterval"), w.cert_reload_interval, kCertReloadIntervalRange);
   ValidateServer(w.server, at("server"), errors);
 
@@ -1367,7 +1406,7 @@ StatusOr<Config> LoadConfigFile(const std::string& path) {
 
 std::vector<std::string> ValidateConfig(const Config& config) {
   Errors errors;
-  ValidateExtender(config.extender, "extender", errors);
+  ValidateExtender(config, "extender", errors);
   ValidateWebhook(config, "webhook", errors);
   ValidateCluster(config.cluster, "cluster", errors);
   ValidateKube(config.kube, "kube", errors);
@@ -1386,6 +1425,11 @@ std::string ConfigToYaml(const Config& config) {
 
   out << YAML::Key << "extender" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "listen" << YAML::Value << e.listen;
+  out << YAML::Key << "tlsCertFile" << YAML::Value << e.tls_cert_file;
+  out << YAML::Key << "tlsPrivateKeyFile" << YAML::Value << e.tls_private_key_file;
+  out << YAML::Key << "clientCAFile" << YAML::Value << e.client_ca_file;
+  out << YAML::Key << "certReloadInterval" << YAML::Value << FormatDuration(e.cert_reload_interval);
+  out << YAML::Key << "healthListen" << YAML::Value << e.health_listen;
   out << YAML::Key << "server" << YAML::Value;
   EmitServer(out, e.server);
   out << YAML::Key << "bindWait" << YAML::Value << FormatDuration(e.bind_wait);

@@ -61,6 +61,19 @@ struct ScoreWeights {
 
 struct ExtenderConfig {
   std::string listen = "0.0.0.0:8888";
+  // TLS for the extender listener (PEM files, e.g. a mounted Secret): both empty, plain HTTP
+  // (for development on loopback). The --extender-tls-* flags override them.
+  std::string tls_cert_file;
+  std::string tls_private_key_file;
+  // With TLS: the CA certificates (PEM) a caller's client certificate must chain to. A caller
+  // without such a certificate fails the TLS handshake and never reaches /bind (DESIGN §2.1).
+  // Empty: TLS without client authentication.
+  std::string client_ca_file;
+  // How often the certificate, key and client CA files are checked for a change.
+  std::chrono::milliseconds cert_reload_interval{10000};
+  // A plain-HTTP listener serving only GET /healthz, /readyz and /metrics, for callers that
+  // present no client certificate (kubelet probes, Prometheus). Empty: off.
+  std::string health_listen;
   ServerLimits server;
   // kube-scheduler binds in the background and starts the next pod's scheduling cycle at once,
   // so the next /filter can arrive before the previous pod's /bind. A /filter first waits up to

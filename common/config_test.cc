@@ -30,6 +30,11 @@ void ExpectSameConfig(const Config& a, const Config& b) {
   const ExtenderConfig& ea = a.extender;
   const ExtenderConfig& eb = b.extender;
   EXPECT_EQ(ea.listen, eb.listen);
+  EXPECT_EQ(ea.tls_cert_file, eb.tls_cert_file);
+  EXPECT_EQ(ea.tls_private_key_file, eb.tls_private_key_file);
+  EXPECT_EQ(ea.client_ca_file, eb.client_ca_file);
+  EXPECT_EQ(ea.cert_reload_interval, eb.cert_reload_interval);
+  EXPECT_EQ(ea.health_listen, eb.health_listen);
   EXPECT_EQ(ea.server.max_body_bytes, eb.server.max_body_bytes);
   EXPECT_EQ(ea.server.max_header_bytes, eb.server.max_header_bytes);
   EXPECT_EQ(ea.server.read_timeout, eb.server.read_timeout);
@@ -118,6 +123,11 @@ void ExpectSameConfig(const Config& a, const Config& b) {
 Config CustomConfig() {
   Config c;
   c.extender.listen = "[::1]:9999";
+  c.extender.tls_cert_file = "/etc/hyperplace/extender-tls/tls.crt";
+  c.extender.tls_private_key_file = "extender: key";
+  c.extender.client_ca_file = "/etc/hyperplace/scheduler-ca/ca.crt";
+  c.extender.cert_reload_interval = milliseconds(1000);
+  c.extender.health_listen = "0.0.0.0:8080";
   c.extender.server.max_body_bytes = 1536;
   c.extender.server.max_header_bytes = 1024 * 1024;
   c.extender.server.read_timeout = milliseconds(1500);
@@ -852,6 +862,9 @@ TEST(ConfigTest, ConfigToYamlWritesEveryField) {
   std::string yaml = ConfigToYaml(Config{});
   for (const char* field : {"extender:",
                             "listen: 0.0.0.0:8888",
+                            "tlsCertFile:",
+                            "clientCAFile:",
+                            "healthListen:",
                             "maxBodyBytes: 67108864",
                             "maxHeaderBytes: 16384",
                             "readTimeout: 4s",
@@ -1218,6 +1231,105 @@ TEST(ConfigTest, ValidateConfigChecksWebhookRules) {
        {"webhook.teamMaxPriorityClass[\"" + std::string(52, 't') +
         "\"]: team name makes the namespace \"hyperpod-ns-" + std::string(52, 't') +
         "\" longer than 63 characters"}},
+  };
+  for (const Case& c : kCases) {
+    SCOPED_TRACE(c.name);
+    Config config;
+    c.mutate(config);
+    EXPECT_EQ(ValidateConfig(config), c.errors);
+  }
+}
+
+TEST(ConfigTest, ExtenderTlsFieldsOverrideDefaults) {
+  StatusOr<Config> config = ParseConfig(R"(
+extender:
+  tlsCertFile: /etc/hyperplace/tls/tls.crt
+  tlsPrivateKeyFile: /etc/hyperplace/tls/tls.key
+  clientCAFile: /etc/hyperplace/tls/ca.crt
+  certReloadInterval: 1m
+  healthListen: 0.0.0.0:8080
+)");
+  ASSERT_TRUE(config.ok()) << config.status().message();
+  const ExtenderConfig& e = config->extender;
+  EXPECT_EQ(e.tls_cert_file, "/etc/hyperplace/tls/tls.crt");
+  EXPECT_EQ(e.tls_private_key_file, "/etc/hyperplace/tls/tls.key");
+  EXPECT_EQ(e.client_ca_file, "/etc/hyperplace/tls/ca.crt");
+  EXPECT_EQ(e.cert_reload_interval, milliseconds(60000));
+  EXPECT_EQ(e.health_listen, "0.0.0.0:8080");
+  // The webhook's files stay unset: the two listeners are configured apart.
+  EXPECT_EQ(config->webhook.tls_cert_file, "");
+  // Plain HTTP, no client CA, no health listener by default (DESIGN §4).
+  EXPECT_EQ(ExtenderConfig{}.tls_cert_file, "");
+  EXPECT_EQ(ExtenderConfig{}.client_ca_file, "");
+  EXPECT_EQ(ExtenderConfig{}.health_listen, "");
+  EXPECT_EQ(ErrorLines("extender: {certReloadInterval: 500ms}"),
+            std::vector<std::string>{
+                "extender.certReloadInterval: must be between 1s and 1h (got 500ms)"});
+  EXPECT_EQ(ErrorLines("extender: {clientCaFile: ca.crt}"),
+            std::vector<std::string>{"extender.clientCaFile: unknown field"});
+}
+
+TEST(ConfigTest, ValidateConfigChecksExtenderTlsRules) {
+  struct Case {
+    const char* name;
+    void (*mutate)(Config&);
+    std::vector<std::string> errors;
+  };
+  const Case kCases[] = {
+      {"certificate and key",
+       [](Config& c) {
+         c.extender.tls_cert_file = "tls.crt";
+         c.extender.tls_private_key_file = "tls.key";
+       },
+       {}},
+      {"certificate, key and client CA",
+       [](Config& c) {
+         c.extender.tls_cert_file = "tls.crt";
+         c.extender.tls_private_key_file = "tls.key";
+         c.extender.client_ca_file = "ca.crt";
+       },
+       {}},
+      {"certificate without key",
+       [](Config& c) { c.extender.tls_cert_file = "tls.crt"; },
+       {"extender.tlsPrivateKeyFile: must be set when extender.tlsCertFile is set"}},
+      {"key without certificate",
+       [](Config& c) { c.extender.tls_private_key_file = "tls.key"; },
+       {"extender.tlsCertFile: must be set when extender.tlsPrivateKeyFile is set"}},
+      {"client CA without certificate",
+       [](Config& c) { c.extender.client_ca_file = "ca.crt"; },
+       {"extender.clientCAFile: needs TLS: set extender.tlsCertFile and "
+        "extender.tlsPrivateKeyFile too"}},
+      {"client CA and key without certificate",
+       [](Config& c) {
+         c.extender.client_ca_file = "ca.crt";
+         c.extender.tls_private_key_file = "tls.key";
+       },
+       {"extender.tlsCertFile: must be set when extender.tlsPrivateKeyFile is set",
+        "extender.clientCAFile: needs TLS: set extender.tlsCertFile and "
+        "extender.tlsPrivateKeyFile too"}},
+      {"the webhook's certificate does not make the extender TLS",
+       [](Config& c) {
+         c.webhook.tls_cert_file = "tls.crt";
+         c.webhook.tls_private_key_file = "tls.key";
+         c.extender.client_ca_file = "ca.crt";
+       },
+       {"extender.clientCAFile: needs TLS: set extender.tlsCertFile and "
+        "extender.tlsPrivateKeyFile too"}},
+      {"reload interval set in code",
+       [](Config& c) { c.extender.cert_reload_interval = milliseconds(0); },
+       {"extender.certReloadInterval: must be between 1s and 1h (got 0s)"}},
+      {"health listener", [](Config& c) { c.extender.health_listen = "0.0.0.0:8080"; }, {}},
+      {"bad health listener",
+       [](Config& c) { c.extender.health_listen = "8080"; },
+       {R"(extender.healthListen: invalid address "8080": missing port (expected HOST:PORT))"}},
+      {"health listener on the extender's port",
+       [](Config& c) { c.extender.health_listen = "127.0.0.1:8888"; },
+       {R"(extender.healthListen: must not use the port of extender.listen (both )"
+        R"("127.0.0.1:8888" and "0.0.0.0:8888"))"}},
+      {"health listener on the webhook's port",
+       [](Config& c) { c.extender.health_listen = "0.0.0.0:8443"; },
+       {R"(extender.healthListen: must not use the port of webhook.listen (both "0.0.0.0:8443" )"
+        R"(and "0.0.0.0:8443"))"}},
   };
   for (const Case& c : kCases) {
     SCOPED_TRACE(c.name);

@@ -10,6 +10,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -109,15 +110,20 @@ func freePort(t testing.TB) int {
 // The hyperplace process.
 
 type hyperplaceProc struct {
-	t      testing.TB
-	c      *harness.Cluster
-	name   string // process name: its log is <name>.log in the cluster's log folder
-	bin    string
-	port   int
-	args   []string
-	URL    string // http://127.0.0.1:<port>, the extender
-	proc   *harness.Process
-	starts int
+	t    testing.TB
+	c    *harness.Cluster
+	name string // process name: its log is <name>.log in the cluster's log folder
+	bin  string
+	port int
+	args []string
+	URL  string // the extender: https://127.0.0.1:<port> with withExtenderTLS, else http://
+	// HTTP is the client for URL: with withExtenderTLS it verifies hyperplace against the cluster
+	// CA and presents the scheduler's client certificate.
+	HTTP *http.Client
+	// SchedulerTLS: the files kube-scheduler's tlsConfig uses for this extender; nil: plain HTTP.
+	SchedulerTLS *extenderTLS
+	proc         *harness.Process
+	starts       int
 	// The webhook face (when started with withWebhook): https://127.0.0.1:<port>, serving a
 	// certificate of the cluster CA for IP 127.0.0.1.
 	WebhookURL string
@@ -125,6 +131,53 @@ type hyperplaceProc struct {
 
 // withWebhook turns hyperplace's webhook listener on (a certificate issued by the cluster CA).
 const withWebhook = "--with-webhook"
+
+// withExtenderTLS serves the extender as the manifests ship it: HTTPS (a certificate of the
+// cluster CA for 127.0.0.1) accepting only clients with a certificate of the extender's own
+// client CA, made at start.
+const withExtenderTLS = "--with-extender-tls"
+
+// extenderTLS is one TLS extender's client side.
+type extenderTLS struct {
+	CertFile, KeyFile string      // kube-scheduler's client certificate (clientAuth) and key
+	CAFile            string      // verifies hyperplace's serving certificate (the cluster CA)
+	ClientCA          *harness.CA // the CA hyperplace accepts callers of
+}
+
+// Client is an HTTP client presenting the client certificate.
+func (x *extenderTLS) Client(t testing.TB, serverCAs *x509.CertPool) *http.Client {
+	t.Helper()
+	cert, err := tls.LoadX509KeyPair(x.CertFile, x.KeyFile)
+	if err != nil {
+		t.Fatalf("extender client certificate: %v", err)
+	}
+	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: serverCAs, Certificates: []tls.Certificate{cert}},
+	}}
+}
+
+// startExtenderTLS makes the extender's certificates in dir and returns the flags that turn TLS
+// with client certificates on.
+func startExtenderTLS(t testing.TB, c *harness.Cluster, dir string) (*extenderTLS, []string) {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	clientCA, err := harness.NewCA(dir, "hyperplace-e2e-scheduler-ca")
+	if err != nil {
+		t.Fatalf("extender client CA: %v", err)
+	}
+	cert, key, err := c.CA.Issue(dir, "extender", []string{"localhost"}, []net.IP{net.ParseIP("127.0.0.1")})
+	if err != nil {
+		t.Fatalf("extender serving certificate: %v", err)
+	}
+	x := &extenderTLS{CAFile: c.CA.CertPath, ClientCA: clientCA}
+	if x.CertFile, x.KeyFile, err = clientCA.IssueClient(dir, "kube-scheduler"); err != nil {
+		t.Fatalf("scheduler client certificate: %v", err)
+	}
+	return x, []string{"--extender-tls-cert-file", cert, "--extender-tls-private-key-file", key,
+		"--extender-client-ca-file", clientCA.CertPath}
+}
 
 // startHyperplace runs `hyperplace serve` as the hyperplace token user (whose rights come only
 // from manifests/rbac.yaml) on a fixed loopback port, and waits for /readyz (of the webhook too
@@ -140,11 +193,20 @@ func startHyperplaceAs(t testing.TB, c *harness.Cluster, name string, extraArgs 
 	t.Helper()
 	h := &hyperplaceProc{t: t, c: c, name: name, bin: hyperplaceBinary(t), port: freePort(t)}
 	h.URL = fmt.Sprintf("http://127.0.0.1:%d", h.port)
+	h.HTTP = &http.Client{Timeout: 10 * time.Second}
 	h.args = []string{"serve",
 		"--kubeconfig", c.KubeconfigPath(harness.UserHyperplace),
 		"--extender-listen", fmt.Sprintf("127.0.0.1:%d", h.port),
 	}
 	for _, a := range extraArgs {
+		if a == withExtenderTLS {
+			var flags []string
+			h.SchedulerTLS, flags = startExtenderTLS(t, c, filepath.Join(c.Dir, name+"-extender-tls"))
+			h.args = append(h.args, flags...)
+			h.URL = fmt.Sprintf("https://127.0.0.1:%d", h.port)
+			h.HTTP = h.SchedulerTLS.Client(t, c.CA.Pool)
+			continue
+		}
 		if a != withWebhook {
 			h.args = append(h.args, a)
 			continue
@@ -172,7 +234,7 @@ func (h *hyperplaceProc) Start() {
 	h.starts++
 	began := time.Now()
 	h.proc = h.c.StartProcess(h.name, h.bin, h.args, nil)
-	if err := h.waitReady(h.URL+"/readyz", &http.Client{Timeout: 2 * time.Second}, 90*time.Second); err != nil {
+	if err := h.waitReady(h.URL+"/readyz", h.HTTP, 90*time.Second); err != nil {
 		h.t.Fatalf("hyperplace: %v", err)
 	}
 	if h.WebhookURL != "" {
@@ -213,7 +275,7 @@ func (h *hyperplaceProc) Kill() { h.proc.Kill() }
 // Metrics scrapes /metrics.
 func (h *hyperplaceProc) Metrics(t testing.TB) metricSet {
 	t.Helper()
-	m, err := scrape(http.DefaultClient, h.URL+"/metrics")
+	m, err := scrape(h.HTTP, h.URL+"/metrics")
 	if err != nil {
 		t.Fatalf("hyperplace /metrics: %v", err)
 	}
@@ -374,10 +436,13 @@ func (h histogram) Mean() float64 {
 // kube-scheduler configuration derived from manifests/scheduler-config.yaml.
 
 // schedulerConfigFromManifest reads manifests/scheduler-config.yaml, checks that it registers
-// hyperplace the way DESIGN §4 says (names mode, filter + prioritize + bind, every node scored),
-// points the extender at url and turns leader election off (one scheduler, no lease wait).
-// mutate, if given, edits the (single) extender entry.
-func schedulerConfigFromManifest(t testing.TB, url string, mutate func(ext map[string]any)) string {
+// hyperplace the way DESIGN §4 says (names mode, filter + prioritize + bind, every node scored,
+// HTTPS with a client certificate, profile hyperplace), points the extender at url with the
+// client files of x (nil: plain HTTP, for the test proxies), names the profile
+// default-scheduler (this cluster has no other scheduler, and the scenarios' pods name none) and
+// turns leader election off (one scheduler, no lease wait). mutate, if given, edits the (single)
+// extender entry.
+func schedulerConfigFromManifest(t testing.TB, url string, x *extenderTLS, mutate func(ext map[string]any)) string {
 	t.Helper()
 	raw, err := os.ReadFile(repoPath("manifests", "scheduler-config.yaml"))
 	if err != nil {
@@ -409,7 +474,35 @@ func schedulerConfigFromManifest(t testing.TB, url string, mutate func(ext map[s
 	if w, _ := ext["weight"].(float64); w <= 0 {
 		t.Errorf("manifests/scheduler-config.yaml: extenders[0].weight = %v, want > 0", ext["weight"])
 	}
+	// The shipped default is the authenticated extender (DESIGN §2.1).
+	if u, _ := ext["urlPrefix"].(string); ext["enableHTTPS"] != true || !strings.HasPrefix(u, "https://") {
+		t.Errorf("manifests/scheduler-config.yaml: extenders[0] urlPrefix %v enableHTTPS %v, want https:// and true", ext["urlPrefix"], ext["enableHTTPS"])
+	}
+	tlsConfig, _ := ext["tlsConfig"].(map[string]any)
+	for _, key := range []string{"certFile", "keyFile", "caFile"} {
+		if v, _ := tlsConfig[key].(string); v == "" {
+			t.Errorf("manifests/scheduler-config.yaml: extenders[0].tlsConfig.%s is empty, want the scheduler's client certificate files", key)
+		}
+	}
+	if tlsConfig["insecure"] == true {
+		t.Errorf("manifests/scheduler-config.yaml: extenders[0].tlsConfig.insecure is true")
+	}
+	profiles, _ := cfg["profiles"].([]any)
+	if len(profiles) != 1 {
+		t.Fatalf("manifests/scheduler-config.yaml: %d profiles, want 1 (hyperplace)", len(profiles))
+	}
+	profile, _ := profiles[0].(map[string]any)
+	if profile["schedulerName"] != "hyperplace" {
+		t.Errorf("manifests/scheduler-config.yaml: profiles[0].schedulerName = %v, want hyperplace", profile["schedulerName"])
+	}
+	profile["schedulerName"] = "default-scheduler"
 	ext["urlPrefix"] = url
+	if x != nil {
+		ext["tlsConfig"] = map[string]any{"certFile": x.CertFile, "keyFile": x.KeyFile, "caFile": x.CAFile}
+	} else {
+		ext["enableHTTPS"] = false
+		delete(ext, "tlsConfig")
+	}
 	if mutate != nil {
 		mutate(ext)
 	}
@@ -1093,14 +1186,14 @@ type captureProxy struct {
 	srv      *http.Server
 }
 
-func startCaptureProxy(t testing.TB, target string) *captureProxy {
+func startCaptureProxy(t testing.TB, target *hyperplaceProc) *captureProxy {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("proxy listen: %v", err)
 	}
-	p := &captureProxy{URL: "http://" + l.Addr().String(), target: target}
-	hc := &http.Client{Timeout: 10 * time.Second}
+	p := &captureProxy{URL: "http://" + l.Addr().String(), target: target.URL}
+	hc := target.HTTP // the scheduler's client certificate, when the extender asks for one
 	p.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(r.Body)
 		if err != nil {

@@ -8,9 +8,12 @@ package e2e_test
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -82,11 +85,12 @@ func TestHyperplace(t *testing.T) {
 
 	applyRBAC(ctx, t, c)
 	checkLeastPrivilege(ctx, t, f)
-	f.hp = startHyperplace(t, c, withWebhook)
-	f.schedulerConfig = schedulerConfigFromManifest(t, f.hp.URL, nil)
+	f.hp = startHyperplace(t, c, withWebhook, withExtenderTLS)
+	f.schedulerConfig = schedulerConfigFromManifest(t, f.hp.URL, f.hp.SchedulerTLS, nil)
 	c.StartScheduler(f.schedulerConfig)
 
 	t.Run("Manifests", f.testManifests)
+	t.Run("ExtenderAuthentication", f.testExtenderAuthentication)
 	t.Run("RequiredTopology", f.testRequiredTopology)
 	t.Run("RequiredTopologyAtScale", f.testRequiredTopologyAtScale)
 	t.Run("PreferredTopology", f.testPreferredTopology)
@@ -117,6 +121,102 @@ func TestHyperplace(t *testing.T) {
 			t.Errorf("hyperplace was refused by the apiserver (rbac.yaml lacks a right it uses): %s", line)
 		}
 	}
+}
+
+// testExtenderAuthentication: with TLS on, as the manifests ship it (DESIGN §2.1), no caller
+// without a client certificate of the extender's client CA reaches /bind: neither one without a
+// certificate nor one with a certificate of another CA (a stranger's, or the cluster's own, which
+// signed hyperplace's serving certificate). Their handshakes are refused, so hyperplace counts
+// no request and the pod they tried to bind stays unbound; the scheduler's certificate gets
+// through on the same port (the refusals are about the certificates).
+func (f *fixture) testExtenderAuthentication(t *testing.T) {
+	ctx := t.Context()
+	if f.hp.SchedulerTLS == nil {
+		t.Fatal("hyperplace runs without extender TLS")
+	}
+	ns := teamNamespace(ctx, t, f.admin, "auth")
+	victim := podOpts{ns: ns, name: "victim", labels: teamLabels(ns, nil)}.build()
+	victim.Spec.SchedulerName = "e2e-no-scheduler" // no scheduler serves it: only a /bind places it
+	createPods(ctx, t, f.admin, []*corev1.Pod{victim})
+	created, err := f.admin.CoreV1().Pods(ns).Get(ctx, "victim", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bind := func(name string, uid string) string {
+		return fmt.Sprintf(`{"PodName":%q,"PodNamespace":%q,"PodUID":%q,"Node":"hyperpod-e2e-auth-node"}`, name, ns, uid)
+	}
+	binds := func() float64 {
+		return f.hp.Metrics(t).Sum("hyperplace_http_requests_total", `server="extender"`, `verb="bind"`)
+	}
+
+	dir := t.TempDir()
+	stranger, err := harness.NewCA(dir, "hyperplace-e2e-scheduler-ca") // the real CA's very name
+	if err != nil {
+		t.Fatal(err)
+	}
+	strangerCert, strangerKey, err := stranger.IssueClient(dir, "kube-scheduler")
+	if err != nil {
+		t.Fatal(err)
+	}
+	clusterCert, clusterKey, err := f.c.CA.IssueClient(dir, "cluster-ca-client")
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := binds()
+	for _, c := range []struct{ name, cert, key string }{
+		{"no certificate", "", ""},
+		{"a stranger's CA", strangerCert, strangerKey},
+		{"the cluster CA", clusterCert, clusterKey},
+	} {
+		cfg := &tls.Config{RootCAs: f.c.CA.Pool}
+		if c.cert != "" {
+			pair, err := tls.LoadX509KeyPair(c.cert, c.key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg.Certificates = []tls.Certificate{pair}
+		}
+		hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: cfg}}
+		resp, err := hc.Post(f.hp.URL+"/bind", "application/json", strings.NewReader(bind("victim", string(created.UID))))
+		if err == nil {
+			resp.Body.Close()
+			t.Errorf("client with %s: /bind answered %s, want the TLS handshake refused", c.name, resp.Status)
+			continue
+		}
+		t.Logf("client with %s: %v", c.name, err)
+	}
+	// Plain HTTP to the TLS port is no way in either.
+	plain := strings.Replace(f.hp.URL, "https://", "http://", 1)
+	if resp, err := (&http.Client{Timeout: 10 * time.Second}).Post(plain+"/bind", "application/json",
+		strings.NewReader(bind("victim", string(created.UID)))); err == nil {
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK {
+			t.Errorf("plain HTTP /bind answered %s on the TLS port", resp.Status)
+		}
+	}
+	if got := binds(); got != before {
+		t.Errorf("hyperplace counted %v /bind requests from callers without a valid certificate, want 0", got-before)
+	}
+	if p, err := f.admin.CoreV1().Pods(ns).Get(ctx, "victim", metav1.GetOptions{}); err != nil {
+		t.Error(err)
+	} else if p.Spec.NodeName != "" {
+		t.Errorf("pod %s/victim was bound to %q by a caller without a valid certificate", ns, p.Spec.NodeName)
+	}
+
+	// The scheduler's client certificate is answered (a pod that does not exist: nothing bound).
+	resp, err := f.hp.HTTP.Post(f.hp.URL+"/bind", "application/json", strings.NewReader(bind("no-such-pod", "0")))
+	if err != nil {
+		t.Fatalf("/bind with the scheduler's certificate: %v", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("/bind with the scheduler's certificate: %s %s, want 200", resp.Status, body)
+	}
+	if got := binds(); got != before+1 {
+		t.Errorf("hyperplace counted %v /bind requests after the scheduler's, want 1", got-before)
+	}
+	_ = f.admin.CoreV1().Pods(ns).Delete(ctx, "victim", metav1.DeleteOptions{})
 }
 
 // checkLeastPrivilege: the hyperplace user can do what the extender needs and nothing more.
@@ -761,7 +861,7 @@ func (f *fixture) testGoldenCaptures(t *testing.T) {
 		{"nn-golden-l1", "nn-golden-l2-a", "nn-golden-l3-a", 2},
 		{"nn-golden-l1", "nn-golden-l2-b", "nn-golden-l3-b", 1},
 	})
-	proxy := startCaptureProxy(t, f.hp.URL)
+	proxy := startCaptureProxy(t, f.hp)
 	defer func() {
 		f.c.StopScheduler()
 		f.c.StartScheduler(f.schedulerConfig)
@@ -774,7 +874,7 @@ func (f *fixture) testGoldenCaptures(t *testing.T) {
 	}
 	run := func(mode, podName string, nodeCacheCapable bool) (filter, prioritize, bind []byte) {
 		f.c.StopScheduler()
-		f.c.StartScheduler(schedulerConfigFromManifest(t, proxy.URL, func(ext map[string]any) {
+		f.c.StartScheduler(schedulerConfigFromManifest(t, proxy.URL, nil, func(ext map[string]any) {
 			ext["nodeCacheCapable"] = nodeCacheCapable
 		}))
 		pod := podOpts{ns: ns, name: podName, scenario: scenario,

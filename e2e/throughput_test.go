@@ -117,7 +117,7 @@ func TestThroughput(t *testing.T) {
 		t.Fatal(err)
 	}
 	applyRBAC(ctx, t, c)
-	hp := startHyperplace(t, c)
+	hp := startHyperplace(t, c, withExtenderTLS)
 	report := throughputReport{Nodes: throughputNodes, LoadBefore: loadavg(), CPUs: runtime.NumCPU()}
 
 	// 1000 p5 nodes: 125 racks of 8, 25 layer-2 domains, 5 layer-1 domains.
@@ -138,7 +138,7 @@ func TestThroughput(t *testing.T) {
 	// limit is raised in both (its default 50 QPS would cap the default binder, not hyperplace).
 	base := func(ext bool) string {
 		if ext {
-			return schedulerConfigFromManifest(t, hp.URL, nil)
+			return schedulerConfigFromManifest(t, hp.URL, hp.SchedulerTLS, nil)
 		}
 		out, _ := yaml.Marshal(map[string]any{
 			"percentageOfNodesToScore": 100,

@@ -172,6 +172,14 @@ bool Client::StartTls(const std::string& ca_file, const std::string& host) {
   } else {
     SSL_CTX_set_verify(ctx_, SSL_VERIFY_NONE, nullptr);
   }
+  if (!client_cert_file_.empty()) {
+    if (SSL_CTX_use_certificate_chain_file(ctx_, client_cert_file_.c_str()) != 1 ||
+        SSL_CTX_use_PrivateKey_file(ctx_, client_key_file_.c_str(), SSL_FILETYPE_PEM) != 1) {
+      ERR_clear_error();
+      return false;
+    }
+  }
+  if (tls12_only_) SSL_CTX_set_max_proto_version(ctx_, TLS1_2_VERSION);
   if (!alpn_.empty()) {
     std::string wire;
     for (const std::string& p : alpn_) wire += static_cast<char>(p.size()) + p;

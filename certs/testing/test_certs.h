@@ -68,6 +68,16 @@ class Client {
   std::string AlpnProtocol() const;
   // Offers these ALPN protocols in the next StartTls().
   void OfferAlpn(std::vector<std::string> protocols) { alpn_ = std::move(protocols); }
+  // Presents this certificate (PEM, leaf first) and key in the next StartTls() when the server
+  // asks for one.
+  void PresentCertificate(std::string cert_file, std::string key_file) {
+    client_cert_file_ = std::move(cert_file);
+    client_key_file_ = std::move(key_file);
+  }
+  // Caps the next StartTls() at TLS 1.2, where a server refusing the client's certificate fails
+  // SSL_connect itself (in TLS 1.3 the client's handshake completes first and the refusal
+  // arrives as an alert on the first read).
+  void LimitToTls12() { tls12_only_ = true; }
 
   bool Send(std::string_view data);
 
@@ -94,6 +104,9 @@ class Client {
   SSL* ssl_ = nullptr;
   bool closed_ = false;
   std::vector<std::string> alpn_;
+  std::string client_cert_file_;
+  std::string client_key_file_;
+  bool tls12_only_ = false;
   std::string pending_;
 };
 

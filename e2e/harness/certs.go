@@ -32,7 +32,13 @@ func newSerial() (*big.Int, error) {
 	return rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 126))
 }
 
-func newCA(dir string) (*CA, error) {
+// NewCA makes another CA, writing ca.crt and ca.key into dir: for example the CA whose client
+// certificates hyperplace's extender accepts, or a stranger's.
+func NewCA(dir, commonName string) (*CA, error) {
+	return newCA(dir, commonName)
+}
+
+func newCA(dir, commonName string) (*CA, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, err
@@ -44,7 +50,7 @@ func newCA(dir string) (*CA, error) {
 	now := time.Now()
 	tmpl := &x509.Certificate{
 		SerialNumber:          serial,
-		Subject:               pkix.Name{CommonName: "hyperplace-e2e-ca"},
+		Subject:               pkix.Name{CommonName: commonName},
 		NotBefore:             now.Add(-time.Hour),
 		NotAfter:              now.Add(7 * 24 * time.Hour),
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
@@ -78,6 +84,32 @@ func newCA(dir string) (*CA, error) {
 // Issue writes <dir>/<name>.crt and <name>.key: an ECDSA P-256 serving (and
 // client) certificate signed by the CA with the given SANs.
 func (ca *CA) Issue(dir, name string, dnsNames []string, ips []net.IP) (certPath, keyPath string, err error) {
+	cn := name
+	if len(dnsNames) > 0 {
+		cn = dnsNames[0]
+	}
+	return ca.issue(dir, name, &x509.Certificate{
+		Subject:     pkix.Name{CommonName: cn},
+		KeyUsage:    x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+		DNSNames:    dnsNames,
+		IPAddresses: ips,
+	})
+}
+
+// IssueClient writes <dir>/<name>.crt and <name>.key: an ECDSA P-256 client certificate
+// (extendedKeyUsage clientAuth only, CN=name, no SANs) signed by the CA, as certs/make-certs.sh
+// --client makes one.
+func (ca *CA) IssueClient(dir, name string) (certPath, keyPath string, err error) {
+	return ca.issue(dir, name, &x509.Certificate{
+		Subject:     pkix.Name{CommonName: name},
+		KeyUsage:    x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	})
+}
+
+// issue signs tmpl (given a fresh key, serial and a validity of an hour ago to a week ahead).
+func (ca *CA) issue(dir, name string, tmpl *x509.Certificate) (certPath, keyPath string, err error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return "", "", err
@@ -86,21 +118,10 @@ func (ca *CA) Issue(dir, name string, dnsNames []string, ips []net.IP) (certPath
 	if err != nil {
 		return "", "", err
 	}
-	cn := name
-	if len(dnsNames) > 0 {
-		cn = dnsNames[0]
-	}
 	now := time.Now()
-	tmpl := &x509.Certificate{
-		SerialNumber: serial,
-		Subject:      pkix.Name{CommonName: cn},
-		NotBefore:    now.Add(-time.Hour),
-		NotAfter:     now.Add(7 * 24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-		DNSNames:     dnsNames,
-		IPAddresses:  ips,
-	}
+	tmpl.SerialNumber = serial
+	tmpl.NotBefore = now.Add(-time.Hour)
+	tmpl.NotAfter = now.Add(7 * 24 * time.Hour)
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, key.Public(), ca.Key)
 	if err != nil {
 		return "", "", err

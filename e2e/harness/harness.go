@@ -292,7 +292,7 @@ func (c *Cluster) writeSecrets() error {
 	if err := os.MkdirAll(pki, 0o700); err != nil {
 		return err
 	}
-	ca, err := newCA(pki)
+	ca, err := newCA(pki, "hyperplace-e2e-ca")
 	if err != nil {
 		return fmt.Errorf("CA: %w", err)
 	}
