@@ -182,6 +182,7 @@ int Serve(const Config& config, const ServeFlags& flags) {
   };
   if (*extender_tls) options.tls = (*extender_tls)->Source();
   net::HttpServer server(std::move(options));
+  extender_metrics.Watch(server);
   extender::Extender extender(policy, state, registry, groups, binds, config.extender.bind_wait);
   extender.Register(server);
   extender::Binder binder(client, state, groups, config.kube, registry, binds);
@@ -218,6 +219,7 @@ int Serve(const Config& config, const ServeFlags& flags) {
     health_options.limits.max_in_flight = 16;
     health_options.observer = health_metrics->Observer();
     health = std::make_unique<net::HttpServer>(std::move(health_options));
+    health_metrics->Watch(*health);
     RegisterHealth(*health, state, registry);
     StatusOr<HostPort> health_address = ParseHostPort(config.extender.health_listen);
     Status st = health_address.ok() ? health->Listen(*health_address) : health_address.status();

@@ -342,7 +342,20 @@ void Registry::AddCallbackGauge(const std::string& name, const std::string& help
   entry->read = std::move(read);
 }
 
+void Registry::AddCollector(std::function<void()> collect) {
+  auto shared = std::make_shared<const std::function<void()>>(std::move(collect));
+  std::lock_guard<std::mutex> lock(mu_);
+  collectors_.push_back(std::move(shared));
+}
+
 std::string Registry::Render() const {
+  std::vector<std::shared_ptr<const std::function<void()>>> collectors;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    collectors = collectors_;
+  }
+  for (const auto& collect : collectors) (*collect)();
+
   // Entries are never removed and their kind, help, labels and rendered family never change
   // after registration, so a snapshot of the pointers is all the registry lock has to cover.
   std::vector<std::pair<const std::string*, std::shared_ptr<Entry>>> entries;

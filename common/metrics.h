@@ -108,6 +108,10 @@ class Registry {
   // A gauge read at exposition time (cache sizes, seconds to certificate expiry).
   void AddCallbackGauge(const std::string& name, const std::string& help,
                         std::function<double()> read);
+  // Runs at the start of every Render(), without any lock held: for families whose values are
+  // read from live state (a server's open connections). `collect` must stay valid as long as
+  // the registry renders.
+  void AddCollector(std::function<void()> collect);
 
   // Text exposition format 0.0.4: families sorted by name, children by label values; HELP and
   // TYPE lines; label values escaped (\\, \", \n); histograms as _bucket{le=...} (cumulative,
@@ -126,6 +130,7 @@ class Registry {
                        std::function<std::unique_ptr<M>()> make);
   mutable std::mutex mu_;
   std::map<std::string, std::shared_ptr<Entry>> entries_;
+  std::vector<std::shared_ptr<const std::function<void()>>> collectors_;
 };
 
 template <typename M>

@@ -1,12 +1,15 @@
 #include "net/http_metrics.h"
 
 #include <chrono>
+#include <mutex>
+#include <utility>
 
 namespace hyperplace::net {
 
 HttpMetrics::HttpMetrics(metrics::Registry& registry, std::string server,
                          std::vector<std::string> paths)
-    : server_(std::move(server)),
+    : registry_(registry),
+      server_(std::move(server)),
       paths_(std::move(paths)),
       requests_(registry.AddCounter("hyperplace_http_requests_total",
                                     "HTTP requests served, by listener, verb and status code.",
@@ -46,6 +49,70 @@ std::string_view HttpMetrics::CodeLabel(int status) {
     default:
       return status < 500 ? "4xx" : "5xx";
   }
+}
+
+void HttpMetrics::Watch(const HttpServer& server) {
+  const ServerLimits& l = server.limits();
+  auto& limits = registry_.AddGauge(
+      "hyperplace_http_limit",
+      "Configured limits of each HTTP listener (bytes, seconds or counts; 0: no limit).",
+      {"server", "limit"});
+  const auto seconds = [](std::chrono::milliseconds d) { return d.count() / 1000.0; };
+  const std::pair<std::string_view, double> values[] = {
+      {"max_body_bytes", static_cast<double>(l.max_body_bytes)},
+      {"max_header_bytes", static_cast<double>(l.max_header_bytes)},
+      {"max_reply_bytes", static_cast<double>(l.max_reply_bytes)},
+      {"keep_buffer_bytes", static_cast<double>(l.keep_buffer_bytes)},
+      {"handshake_timeout_seconds", seconds(l.handshake_timeout)},
+      {"read_timeout_seconds", seconds(l.read_timeout)},
+      {"write_timeout_seconds", seconds(l.write_timeout)},
+      {"idle_timeout_seconds", seconds(l.idle_timeout)},
+      {"max_keepalive_requests", static_cast<double>(l.max_keepalive_requests)},
+      {"threads", static_cast<double>(l.threads)},
+      {"max_connections", static_cast<double>(l.max_connections)},
+      {"max_in_flight", static_cast<double>(l.max_in_flight)},
+  };
+  for (const auto& [name, value] : values) limits.With({server_, name}).Set(value);
+
+  metrics::Gauge* open =
+      &registry_
+           .AddGauge("hyperplace_http_open_connections",
+                     "Connections open on each HTTP listener, idle included.", {"server"})
+           .With({server_});
+  metrics::Gauge* in_flight =
+      &registry_
+           .AddGauge("hyperplace_http_in_flight_requests",
+                     "Requests read and waiting for or running in a handler.", {"server"})
+           .With({server_});
+  metrics::Counter* refused =
+      &registry_
+           .AddCounter("hyperplace_http_refused_connections_total",
+                       "Connections refused at once because max_connections were open.", {"server"})
+           .With({server_});
+  metrics::Counter* shed =
+      &registry_
+           .AddCounter("hyperplace_http_shed_requests_total",
+                       "Requests answered 503 because max_in_flight requests were in flight.",
+                       {"server"})
+           .With({server_});
+  // Counters only go up: add what the server counted since the last render.
+  struct Seen {
+    std::mutex mu;
+    std::uint64_t refused = 0;
+    std::uint64_t shed = 0;
+  };
+  registry_.AddCollector(
+      [stats = server.stats(), seen = std::make_shared<Seen>(), open, in_flight, refused, shed] {
+        open->Set(stats->open_connections.load());
+        in_flight->Set(stats->in_flight.load());
+        std::lock_guard lock(seen->mu);
+        const std::uint64_t r = stats->refused_connections.load();
+        const std::uint64_t s = stats->shed_requests.load();
+        if (r > seen->refused) refused->Inc(static_cast<double>(r - seen->refused));
+        if (s > seen->shed) shed->Inc(static_cast<double>(s - seen->shed));
+        seen->refused = r;
+        seen->shed = s;
+      });
 }
 
 RequestObserver HttpMetrics::Observer() {

@@ -1,6 +1,11 @@
 // Request metrics for one HTTP listener, shared by the extender and the webhook:
 //   hyperplace_http_requests_total{server,verb,code}
 //   hyperplace_http_request_duration_seconds{server,verb}
+// and, once Watch()ed, its limits and load:
+//   hyperplace_http_limit{server,limit}            every ServerLimits field (bytes, seconds,
+//   counts) hyperplace_http_open_connections{server} hyperplace_http_in_flight_requests{server}
+//   hyperplace_http_refused_connections_total{server}   (max_connections were open)
+//   hyperplace_http_shed_requests_total{server}         (max_in_flight were in flight: 503)
 // Labels stay bounded whatever clients send: paths outside `paths` count as verb "other", and
 // status codes outside the ones the server produces as "4xx"/"5xx".
 #pragma once
@@ -22,10 +27,14 @@ class HttpMetrics {
   // An observer for ServerOptions::observer; `this` must outlive the server.
   RequestObserver Observer();
 
+  // Reports the server's limits, and its live counts at every render of the registry.
+  void Watch(const HttpServer& server);
+
   std::string_view VerbOf(std::string_view path) const;
   static std::string_view CodeLabel(int status);
 
  private:
+  metrics::Registry& registry_;
   std::string server_;
   std::vector<std::string> paths_;
   metrics::Family<metrics::Counter>& requests_;

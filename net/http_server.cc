@@ -537,10 +537,8 @@ struct HttpServer::Impl {
 
   std::atomic<std::uint16_t> port{0};
   std::atomic<bool> stopping{false};
-  std::atomic<int> in_flight{0};
-  std::atomic<int> open_connections{0};
-  std::atomic<std::uint64_t> refused_connections{0};
-  std::atomic<std::uint64_t> shed_requests{0};
+  const std::shared_ptr<ServerStats> stats_owner = std::make_shared<ServerStats>();
+  ServerStats& stats = *stats_owner;
 
   std::mutex sessions_mu;
   std::condition_variable sessions_cv;  // a session ended
@@ -577,12 +575,12 @@ class HttpServer::Impl::Session final : public SessionBase {
         stream_(std::move(stream)),
         timer_(stream_.get_executor()),
         buffer_(limits_.max_header_bytes + 2 * kReadSize) {
-    server_.open_connections.fetch_add(1);
+    server_.stats.open_connections.fetch_add(1);
     server_.Register(this);
   }
 
   ~Session() override {
-    server_.open_connections.fetch_sub(1);
+    server_.stats.open_connections.fetch_sub(1);
     server_.Unregister(this);
   }
 
@@ -893,9 +891,9 @@ class HttpServer::Impl::Session final : public SessionBase {
         header.keep_alive() && !stopping_ && !server_.stopping.load() &&
         (limits_.max_keepalive_requests == 0 || served_ + 1 < limits_.max_keepalive_requests);
 
-    if (server_.in_flight.fetch_add(1) >= static_cast<int>(limits_.max_in_flight)) {
-      server_.in_flight.fetch_sub(1);
-      server_.shed_requests.fetch_add(1);
+    if (server_.stats.in_flight.fetch_add(1) >= static_cast<int>(limits_.max_in_flight)) {
+      server_.stats.in_flight.fetch_sub(1);
+      server_.stats.shed_requests.fetch_add(1);
       server_.Event("overloaded", "max_in_flight requests in progress; request answered 503");
       SetError(response_, 503, "server overloaded");
       response_.headers.emplace_back("Retry-After", "1");
@@ -986,7 +984,7 @@ class HttpServer::Impl::Session final : public SessionBase {
 
   // The request is answered (or abandoned): it no longer counts as in flight.
   void Done() {
-    if (counted_) server_.in_flight.fetch_sub(1);
+    if (counted_) server_.stats.in_flight.fetch_sub(1);
     counted_ = false;
   }
 
@@ -1234,7 +1232,7 @@ void HttpServer::Impl::OnAccepted(tcp::socket socket) {
   ErrorCode ignored;
   socket.set_option(tcp::no_delay(true), ignored);
   const bool tls = static_cast<bool>(options.tls);
-  if (open_connections.load() >=
+  if (stats.open_connections.load() >=
       static_cast<int>(std::max<std::uint32_t>(1, options.limits.max_connections))) {
     RejectOverloaded(socket, tls);
     return;
@@ -1267,7 +1265,7 @@ void HttpServer::Impl::RejectOverloaded(tcp::socket& socket, bool tls) {
       "Connection: close\r\n"
       "\r\n"
       "{\"error\":\"server overloaded\"}";
-  refused_connections.fetch_add(1);
+  stats.refused_connections.fetch_add(1);
   Event("overloaded", "max_connections open; connection refused");
   // A plain-text 503 would be garbage to a TLS client, which instead sees the connection closed.
   if (!tls) {
@@ -1439,12 +1437,16 @@ void HttpServer::Shutdown(std::chrono::milliseconds drain) {
   }
 }
 
-int HttpServer::in_flight() const { return impl_->in_flight.load(); }
+int HttpServer::in_flight() const { return impl_->stats.in_flight.load(); }
 
-int HttpServer::open_connections() const { return impl_->open_connections.load(); }
+int HttpServer::open_connections() const { return impl_->stats.open_connections.load(); }
 
-std::uint64_t HttpServer::refused_connections() const { return impl_->refused_connections.load(); }
+std::uint64_t HttpServer::refused_connections() const {
+  return impl_->stats.refused_connections.load();
+}
 
-std::uint64_t HttpServer::shed_requests() const { return impl_->shed_requests.load(); }
+std::shared_ptr<const ServerStats> HttpServer::stats() const { return impl_->stats_owner; }
+
+std::uint64_t HttpServer::shed_requests() const { return impl_->stats.shed_requests.load(); }
 
 }  // namespace hyperplace::net

@@ -71,6 +71,16 @@ using TlsContextSource = std::function<std::shared_ptr<SSL_CTX>()>;
 using RequestObserver = std::function<void(std::string_view method, std::string_view path,
                                            int status, std::chrono::nanoseconds elapsed)>;
 
+// Live counts of one server, shared so that metrics can read them for as long as they render.
+struct ServerStats {
+  std::atomic<int> open_connections{0};
+  std::atomic<int> in_flight{0};
+  // Connections refused because max_connections were open; requests answered 503 because
+  // max_in_flight were in flight.
+  std::atomic<std::uint64_t> refused_connections{0};
+  std::atomic<std::uint64_t> shed_requests{0};
+};
+
 struct ServerOptions {
   ServerLimits limits;
   TlsContextSource tls;  // empty: plain HTTP
@@ -117,6 +127,7 @@ class HttpServer {
   // max_in_flight were in flight, since Start().
   std::uint64_t refused_connections() const;
   std::uint64_t shed_requests() const;
+  std::shared_ptr<const ServerStats> stats() const;
 
  private:
   struct Impl;

@@ -24,6 +24,9 @@
 #include <utility>
 #include <vector>
 
+#include "common/metrics.h"
+#include "net/http_metrics.h"
+
 namespace hyperplace::net {
 namespace {
 
@@ -1258,6 +1261,42 @@ TEST(HttpServerTest, IdleHookRunsOnTheHandlerThreadAfterItServed) {
   std::lock_guard lock(mu);
   EXPECT_EQ(hook_threads.size(), 1u);
   EXPECT_EQ(hook_threads.front(), handler_thread);
+}
+
+TEST(HttpServerTest, MetricsReportLimitsAndLoad) {
+  ServerLimits limits = FastLimits();
+  limits.max_connections = 1;
+  metrics::Registry registry;
+  HttpMetrics metrics(registry, "t", {"/hello"});
+  ServerOptions options = Options(limits);
+  options.observer = metrics.Observer();
+  HttpServer server(std::move(options));
+  AddRoutes(server);
+  metrics.Watch(server);
+  ASSERT_NO_FATAL_FAILURE(ListenAndStart(server));
+
+  RawClient open(server.port());
+  ASSERT_TRUE(open.Send("GET /hello HTTP/1.1\r\n\r\n"));
+  ASSERT_EQ(open.ReadResponse().status, 200);
+  RawClient refused(server.port());
+  EXPECT_TRUE(refused.WaitForClose());
+  ASSERT_TRUE(WaitUntil([&] { return server.refused_connections() == 1; }));
+
+  const std::string text = registry.Render();
+  for (const char* line : {
+           "hyperplace_http_limit{server=\"t\",limit=\"max_connections\"} 1\n",
+           "hyperplace_http_limit{server=\"t\",limit=\"read_timeout_seconds\"} 0.2\n",
+           "hyperplace_http_limit{server=\"t\",limit=\"max_in_flight\"} 256\n",
+           "hyperplace_http_open_connections{server=\"t\"} 1\n",
+           "hyperplace_http_in_flight_requests{server=\"t\"} 0\n",
+           "hyperplace_http_refused_connections_total{server=\"t\"} 1\n",
+           "hyperplace_http_shed_requests_total{server=\"t\"} 0\n",
+       }) {
+    EXPECT_NE(text.find(line), std::string::npos) << line << text;
+  }
+  // Counters keep their value across renders.
+  EXPECT_NE(registry.Render().find("hyperplace_http_refused_connections_total{server=\"t\"} 1\n"),
+            std::string::npos);
 }
 
 }  // namespace

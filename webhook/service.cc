@@ -130,6 +130,7 @@ Status Service::Start() {
     HP_LOG(kWarn, "http", {{"server", "webhook"}, {"event", event}, {"detail", detail}});
   };
   auto server = std::make_unique<net::HttpServer>(std::move(options));
+  s.http.Watch(*server);
   server->Handle("POST", "/mutate",
                  [&s](const net::Request& req, net::Response& res) { s.Mutate(req.body, res); });
   server->OnHandlerIdle(
