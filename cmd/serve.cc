@@ -177,9 +177,7 @@ int Serve(const Config& config, const ServeFlags& flags) {
   net::ServerOptions options;
   options.limits = config.extender.server;
   options.observer = extender_metrics.Observer();
-  options.on_event = [](std::string_view event, std::string_view detail) {
-    HP_LOG(kWarn, "http", {{"server", "extender"}, {"event", event}, {"detail", detail}});
-  };
+  options.on_event = extender_metrics.EventLog();
   if (*extender_tls) options.tls = (*extender_tls)->Source();
   net::HttpServer server(std::move(options));
   extender_metrics.Watch(server);
@@ -218,6 +216,7 @@ int Serve(const Config& config, const ServeFlags& flags) {
     health_options.limits.max_connections = 64;
     health_options.limits.max_in_flight = 16;
     health_options.observer = health_metrics->Observer();
+    health_options.on_event = health_metrics->EventLog();
     health = std::make_unique<net::HttpServer>(std::move(health_options));
     health_metrics->Watch(*health);
     RegisterHealth(*health, state, registry);

@@ -1,8 +1,11 @@
 #include "net/http_metrics.h"
 
 #include <chrono>
+#include <memory>
 #include <mutex>
 #include <utility>
+
+#include "common/log.h"
 
 namespace hyperplace::net {
 
@@ -113,6 +116,40 @@ void HttpMetrics::Watch(const HttpServer& server) {
         seen->refused = r;
         seen->shed = s;
       });
+}
+
+std::function<void(std::string_view, std::string_view)> HttpMetrics::EventLog(int per_second) {
+  auto& events = registry_.AddCounter("hyperplace_http_events_total",
+                                      "Server-side HTTP events (bad requests, timeouts, TLS "
+                                      "handshake failures, overload), logged at a bounded rate.",
+                                      {"server", "event"});
+  struct Window {
+    std::mutex mu;
+    std::chrono::steady_clock::time_point start;
+    int logged = 0;
+    std::uint64_t left_out = 0;
+  };
+  return [this, &events, per_second, window = std::make_shared<Window>()](std::string_view event,
+                                                                          std::string_view detail) {
+    events.With({server_, event}).Inc();
+    std::uint64_t left_out = 0;
+    {
+      std::lock_guard lock(window->mu);
+      const auto now = std::chrono::steady_clock::now();
+      if (now - window->start >= std::chrono::seconds(1)) {
+        window->start = now;
+        window->logged = 0;
+      }
+      if (window->logged >= per_second) {
+        ++window->left_out;
+        return;
+      }
+      ++window->logged;
+      left_out = std::exchange(window->left_out, 0);
+    }
+    HP_LOG(kWarn, "http",
+           {{"server", server_}, {"event", event}, {"detail", detail}, {"left_out", left_out}});
+  };
 }
 
 RequestObserver HttpMetrics::Observer() {

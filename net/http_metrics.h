@@ -10,6 +10,7 @@
 // status codes outside the ones the server produces as "4xx"/"5xx".
 #pragma once
 
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -29,6 +30,12 @@ class HttpMetrics {
 
   // Reports the server's limits, and its live counts at every render of the registry.
   void Watch(const HttpServer& server);
+
+  // A sink for ServerOptions::on_event: counts every event in
+  // hyperplace_http_events_total{server,event} and logs at most `per_second` of them a second
+  // (a port scanner or a flood of bad requests must not flood the log); the next line logged
+  // says how many were left out. `this` must outlive the server.
+  std::function<void(std::string_view, std::string_view)> EventLog(int per_second = 10);
 
   std::string_view VerbOf(std::string_view path) const;
   static std::string_view CodeLabel(int status);

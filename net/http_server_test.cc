@@ -1299,5 +1299,21 @@ TEST(HttpServerTest, MetricsReportLimitsAndLoad) {
             std::string::npos);
 }
 
+TEST(HttpServerTest, EventLogCountsEveryEvent) {
+  metrics::Registry registry;
+  HttpMetrics metrics(registry, "t", {"/hello"});
+  auto sink = metrics.EventLog(/*per_second=*/2);
+  for (int i = 0; i < 50; ++i) sink("bad_request", "400 malformed request line");
+  sink("tls_handshake_failed", "wrong version number");
+  const std::string text = registry.Render();
+  EXPECT_NE(text.find("hyperplace_http_events_total{server=\"t\",event=\"bad_request\"} 50\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(
+      text.find("hyperplace_http_events_total{server=\"t\",event=\"tls_handshake_failed\"} 1\n"),
+      std::string::npos)
+      << text;
+}
+
 }  // namespace
 }  // namespace hyperplace::net

@@ -126,9 +126,7 @@ Status Service::Start() {
   options.limits = s.webhook.server;
   options.tls = (*reloader)->Source();
   options.observer = s.http.Observer();
-  options.on_event = [](std::string_view event, std::string_view detail) {
-    HP_LOG(kWarn, "http", {{"server", "webhook"}, {"event", event}, {"detail", detail}});
-  };
+  options.on_event = s.http.EventLog();
   auto server = std::make_unique<net::HttpServer>(std::move(options));
   s.http.Watch(*server);
   server->Handle("POST", "/mutate",
