@@ -18,6 +18,15 @@ namespace {
 using kube::testing::FakeApiServer;
 using nlohmann::json;
 
+// A pending pod as the API server stores it.
+std::string PodJson(const std::string& name, const std::string& uid,
+                    const std::string& scheduler = "hyperplace", const std::string& node = "") {
+  return R"({"kind":"Pod","apiVersion":"v1","metadata":{"name":")" + name +
+         R"(","namespace":"ns","uid":")" + uid +
+         R"(","resourceVersion":"__RV__"},"spec":{"schedulerName":")" + scheduler +
+         R"(","nodeName":")" + node + R"("},"status":{"phase":"Pending"}})";
+}
+
 class BinderTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -26,6 +35,7 @@ class BinderTest : public ::testing::Test {
     access.ca_pem = server_.pki().ca_pem;
     access.token = "sched";
     server_.RequireToken("sched");
+    server_.Upsert("pods", "p1", PodJson("p1", "u1"));
     client_ = *kube::Client::Create(access, {});
     state_ = std::make_shared<MemoryState>(scoring::testing::DefaultPolicy());
     groups_ = std::make_shared<GroupMemo>();
@@ -211,8 +221,8 @@ TEST_F(FailoverBindTest, ABindWithNoFilterAtAllKeepsTheGangTogether) {
   // Nothing placed: both racks hold the gang.
   EXPECT_EQ(Filter(*p, "train-7-1").size(), 4u);
   Bind(*p, "train-7-0", "hyperpod-i-0b1");  // no /filter for train-7-0 in this process
-  // The fake API server does not move the pod, so only the assumption places it: the next pod
-  // of the gang is confined to rack r2.
+  // The assumption places it at once, before the watch shows the Binding: the next pod of the
+  // gang is confined to rack r2.
   auto placements = p->state->Current()->GroupPlacements(kGroup);
   ASSERT_NE(placements, nullptr);
   EXPECT_EQ((*placements)[0].node, "hyperpod-i-0b1");
