@@ -120,7 +120,7 @@ int Serve(const Config& config, const ServeFlags& flags) {
   net::HttpServer server(std::move(options));
   extender::Extender extender(policy, state, registry, groups, binds, config.extender.bind_wait);
   extender.Register(server);
-  extender::Binder binder(client, state, groups, config.kube, registry, binds);
+  extender::Binder binder(client, state, groups, config, registry, binds);
   binder.Register(server);
   server.Handle("GET", "/healthz", [](const net::Request&, net::Response& res) {
     res.content_type = "text/plain; charset=utf-8";
