@@ -265,14 +265,15 @@ class FailoverBindTest : public ::testing::Test {
  protected:
   static constexpr const char* kGroup = "hyperpod-ns-team-a/kueue.x-k8s.io/pod-group-name=train-7";
 
-  // One hyperplace process: its own state, watch cache, memo, extender and binder.
+  // One hyperplace process: its own state, watch cache, memo, extender and binder. The registry
+  // comes first so that it is destroyed last: the informers count events until the cache stops.
   struct Process {
+    metrics::Registry registry;
     std::shared_ptr<MemoryState> state;
     std::shared_ptr<GroupMemo> memo = std::make_shared<GroupMemo>();
     std::unique_ptr<WatchCache> cache;
     std::unique_ptr<Extender> extender;
     std::unique_ptr<Binder> binder;
-    metrics::Registry registry;
   };
 
   void SetUp() override {
