@@ -183,7 +183,7 @@ int Serve(const Config& config, const ServeFlags& flags) {
   extender_metrics.Watch(server);
   extender::Extender extender(policy, state, registry, groups, binds, config.extender.bind_wait);
   extender.Register(server);
-  extender::Binder binder(client, state, groups, config.kube, registry, binds);
+  extender::Binder binder(client, state, groups, config, registry, binds);
   binder.Register(server);
   RegisterHealth(server, state, registry);
 

@@ -150,6 +150,9 @@ constexpr Range kMaxPodsRange{1, 100000};
 constexpr DurationRange kBindWaitRange{milliseconds(1), milliseconds(2000)};
 constexpr DurationRange kCertReloadIntervalRange{milliseconds(1000), milliseconds(60 * 60 * 1000)};
 constexpr DurationRange kAssumeTimeoutRange{milliseconds(1000), milliseconds(10 * 60 * 1000)};
+// Below kube-scheduler's 5 s extender httpTimeout (DESIGN §2.1): a bind that outlives it is
+// answered by the scheduler's timeout, not by hyperplace.
+constexpr DurationRange kBindTimeoutRange{milliseconds(100), milliseconds(4900)};
 constexpr DurationRange kRequestTimeoutRange{milliseconds(1000), milliseconds(2 * 60 * 1000)};
 constexpr DurationRange kWatchTimeoutRange{milliseconds(10 * 1000), milliseconds(60 * 60 * 1000)};
 constexpr DurationRange kBackoffInitialRange{milliseconds(10), milliseconds(60 * 1000)};
@@ -763,6 +766,7 @@ void DecodeExtender(MapDecoder& m, ExtenderConfig& e) {
   m.Duration("bindWait", kBindWaitRange, e.bind_wait);
   m.Enum<DensityStrategy>("strategy", kStrategyNames, e.strategy);
   m.Section("weights", [&](MapDecoder& w) { DecodeWeights(w, e.weights); });
+  m.StringList("schedulerNames", e.scheduler_names);
 }
 
 void DecodeCluster(MapDecoder& m, ClusterConfig& c) {
@@ -813,6 +817,7 @@ void DecodeWebhook(MapDecoder& m, WebhookConfig& w) {
 void DecodeKube(MapDecoder& m, KubeConfig& k) {
   m.Duration("assumeTimeout", kAssumeTimeoutRange, k.assume_timeout);
   m.Duration("requestTimeout", kRequestTimeoutRange, k.request_timeout);
+  m.Duration("bindTimeout", kBindTimeoutRange, k.bind_timeout);
   m.Duration("watchTimeout", kWatchTimeoutRange, k.watch_timeout);
   m.Duration("backoffInitial", kBackoffInitialRange, k.backoff_initial);
   m.Duration("backoffMax", kBackoffMaxRange, k.backoff_max);
@@ -972,6 +977,9 @@ void ValidatePair(const std::string& cert, const std::string& key, const std::st
   }
 }
 
+void CheckNameList(Errors& errors, const std::string& path, const std::vector<std::string>& names,
+                   std::optional<std::string> (*check)(std::string_view));
+
 void ValidateExtender(const Config& config, const std::string& path, Errors& errors) {
   const ExtenderConfig& e = config.extender;
   StatusOr<HostPort> listen = ParseHostPort(e.listen);
@@ -1017,6 +1025,11 @@ void ValidateExtender(const Config& config, const std::string& path, Errors& err
   if (w.topology == 0 && w.density == 0 && w.health == 0) {
     AddError(errors, weights, "at least one weight must be greater than 0");
   }
+  // spec.schedulerName is a DNS subdomain; a list that serves no scheduler refuses every bind.
+  if (e.scheduler_names.empty()) {
+    AddError(errors, ChildPath(path, "schedulerNames"), "must name at least one scheduler");
+  }
+  CheckNameList(errors, ChildPath(path, "schedulerNames"), e.scheduler_names, DnsSubdomainError);
 }
 
 void ValidateCluster(const ClusterConfig& c, const std::string& path, Errors& errors) {
@@ -1273,6 +1286,7 @@ void ValidateKube(const KubeConfig& k, const std::string& path, Errors& errors) 
   auto at = [&](std::string_view key) { return ChildPath(path, key); };
   CheckRange(errors, at("assumeTimeout"), k.assume_timeout, kAssumeTimeoutRange);
   CheckRange(errors, at("requestTimeout"), k.request_timeout, kRequestTimeoutRange);
+  CheckRange(errors, at("bindTimeout"), k.bind_timeout, kBindTimeoutRange);
   CheckRange(errors, at("watchTimeout"), k.watch_timeout, kWatchTimeoutRange);
   CheckRange(errors, at("backoffInitial"), k.backoff_initial, kBackoffInitialRange);
   CheckRange(errors, at("backoffMax"), k.backoff_max, kBackoffMaxRange);
@@ -1439,6 +1453,8 @@ std::string ConfigToYaml(const Config& config) {
   out << YAML::Key << "density" << YAML::Value << e.weights.density;
   out << YAML::Key << "health" << YAML::Value << e.weights.health;
   out << YAML::EndMap;
+  out << YAML::Key << "schedulerNames" << YAML::Value;
+  EmitStringList(out, e.scheduler_names);
   out << YAML::EndMap;
 
   out << YAML::Key << "webhook" << YAML::Value << YAML::BeginMap;
@@ -1512,6 +1528,7 @@ std::string ConfigToYaml(const Config& config) {
   out << YAML::Key << "kube" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "assumeTimeout" << YAML::Value << FormatDuration(k.assume_timeout);
   out << YAML::Key << "requestTimeout" << YAML::Value << FormatDuration(k.request_timeout);
+  out << YAML::Key << "bindTimeout" << YAML::Value << FormatDuration(k.bind_timeout);
   out << YAML::Key << "watchTimeout" << YAML::Value << FormatDuration(k.watch_timeout);
   out << YAML::Key << "backoffInitial" << YAML::Value << FormatDuration(k.backoff_initial);
   out << YAML::Key << "backoffMax" << YAML::Value << FormatDuration(k.backoff_max);

@@ -82,6 +82,12 @@ struct ExtenderConfig {
   std::chrono::milliseconds bind_wait{200};
   DensityStrategy strategy = DensityStrategy::kPack;
   ScoreWeights weights;
+  // Schedulers (spec.schedulerName, i.e. kube-scheduler profiles) whose extender hyperplace is:
+  // /bind refuses a pod of any other scheduler. Defaults: hyperplace's own scheduler profile
+  // (DESIGN §4) and kube-scheduler's default profile, which manifests/scheduler-config.yaml
+  // configures (the extender in the cluster's own scheduler). Narrow it to the profiles that
+  // really carry the extender.
+  std::vector<std::string> scheduler_names = {"hyperplace", "default-scheduler"};
 };
 
 // Node and pod vocabulary of the cluster (DESIGN §1). Every key is a label or annotation key.
@@ -181,8 +187,12 @@ struct KubeConfig {
   // A pod bound through /bind counts as placed at once ("assumed"); if the watch has not shown
   // it bound after this long, the assumption is dropped.
   std::chrono::milliseconds assume_timeout{30000};
-  // Deadline of one list page or bind call.
+  // Deadline of one list page or other API-server request.
   std::chrono::milliseconds request_timeout{10000};
+  // Deadline of a whole /bind, every API-server request it makes included (the Binding, and the
+  // reads that check the pod or an uncertain outcome). Below kube-scheduler's 5 s extender
+  // timeout, so the scheduler always gets hyperplace's answer rather than its own timeout.
+  std::chrono::milliseconds bind_timeout{4000};
   // timeoutSeconds asked of each watch; the API server ends the watch then and it is resumed.
   std::chrono::milliseconds watch_timeout{300000};
   // Backoff between failed list/watch attempts: doubles from initial up to max, with jitter.

@@ -51,6 +51,7 @@ void ExpectSameConfig(const Config& a, const Config& b) {
   EXPECT_EQ(ea.weights.topology, eb.weights.topology);
   EXPECT_EQ(ea.weights.density, eb.weights.density);
   EXPECT_EQ(ea.weights.health, eb.weights.health);
+  EXPECT_EQ(ea.scheduler_names, eb.scheduler_names);
 
   const ClusterConfig& ca = a.cluster;
   const ClusterConfig& cb = b.cluster;
@@ -109,6 +110,7 @@ void ExpectSameConfig(const Config& a, const Config& b) {
   const KubeConfig& kb = b.kube;
   EXPECT_EQ(ka.assume_timeout, kb.assume_timeout);
   EXPECT_EQ(ka.request_timeout, kb.request_timeout);
+  EXPECT_EQ(ka.bind_timeout, kb.bind_timeout);
   EXPECT_EQ(ka.watch_timeout, kb.watch_timeout);
   EXPECT_EQ(ka.backoff_initial, kb.backoff_initial);
   EXPECT_EQ(ka.backoff_max, kb.backoff_max);
@@ -142,6 +144,7 @@ Config CustomConfig() {
   c.extender.server.handshake_timeout = milliseconds(1);
   c.extender.strategy = DensityStrategy::kSpread;
   c.extender.weights = {0, 1000, 7};
+  c.extender.scheduler_names = {"gpu-scheduler"};
   c.cluster.instance_type_label = "example.com/type";
   c.cluster.instance_type_prefix = "p-";
   c.cluster.topology_levels = {"zone", "example.com/rack"};
@@ -187,6 +190,7 @@ Config CustomConfig() {
   c.webhook.team_max_priority_class = {{"a", "low"}, {"team-b", "zero"}};
   c.kube.assume_timeout = milliseconds(1000);
   c.kube.request_timeout = milliseconds(120000);
+  c.kube.bind_timeout = milliseconds(4900);
   c.kube.watch_timeout = milliseconds(10000);
   c.kube.backoff_initial = milliseconds(10);
   c.kube.backoff_max = milliseconds(600000);
@@ -1106,6 +1110,17 @@ TEST(ConfigTest, WebhookAndKubeOutOfRangeValuesAreReportedWithTheirRanges) {
       {"kube: {backoffMax: 10m1ms}", "kube.backoffMax: must be between 10ms and 10m (got 10m1ms)"},
       {"kube: {listPageSize: 0}", "kube.listPageSize: must be between 1 and 10000 (got 0)"},
       {"kube: {listPageSize: 10001}", "kube.listPageSize: must be between 1 and 10000 (got 10001)"},
+      // kube-scheduler gives up on an extender after 5 s.
+      {"kube: {bindTimeout: 5s}", "kube.bindTimeout: must be between 100ms and 4s900ms (got 5s)"},
+      {"kube: {bindTimeout: 99ms}",
+       "kube.bindTimeout: must be between 100ms and 4s900ms (got 99ms)"},
+      {"extender: {schedulerNames: []}",
+       "extender.schedulerNames: must name at least one scheduler"},
+      {"extender: {schedulerNames: [hyperplace, Hyperplace]}",
+       "extender.schedulerNames[1]: must be a lowercase DNS subdomain (lower-case alphanumerics, "
+       "'-' and '.', each label starting and ending with an alphanumeric)"},
+      {"extender: {schedulerNames: [hyperplace, hyperplace]}",
+       "extender.schedulerNames[1]: duplicate of extender.schedulerNames[0] (\"hyperplace\")"},
   };
   for (const ErrorCase& c : kCases) {
     SCOPED_TRACE(c.yaml);

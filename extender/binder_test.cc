@@ -18,6 +18,15 @@ namespace {
 using kube::testing::FakeApiServer;
 using nlohmann::json;
 
+// A pending pod as the API server stores it.
+std::string PodJson(const std::string& name, const std::string& uid,
+                    const std::string& scheduler = "hyperplace", const std::string& node = "") {
+  return R"({"kind":"Pod","apiVersion":"v1","metadata":{"name":")" + name +
+         R"(","namespace":"ns","uid":")" + uid +
+         R"(","resourceVersion":"__RV__"},"spec":{"schedulerName":")" + scheduler +
+         R"(","nodeName":")" + node + R"("},"status":{"phase":"Pending"}})";
+}
+
 class BinderTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -26,6 +35,7 @@ class BinderTest : public ::testing::Test {
     access.ca_pem = server_.pki().ca_pem;
     access.token = "sched";
     server_.RequireToken("sched");
+    server_.Upsert("pods", "p1", PodJson("p1", "u1"));
     client_ = *kube::Client::Create(access, {});
     state_ = std::make_shared<MemoryState>(scoring::testing::DefaultPolicy());
     groups_ = std::make_shared<GroupMemo>();
@@ -37,12 +47,23 @@ class BinderTest : public ::testing::Test {
     EXPECT_EQ(response.status, want_status) << response.body;
     return json::parse(response.body);
   }
+  // Binds p1 to n1 with kube.bindTimeout 1s while the API server misbehaves as `fault` says.
+  json BindWithin1s(kube::testing::BindFault fault, std::chrono::nanoseconds& took) {
+    config_.kube.bind_timeout = std::chrono::milliseconds(1000);
+    Binder binder(client_, state_, groups_, config_, registry_);
+    server_.SetBindFault(fault);
+    const auto start = std::chrono::steady_clock::now();
+    json reply = Bind(binder, R"({"PodName":"p1","PodNamespace":"ns","PodUID":"u1","Node":"n1"})");
+    took = std::chrono::steady_clock::now() - start;
+    server_.SetBindFault(kube::testing::BindFault::kNone);
+    return reply;
+  }
 
   FakeApiServer server_;
   std::shared_ptr<kube::Client> client_;
   std::shared_ptr<MemoryState> state_;
   std::shared_ptr<GroupMemo> groups_;
-  KubeConfig config_;
+  Config config_;
   metrics::Registry registry_;
 };
 
@@ -102,6 +123,132 @@ TEST_F(BinderTest, WithoutAnApiServerEveryBindIsAnError) {
   EXPECT_NE(reply["Error"].get<std::string>().find("no API server"), std::string::npos);
 }
 
+// The watch shows the pod: nothing is asked of the API server, nothing is written.
+TEST_F(BinderTest, APodTheWatchShowsBoundIsRefusedWithoutWriting) {
+  state_->UpsertPod({"u1", "n2", "", ""});
+  Binder binder(client_, state_, groups_, config_, registry_);
+  json reply = Bind(binder, R"({"PodName":"p1","PodNamespace":"ns","PodUID":"u1","Node":"n1"})");
+  EXPECT_NE(reply["Error"].get<std::string>().find("already bound to node n2"), std::string::npos)
+      << reply;
+  EXPECT_TRUE(server_.bindings().empty());
+  EXPECT_EQ(server_.pod_reads(), 0);
+  EXPECT_EQ(state_->Current()->PodsOn("n1"), 0);
+}
+
+TEST_F(BinderTest, APodOfAnotherSchedulerIsRefusedWithoutWriting) {
+  state_->UpsertPod({"u1", "", "", "volcano"});
+  Binder binder(client_, state_, groups_, config_, registry_);
+  json reply = Bind(binder, R"({"PodName":"p1","PodNamespace":"ns","PodUID":"u1","Node":"n1"})");
+  EXPECT_NE(reply["Error"].get<std::string>().find(
+                R"(spec.schedulerName "volcano" is not a scheduler hyperplace serves)"),
+            std::string::npos)
+      << reply;
+  EXPECT_TRUE(server_.bindings().empty());
+  EXPECT_EQ(server_.pod_reads(), 0);
+  EXPECT_EQ(state_->assumed_count(), 0u);
+}
+
+TEST_F(BinderTest, TheServedSchedulersAreConfigured) {
+  state_->UpsertPod({"u1", "", "", "hyperplace"});
+  config_.extender.scheduler_names = {"gpu"};
+  Binder binder(client_, state_, groups_, config_, registry_);
+  json reply = Bind(binder, R"({"PodName":"p1","PodNamespace":"ns","PodUID":"u1","Node":"n1"})");
+  EXPECT_NE(reply["Error"].get<std::string>().find("(extender.schedulerNames: gpu)"),
+            std::string::npos)
+      << reply;
+  EXPECT_TRUE(server_.bindings().empty());
+}
+
+// The watch has not shown the pod (a new replica still syncing, a pod created a moment ago): the
+// API server's copy decides.
+TEST_F(BinderTest, APodKnownOnlyToTheApiServerIsCheckedThere) {
+  server_.Upsert("pods", "p2", PodJson("p2", "u2", "hyperplace", "n9"));
+  server_.Upsert("pods", "p3", PodJson("p3", "u3", "volcano"));
+  Binder binder(client_, state_, groups_, config_, registry_);
+  json reply = Bind(binder, R"({"PodName":"p2","PodNamespace":"ns","PodUID":"u2","Node":"n1"})");
+  EXPECT_NE(reply["Error"].get<std::string>().find("already bound to node n9"), std::string::npos)
+      << reply;
+  reply = Bind(binder, R"({"PodName":"p3","PodNamespace":"ns","PodUID":"u3","Node":"n1"})");
+  EXPECT_NE(reply["Error"].get<std::string>().find(R"("volcano" is not a scheduler)"),
+            std::string::npos)
+      << reply;
+  // A pod of that name but another uid (deleted and created again) is not the pod asked for.
+  reply = Bind(binder, R"({"PodName":"p1","PodNamespace":"ns","PodUID":"old","Node":"n1"})");
+  EXPECT_NE(reply["Error"].get<std::string>().find("another pod of that name"), std::string::npos)
+      << reply;
+  reply = Bind(binder, R"({"PodName":"gone","PodNamespace":"ns","PodUID":"u9","Node":"n1"})");
+  EXPECT_NE(reply["Error"].get<std::string>().find("does not exist"), std::string::npos) << reply;
+  EXPECT_TRUE(server_.bindings().empty());
+  EXPECT_EQ(server_.pod_reads(), 4);
+  reply = Bind(binder, R"({"PodName":"p1","PodNamespace":"ns","PodUID":"u1","Node":"n1"})");
+  EXPECT_EQ(reply["Error"], "");
+  EXPECT_EQ(server_.bindings().size(), 1u);
+}
+
+// The cache said pending, but someone bound the pod meanwhile: the API server's 409 is the answer.
+TEST_F(BinderTest, APodBoundSinceTheWatchSawItGetsTheApiServersConflict) {
+  state_->UpsertPod({"u1", "", "", "hyperplace"});
+  server_.Upsert("pods", "p1", PodJson("p1", "u1", "hyperplace", "n2"));
+  Binder binder(client_, state_, groups_, config_, registry_);
+  json reply = Bind(binder, R"({"PodName":"p1","PodNamespace":"ns","PodUID":"u1","Node":"n1"})");
+  const std::string error = reply["Error"];
+  EXPECT_NE(error.find("HTTP 409"), std::string::npos) << error;
+  EXPECT_NE(error.find(R"(already assigned to node \"n2\")"), std::string::npos) << error;
+  EXPECT_EQ(state_->Current()->PodsOn("n1"), 0);
+}
+
+// The Binding was applied but its response was lost: reading the pod back shows the bind done.
+// Sending it again would have been refused with 409 and a bind that succeeded reported failed.
+TEST_F(BinderTest, ABindingAppliedWhoseResponseIsLostSucceedsWithoutASecondPost) {
+  Binder binder(client_, state_, groups_, config_, registry_);
+  server_.SetBindFault(kube::testing::BindFault::kLoseResponse);
+  json reply = Bind(binder, R"({"PodName":"p1","PodNamespace":"ns","PodUID":"u1","Node":"n1"})");
+  EXPECT_EQ(reply["Error"], "");
+  EXPECT_EQ(server_.bindings().size(), 1u);
+  EXPECT_EQ(state_->Current()->PodsOn("n1"), 1);  // still assumed until the watch shows it
+}
+
+// The connection was cut before the Binding was applied: the pod reads back unbound, so the
+// Binding is sent once more.
+TEST_F(BinderTest, ABindingLostBeforeItWasAppliedIsSentOnceMore) {
+  Binder binder(client_, state_, groups_, config_, registry_);
+  server_.SetBindFault(kube::testing::BindFault::kLoseRequest);
+  json reply = Bind(binder, R"({"PodName":"p1","PodNamespace":"ns","PodUID":"u1","Node":"n1"})");
+  EXPECT_EQ(reply["Error"], "");
+  EXPECT_EQ(server_.bindings().size(), 2u);
+  // Lost twice: the pod is still unbound, and the scheduler hears so.
+  server_.Upsert("pods", "p4", PodJson("p4", "u4"));
+  server_.SetBindFault(kube::testing::BindFault::kLoseRequest, 2);
+  reply = Bind(binder, R"({"PodName":"p4","PodNamespace":"ns","PodUID":"u4","Node":"n1"})");
+  EXPECT_NE(reply["Error"].get<std::string>().find("still unbound"), std::string::npos) << reply;
+  EXPECT_EQ(server_.bindings().size(), 4u);
+  EXPECT_EQ(state_->Current()->PodsOn("n1"), 1);  // p1's only
+}
+
+// kube-scheduler waits 5 s for an extender. A Binding the API server never answers ends in an
+// Error within kube.bindTimeout, and the assumption is withdrawn.
+TEST_F(BinderTest, ABindPastItsDeadlineIsAnErrorWithinTheDeadline) {
+  std::chrono::nanoseconds took;
+  json reply = BindWithin1s(kube::testing::BindFault::kStall, took);
+  const std::string error = reply["Error"];
+  EXPECT_NE(error.find("deadline exceeded"), std::string::npos) << error;
+  EXPECT_NE(error.find("still unbound"), std::string::npos) << error;
+  // 1 s, with slack for a loaded machine; without the deadline it took 10 s (20 s with retry).
+  EXPECT_LT(took, std::chrono::milliseconds(2500));
+  EXPECT_EQ(state_->Current()->PodsOn("n1"), 0);
+  EXPECT_EQ(server_.bindings().size(), 1u);
+}
+
+// Applied, but answered too slowly: the Binding is cut at three quarters of the deadline and the
+// pod read back in the last quarter shows it bound.
+TEST_F(BinderTest, ABindAnsweredTooSlowlyIsConfirmedByReadingThePod) {
+  std::chrono::nanoseconds took;
+  json reply = BindWithin1s(kube::testing::BindFault::kTrickle, took);
+  EXPECT_EQ(reply["Error"], "");
+  EXPECT_LT(took, std::chrono::milliseconds(2500));
+  EXPECT_EQ(server_.bindings().size(), 1u);
+}
+
 TEST(DnsSubdomainTest, ValidNamesOnly) {
   EXPECT_TRUE(IsDnsSubdomain("hyperpod-i-0a01"));
   EXPECT_TRUE(IsDnsSubdomain("ip-10-1-9-9.us-west-2.compute.internal"));
@@ -118,14 +265,15 @@ class FailoverBindTest : public ::testing::Test {
  protected:
   static constexpr const char* kGroup = "hyperpod-ns-team-a/kueue.x-k8s.io/pod-group-name=train-7";
 
-  // One hyperplace process: its own state, watch cache, memo, extender and binder.
+  // One hyperplace process: its own state, watch cache, memo, extender and binder. The registry
+  // comes first so that it is destroyed last: the informers count events until the cache stops.
   struct Process {
+    metrics::Registry registry;
     std::shared_ptr<MemoryState> state;
     std::shared_ptr<GroupMemo> memo = std::make_shared<GroupMemo>();
     std::unique_ptr<WatchCache> cache;
     std::unique_ptr<Extender> extender;
     std::unique_ptr<Binder> binder;
-    metrics::Registry registry;
   };
 
   void SetUp() override {
@@ -159,8 +307,8 @@ class FailoverBindTest : public ::testing::Test {
   std::unique_ptr<Process> StartProcess() {
     auto p = std::make_unique<Process>();
     p->state = std::make_shared<MemoryState>(scoring::testing::DefaultPolicy());
-    KubeConfig config;
-    p->cache = std::make_unique<WatchCache>(client_, p->state, config, p->registry);
+    Config config;
+    p->cache = std::make_unique<WatchCache>(client_, p->state, config.kube, p->registry);
     p->cache->Start();
     for (int i = 0; i < 1000 && !p->state->Ready(); ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
@@ -211,8 +359,8 @@ TEST_F(FailoverBindTest, ABindWithNoFilterAtAllKeepsTheGangTogether) {
   // Nothing placed: both racks hold the gang.
   EXPECT_EQ(Filter(*p, "train-7-1").size(), 4u);
   Bind(*p, "train-7-0", "hyperpod-i-0b1");  // no /filter for train-7-0 in this process
-  // The fake API server does not move the pod, so only the assumption places it: the next pod
-  // of the gang is confined to rack r2.
+  // The assumption places it at once, before the watch shows the Binding: the next pod of the
+  // gang is confined to rack r2.
   auto placements = p->state->Current()->GroupPlacements(kGroup);
   ASSERT_NE(placements, nullptr);
   EXPECT_EQ((*placements)[0].node, "hyperpod-i-0b1");

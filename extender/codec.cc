@@ -222,6 +222,9 @@ class Reader {
       if (key == "nodeSelector")
         return StringMap(value, pod.node_selector, "Pod.spec.nodeSelector");
       if (key == "nodeName") return String(value, pod.node_name, "Pod.spec.nodeName");
+      if (key == "schedulerName") {
+        return String(value, pod.scheduler_name, "Pod.spec.schedulerName");
+      }
       if (key == "tolerations") return Tolerations(value, pod);
       if (key == "affinity") return Affinity(value, pod);
       return Skip(value, "Pod.spec");

@@ -165,6 +165,7 @@ void MemoryState::DeleteNodeLocked(std::string_view name) {
 }
 
 void MemoryState::UpsertPodLocked(PodRecord pod) {
+  if (!pod.node.empty()) pod.scheduler_name = std::string();  // bound for good: never needed
   auto it = pods_.find(pod.uid);
   if (it != pods_.end()) {
     PodState& old = it->second;
@@ -177,7 +178,10 @@ void MemoryState::UpsertPodLocked(PodRecord pod) {
       assumed_.erase(old.record.uid);
     }
     old.watched = true;
-    if (old.record.node == pod.node && old.record.group == pod.group) return;
+    if (old.record.node == pod.node && old.record.group == pod.group) {
+      old.record.scheduler_name = std::move(pod.scheduler_name);
+      return;
+    }
     RemovePod(old);
     old.record = std::move(pod);
     AddPod(old);
@@ -228,6 +232,7 @@ void MemoryState::AssumePod(PodRecord pod, Clock::time_point until) {
   if (it != pods_.end()) {
     const bool was_assumed = it->second.assumed;
     pod.group = it->second.record.group;  // the watch's, not the caller's guess
+    pod.scheduler_name = std::move(it->second.record.scheduler_name);
     RemovePod(it->second);
     it->second.record = std::move(pod);
     AddPod(it->second);
@@ -244,6 +249,16 @@ void MemoryState::AssumePod(PodRecord pod, Clock::time_point until) {
   std::string uid = state.record.uid;
   assumed_.insert(uid);
   pods_.emplace(std::move(uid), std::move(state));
+}
+
+std::optional<MemoryState::WatchedPod> MemoryState::Watched(std::string_view uid) const {
+  std::lock_guard lock(mu_);
+  auto it = pods_.find(std::string(uid));
+  if (it == pods_.end() || !it->second.watched) return std::nullopt;
+  // An assumed pod is one the watch still shows unscheduled (UpsertPod ends the assumption as
+  // soon as the watch shows it placed).
+  const PodState& pod = it->second;
+  return WatchedPod{pod.assumed ? std::string() : pod.record.node, pod.record.scheduler_name};
 }
 
 std::optional<std::string> MemoryState::GroupOf(std::string_view uid) const {

@@ -30,11 +30,13 @@ namespace hyperplace::extender {
 // A pod as the state counts it: it occupies `node` (empty while unscheduled) and belongs to
 // `group` (scoring::PodFacts::group; empty for none). The state keeps unscheduled pods too, so
 // that a /bind for any pod knows its group (DESIGN §2.4), even when this process never served the
-// pod's /filter.
+// pod's /filter, and its spec.schedulerName, so that /bind refuses a pod of another scheduler
+// (§2.1). A placed pod's scheduler name is not kept: it is never bound again.
 struct PodRecord {
   std::string uid;
   std::string node;
   std::string group;
+  std::string scheduler_name = {};  // from the watch; empty when only a bind knows the pod
 };
 
 class Snapshot {
@@ -126,6 +128,14 @@ class MemoryState : public ClusterState {
   void AssumePod(PodRecord pod, Clock::time_point until);
   // The group of a pod the state knows ("" for none), or nullopt. For tests and diagnostics.
   std::optional<std::string> GroupOf(std::string_view uid) const;
+  // The pod as the watch last showed it: the node it is bound to ("" while unscheduled; an
+  // assumption of ours does not count) and its scheduler. nullopt for a pod the watch has not
+  // shown (or no longer lists), whatever binds of ours know of it.
+  struct WatchedPod {
+    std::string node;
+    std::string scheduler_name;
+  };
+  std::optional<WatchedPod> Watched(std::string_view uid) const;
   // Withdraws the assumption for `uid` on `node` (its Binding was refused): a pod the watch has
   // shown goes back to unscheduled, one only the bind knew is dropped. An assumption on another
   // node (a newer bind of the same pod) is left alone.

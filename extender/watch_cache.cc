@@ -37,6 +37,7 @@ Status WatchCache::DecodePod(std::string_view object, const scoring::Policy& pol
   if (pod.uid.empty()) return InvalidArgument("Pod: missing metadata.uid");
   out.uid = std::string(pod.uid);
   out.node = std::string(pod.node_name);
+  if (out.node.empty()) out.scheduler_name = std::string(pod.scheduler_name);  // for /bind
   out.group = scoring::DerivePodFacts(pod, policy).group;
   finished = pod.phase == "Succeeded" || pod.phase == "Failed";
   return Status::Ok();

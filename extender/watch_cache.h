@@ -1,7 +1,8 @@
 // Feeds a MemoryState from the API server: list+watch of Nodes and of the Pods not finished
 // (assigned ones occupy nodes; pending ones are kept so a bind from any replica knows the pod's
 // group), and expiry of binds the watch never confirmed. Only the fields the rules read are kept:
-// a node's labels, taints and allocatable pods; a pod's uid, node and group.
+// a node's labels, taints and allocatable pods; a pod's uid, node, group and (while it is
+// pending) scheduler name.
 #pragma once
 
 #include <atomic>

@@ -115,6 +115,14 @@ TEST(WatchCacheDecodeTest, PodRecordsCarryNodeGroupAndPhase) {
   EXPECT_EQ(pod.node, "n7");
   EXPECT_EQ(pod.group, "hyperpod-ns-a/kueue.x-k8s.io/pod-group-name=train");
   EXPECT_FALSE(finished);
+  // The scheduler name is kept for a pending pod only: a bound one is never bound again.
+  EXPECT_EQ(pod.scheduler_name, "");
+  json = Pod("q", "", "train", "Pending");
+  json.replace(json.find("__RV__"), 6, "1");
+  json.replace(json.find(R"("nodeName")"), 0, R"("schedulerName":"volcano",)");
+  ASSERT_TRUE(WatchCache::DecodePod(json, policy, pod, finished).ok());
+  EXPECT_EQ(pod.node, "");
+  EXPECT_EQ(pod.scheduler_name, "volcano");
   EXPECT_FALSE(WatchCache::DecodePod(R"({"metadata":{"name":"x"}})", policy, pod, finished).ok());
   scoring::Node node;
   EXPECT_FALSE(WatchCache::DecodeNode(R"({"metadata":{"labels":{}}})", node).ok());

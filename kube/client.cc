@@ -5,6 +5,8 @@
 #include <openssl/x509.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <ctime>
 
 namespace hyperplace::kube {
 namespace {
@@ -141,7 +143,15 @@ StatusOr<std::shared_ptr<Client>> Client::Create(const Access& access, ClientOpt
 Client::Client(Access access, ClientOptions options)
     : access_(std::move(access)), options_(std::move(options)), tokens_(access_) {}
 
-Client::~Client() { CancelAll(); }
+Client::~Client() {
+  CancelAll();
+  {
+    std::lock_guard lock(mu_);
+    watchdog_exit_ = true;
+  }
+  watch_cv_.notify_all();
+  if (watchdog_.joinable()) watchdog_.join();
+}
 
 StatusOr<std::unique_ptr<httplib::ClientImpl>> Client::NewConnection(
     std::chrono::milliseconds read_timeout) {
@@ -204,24 +214,171 @@ StatusOr<std::string> Client::Authorization() {
   return "Bearer " + *token;
 }
 
-StatusOr<Response> Client::Request(std::string_view method, const std::string& path,
-                                   std::string_view body) {
+namespace {
+
+// Failures before any byte of the request was written: the server cannot have seen it.
+bool NotSent(httplib::Error error) {
+  switch (error) {
+    case httplib::Error::Connection:
+    case httplib::Error::BindIPAddress:
+    case httplib::Error::ConnectionTimeout:
+    case httplib::Error::SSLConnection:
+    case httplib::Error::SSLLoadingCerts:
+    case httplib::Error::SSLServerVerification:
+      return true;
+    default:
+      return false;
+  }
+}
+
+void SetTimeout(std::chrono::milliseconds d, const std::function<void(time_t, time_t)>& set) {
+  d = std::max(d, std::chrono::milliseconds(1));
+  set(static_cast<time_t>(d.count() / 1000), static_cast<time_t>((d.count() % 1000) * 1000));
+}
+
+}  // namespace
+
+struct Client::Attempt {
+  httplib::Error error = httplib::Error::Unknown;
+  bool ok = false;
+  bool timed_out = false;
+  bool too_large = false;
+  Response response;
+};
+
+void Client::RunAttempt(httplib::ClientImpl& c, std::string_view method, const std::string& path,
+                        std::string_view body, const std::string& authorization, Deadline deadline,
+                        Attempt& attempt) {
+  // httplib's timeouts bound each wait for the socket, not the whole exchange: a server that
+  // trickles its answer would outlast any of them. The watchdog stops the connection at the
+  // deadline; the read and write timeouts are a backstop just behind it. stop() cannot cut a
+  // connect or TLS handshake short, so the connect timeout is the deadline itself.
+  const auto now = std::chrono::steady_clock::now();
+  const auto left = deadline == kNoDeadline
+                        ? options_.request_timeout
+                        : std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now);
+  const auto backstop = left + std::chrono::milliseconds(deadline == kNoDeadline ? 0 : 200);
+  SetTimeout(std::min(options_.connect_timeout, left),
+             [&](time_t s, time_t us) { c.set_connection_timeout(s, us); });
+  SetTimeout(std::min(options_.request_timeout, backstop),
+             [&](time_t s, time_t us) { c.set_read_timeout(s, us); });
+  SetTimeout(std::min(options_.request_timeout, backstop),
+             [&](time_t s, time_t us) { c.set_write_timeout(s, us); });
+
+  httplib::Request req;
+  req.method = std::string(method);
+  req.path = path;
+  req.headers = {{"Accept", "application/json"}, {"User-Agent", options_.user_agent}};
+  if (!body.empty() || method != "GET") {
+    req.body = std::string(body);
+    req.headers.emplace("Content-Type",
+                        method == "PATCH" ? "application/merge-patch+json" : "application/json");
+  }
+  const std::size_t limit = options_.max_response_bytes;
+  req.response_handler = [&](const httplib::Response& r) {
+    attempt.response.status = r.status;
+    // Refuse a declared length over the limit before reading any of it.
+    if (r.has_header("Content-Length") &&
+        std::strtoull(r.get_header_value("Content-Length").c_str(), nullptr, 10) > limit) {
+      attempt.too_large = true;
+      return false;
+    }
+    return true;
+  };
+  req.content_receiver = [&](const char* data, std::size_t size, std::uint64_t, std::uint64_t) {
+    if (attempt.response.body.size() + size > limit) {
+      attempt.too_large = true;
+      return false;
+    }
+    attempt.response.body.append(data, size);
+    return true;
+  };
+  if (!authorization.empty()) req.headers.emplace("Authorization", authorization);
+
+  Active active{&c, deadline};
+  {
+    std::lock_guard lock(mu_);
+    active_.push_back(&active);
+    if (deadline != kNoDeadline && !watchdog_.joinable()) {
+      watchdog_ = std::thread([this] { Watchdog(); });
+    }
+  }
+  watch_cv_.notify_all();
+  httplib::Response res;
+  httplib::Error error = httplib::Error::Success;
+  attempt.ok = c.send(req, res, error);
+  attempt.error = error;
+  {
+    std::unique_lock lock(mu_);
+    watch_cv_.wait(lock, [&] { return !active.stopping; });
+    active_.erase(std::find(active_.begin(), active_.end(), &active));
+    attempt.timed_out = active.timed_out;
+  }
+  if (attempt.ok) attempt.response.status = res.status;
+}
+
+void Client::Watchdog() {
+  std::unique_lock lock(mu_);
+  while (!watchdog_exit_) {
+    Deadline next = kNoDeadline;
+    Active* due = nullptr;
+    for (Active* a : active_) {
+      if (!a->timed_out && a->deadline < next) {
+        next = a->deadline;
+        due = a;
+      }
+    }
+    if (due == nullptr) {
+      watch_cv_.wait(lock);
+      continue;
+    }
+    if (std::chrono::steady_clock::now() < next) {
+      watch_cv_.wait_until(lock, next);
+      continue;  // the set may have changed
+    }
+    // stop() waits for a connect or handshake in progress (each bounded by the deadline's
+    // timeouts), so it runs outside mu_; `stopping` keeps the connection alive meanwhile.
+    due->timed_out = true;
+    due->stopping = true;
+    lock.unlock();
+    due->connection->stop();
+    lock.lock();
+    due->stopping = false;
+    watch_cv_.notify_all();
+  }
+}
+
+Outcome Client::Send(std::string_view method, const std::string& path, std::string_view body,
+                     Deadline deadline) {
+  Outcome out;
+  if (method != "GET" && method != "POST" && method != "PUT" && method != "PATCH" &&
+      method != "DELETE") {
+    out.response = InvalidArgument("unsupported method " + std::string(method));
+    return out;
+  }
   auto auth = Authorization();
-  if (!auth.ok()) return auth.status();
-  httplib::Headers headers = {{"Accept", "application/json"}, {"User-Agent", options_.user_agent}};
-  if (!auth->empty()) headers.emplace("Authorization", *auth);
-  const std::string b(body);
-  // A pooled connection may have been closed by the server since it was last used; a request
-  // that fails on one is sent once more on a fresh connection. (It failed before a response, and
-  // the API server rejects a repeated Binding with 409, so a retry cannot bind twice.)
-  for (int attempt = 0;; ++attempt) {
+  if (!auth.ok()) {
+    out.response = auth.status();
+    return out;
+  }
+  const std::string what = std::string(method) + " " + access_.server + path;
+  // Only a GET may be replayed after its bytes went out: a POST may have been applied.
+  const bool replayable = method == "GET";
+  for (int attempt_no = 0; attempt_no < 2; ++attempt_no) {
+    if (deadline != kNoDeadline && std::chrono::steady_clock::now() >= deadline) {
+      out.response = Unavailable(what + ": deadline exceeded");
+      return out;
+    }
     std::unique_ptr<httplib::ClientImpl> c;
     bool reused = false;
     {
       std::lock_guard lock(mu_);
-      if (cancelled_) return Unavailable("client shut down");
+      if (cancelled_) {
+        out.response = Unavailable("client shut down");
+        return out;
+      }
       const auto now = std::chrono::steady_clock::now();
-      while (attempt == 0 && !idle_.empty()) {
+      while (attempt_no == 0 && !idle_.empty()) {
         Idle idle = std::move(idle_.back());
         idle_.pop_back();
         if (now - idle.since < options_.max_idle_age) {
@@ -233,54 +390,52 @@ StatusOr<Response> Client::Request(std::string_view method, const std::string& p
     }
     if (!c) {
       auto made = NewConnection(options_.request_timeout);
-      if (!made.ok()) return made.status();
+      if (!made.ok()) {
+        out.response = made.status();
+        return out;
+      }
       c = std::move(made).value();
     }
+    Attempt attempt;
+    RunAttempt(*c, method, path, body, *auth, deadline, attempt);
+    bool cancelled;
     {
       std::lock_guard lock(mu_);
-      active_.push_back(c.get());
-    }
-    httplib::Result result{nullptr, httplib::Error::Unknown};
-    if (method == "GET") {
-      result = c->Get(path.c_str(), headers);
-    } else if (method == "POST") {
-      result = c->Post(path.c_str(), headers, b, "application/json");
-    } else if (method == "PUT") {
-      result = c->Put(path.c_str(), headers, b, "application/json");
-    } else if (method == "PATCH") {
-      result = c->Patch(path.c_str(), headers, b, "application/merge-patch+json");
-    } else if (method == "DELETE") {
-      result = c->Delete(path.c_str(), headers, b, "application/json");
-    } else {
-      std::lock_guard lock(mu_);
-      active_.erase(std::find(active_.begin(), active_.end(), c.get()));
-      return InvalidArgument("unsupported method " + std::string(method));
-    }
-    bool keep = false, cancelled = false;
-    {
-      std::lock_guard lock(mu_);
-      active_.erase(std::find(active_.begin(), active_.end(), c.get()));
       cancelled = cancelled_;
-      keep = result && !cancelled && idle_.size() < options_.max_idle_connections;
     }
-    if (!result) {
-      if (reused && attempt == 0 && !cancelled) {
-        // The server probably restarted or timed the connection out; the other pooled
-        // connections are as stale as this one.
-        std::lock_guard lock(mu_);
-        idle_.clear();
+    if (attempt.too_large) {
+      out.maybe_applied = true;
+      out.response = OutOfRange(what + ": response larger than " +
+                                std::to_string(options_.max_response_bytes) + " bytes");
+      return out;
+    }
+    if (!attempt.ok) {
+      const bool not_sent = NotSent(attempt.error);
+      out.maybe_applied = out.maybe_applied || !not_sent;
+      const bool late = attempt.timed_out ||
+                        (deadline != kNoDeadline && std::chrono::steady_clock::now() >= deadline);
+      out.response =
+          Unavailable(what + ": " + (late ? "deadline exceeded" : Describe(attempt.error)));
+      if (cancelled || late) return out;
+      // Again on a fresh connection: a request that never left, or a read that failed on a
+      // pooled connection (the server may have closed it meanwhile; the others are as stale).
+      if (not_sent || (replayable && reused)) {
+        if (reused) {
+          std::lock_guard lock(mu_);
+          idle_.clear();
+        }
         continue;
       }
-      return Unavailable(std::string(method) + " " + access_.server + path + ": " +
-                         Describe(result.error()));
+      return out;
     }
-    Response r{result->status, std::move(result->body)};
-    if (keep) {
-      std::lock_guard lock(mu_);
+    out.response = std::move(attempt.response);
+    std::lock_guard lock(mu_);
+    if (!cancelled_ && idle_.size() < options_.max_idle_connections) {
       idle_.push_back({std::move(c), std::chrono::steady_clock::now()});
     }
-    return r;
+    return out;
   }
+  return out;
 }
 
 void CancelToken::Cancel() {
@@ -302,16 +457,17 @@ StatusOr<int> Client::Stream(const std::string& path, std::chrono::milliseconds 
   auto made = NewConnection(idle_timeout);
   if (!made.ok()) return made.status();
   std::unique_ptr<httplib::ClientImpl> c = std::move(made).value();
+  Active active{c.get(), kNoDeadline};
   {
     std::lock_guard lock(mu_);
     if (cancelled_) return Unavailable("client shut down");
-    active_.push_back(c.get());
+    active_.push_back(&active);
   }
   if (cancel != nullptr) {
     std::lock_guard lock(cancel->mu_);
     if (cancel->cancelled_) {
       std::lock_guard client_lock(mu_);
-      active_.erase(std::find(active_.begin(), active_.end(), c.get()));
+      active_.erase(std::find(active_.begin(), active_.end(), &active));
       return Unavailable("stream cancelled");
     }
     cancel->active_ = c.get();
@@ -339,7 +495,7 @@ StatusOr<int> Client::Stream(const std::string& path, std::chrono::milliseconds 
   bool cancelled;
   {
     std::lock_guard lock(mu_);
-    active_.erase(std::find(active_.begin(), active_.end(), c.get()));
+    active_.erase(std::find(active_.begin(), active_.end(), &active));
     cancelled = cancelled_;
   }
   if (cancel != nullptr) {
@@ -358,7 +514,7 @@ StatusOr<int> Client::Stream(const std::string& path, std::chrono::milliseconds 
 void Client::CancelAll() {
   std::lock_guard lock(mu_);
   cancelled_ = true;
-  for (httplib::ClientImpl* c : active_) c->stop();
+  for (Active* a : active_) a->connection->stop();
   idle_.clear();
 }
 

@@ -20,22 +20,6 @@ Status JsonError(simdjson::error_code e, std::string_view where) {
   return InvalidArgument(std::string(where) + ": " + simdjson::error_message(e));
 }
 
-// metadata.resourceVersion of an object's raw JSON.
-StatusOr<std::string> ResourceVersionOf(od::parser& parser, std::string& scratch,
-                                        std::string_view object) {
-  scratch.assign(object);
-  scratch.append(simdjson::SIMDJSON_PADDING, '\0');
-  od::document doc;
-  if (auto e = parser.iterate(scratch.data(), object.size(), scratch.size()).get(doc)) {
-    return JsonError(e, "object");
-  }
-  std::string_view rv;
-  auto e = doc["metadata"]["resourceVersion"].get_string().get(rv);
-  if (e == simdjson::NO_SUCH_FIELD) return std::string();
-  if (e) return JsonError(e, "object.metadata.resourceVersion");
-  return std::string(rv);
-}
-
 }  // namespace
 
 Status Informer::ParsePage(std::string_view body, Page& page) {
@@ -75,58 +59,6 @@ Status Informer::ParsePage(std::string_view body, Page& page) {
       }
     }
   }
-  return Status::Ok();
-}
-
-Status Informer::ParseEvent(std::string_view line, Event& event) {
-  thread_local od::parser parser;
-  thread_local od::parser object_parser;
-  thread_local std::string padded, scratch;
-  padded.assign(line);
-  padded.append(simdjson::SIMDJSON_PADDING, '\0');
-  event = Event();
-  od::document doc;
-  if (auto e = parser.iterate(padded.data(), line.size(), padded.size()).get(doc)) {
-    return JsonError(e, "watch event");
-  }
-  od::object obj;
-  if (auto e = doc.get_object().get(obj)) return JsonError(e, "watch event");
-  const char* base = padded.data();
-  for (auto field : obj) {
-    std::string_view key;
-    if (auto e = field.unescaped_key().get(key)) return JsonError(e, "watch event");
-    if (key == "type") {
-      std::string_view type;
-      if (auto e = field.value().get_string().get(type)) return JsonError(e, "watch event.type");
-      event.type = std::string(type);
-    } else if (key == "object") {
-      od::object o;
-      if (auto e = field.value().get_object().get(o)) return JsonError(e, "watch event.object");
-      std::string_view raw;
-      if (auto e = o.raw_json().get(raw)) return JsonError(e, "watch event.object");
-      // Point into the caller's line, not our padded copy.
-      event.object = line.substr(static_cast<std::size_t>(raw.data() - base), raw.size());
-    }
-  }
-  if (event.type.empty() || event.object.empty()) {
-    return InvalidArgument("watch event without type or object");
-  }
-  if (event.type == "ERROR") {
-    // The object is a metav1.Status: {"kind":"Status","code":410,"reason":"Expired",...}.
-    scratch.assign(event.object);
-    scratch.append(simdjson::SIMDJSON_PADDING, '\0');
-    od::document status;
-    std::int64_t code = 0;
-    if (!object_parser.iterate(scratch.data(), event.object.size(), scratch.size()).get(status)) {
-      if (status["code"].get_int64().get(code) == simdjson::SUCCESS) {
-        event.error_code = static_cast<int>(code);
-      }
-    }
-    return Status::Ok();
-  }
-  auto rv = ResourceVersionOf(object_parser, scratch, event.object);
-  if (!rv.ok()) return rv.status();
-  event.resource_version = std::move(rv).value();
   return Status::Ok();
 }
 
@@ -232,49 +164,27 @@ Status Informer::List() {
 }
 
 Status Informer::Watch() {
-  std::string pending;  // bytes of an incomplete line
+  WatchDecoder decoder;
   Status failure = Status::Ok();
   bool got_event = false;
-  auto on_data = [&](std::string_view data) {
-    pending.append(data);
-    std::size_t start = 0;
-    while (true) {
-      std::size_t nl = pending.find('\n', start);
-      if (nl == std::string::npos) break;
-      std::string_view line(pending.data() + start, nl - start);
-      start = nl + 1;
-      if (line.empty()) continue;
-      Event event;
-      if (Status st = ParseEvent(line, event); !st.ok()) {
-        failure = st;
-        return false;
-      }
-      last_activity_ns_.store(NowNs());
-      events_->With({options_.resource, event.type}).Inc();
-      if (event.type == "ERROR") {
-        if (event.error_code == 410) relist_ = true;
-        failure = Unavailable("watch error event, code " + std::to_string(event.error_code));
-        return false;
-      }
-      if (!event.resource_version.empty()) {
-        std::lock_guard lock(rv_mu_);
-        rv_ = event.resource_version;
-      }
-      if (event.type == "BOOKMARK") continue;
-      EventType type = event.type == "ADDED"     ? EventType::kAdded
-                       : event.type == "DELETED" ? EventType::kDeleted
-                                                 : EventType::kModified;
-      handler_->OnEvent(type, event.object);
+  auto on_event = [&](const WatchEvent& event) {
+    last_activity_ns_.store(NowNs());
+    events_->With({options_.resource, event.type}).Inc();
+    if (!event.resource_version.empty()) {
+      std::lock_guard lock(rv_mu_);
+      rv_ = event.resource_version;
+    }
+    if (auto change = event.change()) {
+      handler_->OnEvent(*change, event.object);
       got_event = true;
     }
-    pending.erase(0, start);
-    if (pending.size() > (64u << 20)) {
-      failure = OutOfRange("watch event larger than 64 MiB");
-      return false;
-    }
+  };
+  auto on_data = [&](std::string_view data) {
+    failure = decoder.Feed(data, on_event);
+    if (decoder.gone()) relist_ = true;
     if (got_event) handler_->Flush();
     got_event = false;
-    return !stop_.load();
+    return failure.ok() && !stop_.load();
   };
   std::string error_body;
   // Silence longer than the watch's own timeout plus a minute means the connection is dead.

@@ -1,8 +1,8 @@
 // List+watch for one resource, the way client-go's reflector does it: list in pages, then watch
 // from the list's resourceVersion with bookmarks, resume from the last seen version after a
 // disconnect (jittered exponential backoff), and relist when the API server answers 410 Gone.
-// Watch events are decoded incrementally from the chunked stream, one line at a time; the stream
-// is never buffered whole.
+// Watch events are decoded incrementally from the chunked stream, one line at a time
+// (watch_decoder.h); the stream is never buffered whole.
 //
 // The informer hands raw JSON objects to its handler on the informer's own thread; the handler
 // decodes only what it needs.
@@ -23,10 +23,9 @@
 #include "common/metrics.h"
 #include "common/status.h"
 #include "kube/client.h"
+#include "kube/watch_decoder.h"
 
 namespace hyperplace::kube {
-
-enum class EventType { kAdded, kModified, kDeleted };
 
 class InformerHandler {
  public:
@@ -71,15 +70,6 @@ class Informer {
     std::string resource_version;
   };
   static Status ParsePage(std::string_view body, Page& page);
-
-  // Parses one watch event line. Exposed for tests.
-  struct Event {
-    std::string type;  // ADDED, MODIFIED, DELETED, BOOKMARK, ERROR
-    std::string_view object;
-    std::string resource_version;  // object's metadata.resourceVersion
-    int error_code = 0;            // for ERROR: the Status object's code
-  };
-  static Status ParseEvent(std::string_view line, Event& event);
 
  private:
   void Run();

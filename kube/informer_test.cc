@@ -252,19 +252,18 @@ TEST(ParseTest, PagesAndEvents) {
   ASSERT_EQ(p.items.size(), 2u);
   EXPECT_EQ(p.items[1], R"({"b":[2]})");
 
-  Informer::Event e;
+  WatchEvent e;
   ASSERT_TRUE(
-      Informer::ParseEvent(
+      ParseWatchEvent(
           R"({"type":"MODIFIED","object":{"metadata":{"name":"n","resourceVersion":"7"}}})", e)
           .ok());
   EXPECT_EQ(e.type, "MODIFIED");
   EXPECT_EQ(e.resource_version, "7");
   EXPECT_EQ(e.object, R"({"metadata":{"name":"n","resourceVersion":"7"}})");
-  ASSERT_TRUE(
-      Informer::ParseEvent(R"({"type":"ERROR","object":{"kind":"Status","code":410}})", e).ok());
+  ASSERT_TRUE(ParseWatchEvent(R"({"type":"ERROR","object":{"kind":"Status","code":410}})", e).ok());
   EXPECT_EQ(e.error_code, 410);
   for (const char* bad : {"", "{", "[]", R"({"type":"ADDED"})", R"({"object":{}})"}) {
-    EXPECT_FALSE(Informer::ParseEvent(bad, e).ok()) << bad;
+    EXPECT_FALSE(ParseWatchEvent(bad, e).ok()) << bad;
   }
 }
 

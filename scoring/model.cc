@@ -95,8 +95,8 @@ Node OwnedCopy(const Node& node) {
 Pod OwnedCopy(const Pod& pod) {
   ArenaBuilder arena;
   auto count = [&](std::string_view s) { arena.Count(s); };
-  for (auto s :
-       {pod.name, pod.namespace_name, pod.uid, pod.controller_uid, pod.node_name, pod.phase}) {
+  for (auto s : {pod.name, pod.namespace_name, pod.uid, pod.controller_uid, pod.node_name,
+                 pod.scheduler_name, pod.phase}) {
     count(s);
   }
   VisitLabels(pod.labels, count);
@@ -120,6 +120,7 @@ Pod OwnedCopy(const Pod& pod) {
   copy.uid = arena.Copy(pod.uid);
   copy.controller_uid = arena.Copy(pod.controller_uid);
   copy.node_name = arena.Copy(pod.node_name);
+  copy.scheduler_name = arena.Copy(pod.scheduler_name);
   copy.phase = arena.Copy(pod.phase);
   copy.labels = CopyLabels(pod.labels, arena);
   copy.annotations = CopyLabels(pod.annotations, arena);

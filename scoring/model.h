@@ -82,6 +82,7 @@ struct Pod {
   std::vector<Toleration> tolerations;
   std::string_view controller_uid;  // uid of the ownerReference with controller: true
   std::string_view node_name;       // spec.nodeName; empty while unscheduled
+  std::string_view scheduler_name;  // spec.schedulerName (the API server defaults it)
   std::string_view phase;           // status.phase (Pending, Running, Succeeded, Failed)
   std::shared_ptr<const void> storage;
 };

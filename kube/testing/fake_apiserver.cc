@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <stdexcept>
 
 namespace hyperplace::kube::testing {
@@ -140,15 +141,20 @@ std::string FakeApiServer::Render(const std::string& json, long long rv) const {
   return out;
 }
 
+void FakeApiServer::UpsertLocked(const std::string& resource, const std::string& name,
+                                 const std::string& json) {
+  Resource& r = resources_[resource];
+  const long long rv = ++rv_;
+  const bool exists = r.objects.count(name) > 0;
+  r.objects[name] = {rv, json};
+  r.history.push_back({rv, exists ? "MODIFIED" : "ADDED", Render(json, rv)});
+}
+
 void FakeApiServer::Upsert(const std::string& resource, const std::string& name,
                            const std::string& json) {
   {
     std::lock_guard lock(mu_);
-    Resource& r = resources_[resource];
-    const long long rv = ++rv_;
-    const bool exists = r.objects.count(name) > 0;
-    r.objects[name] = {rv, json};
-    r.history.push_back({rv, exists ? "MODIFIED" : "ADDED", Render(json, rv)});
+    UpsertLocked(resource, name, json);
   }
   changed_.notify_all();
 }
@@ -210,6 +216,21 @@ void FakeApiServer::SetKueueInstalled(bool installed) {
 void FakeApiServer::SetBindStatus(int status) {
   std::lock_guard lock(mu_);
   bind_status_ = status;
+}
+
+void FakeApiServer::SetBindFault(BindFault fault, int times) {
+  {
+    std::lock_guard lock(mu_);
+    bind_fault_ = fault;
+    bind_fault_times_ = fault == BindFault::kNone ? 0 : times;
+    if (fault == BindFault::kNone) ++bind_fault_clears_;
+  }
+  changed_.notify_all();
+}
+
+int FakeApiServer::pod_reads() const {
+  std::lock_guard lock(mu_);
+  return pod_reads_;
 }
 
 int FakeApiServer::list_requests(const std::string& resource) const {
@@ -373,24 +394,110 @@ void FakeApiServer::Serve() {
         R"({"kind":"APIGroup","apiVersion":"v1","name":"kueue.x-k8s.io","versions":[{"groupVersion":"kueue.x-k8s.io/v1beta2","version":"v1beta2"},{"groupVersion":"kueue.x-k8s.io/v1beta1","version":"v1beta1"}],"preferredVersion":{"groupVersion":"kueue.x-k8s.io/v1beta2","version":"v1beta2"}})",
         "application/json");
   });
-  server_->Post(R"(/api/v1/namespaces/([^/]+)/pods/([^/]+)/binding)", [this, authorized](
-                                                                          const httplib::Request&
-                                                                              req,
-                                                                          httplib::Response& res) {
-    if (!authorized(req, res)) return;
-    std::lock_guard lock(mu_);
-    bindings_.push_back(req.body);
-    last_binding_path_ = req.path;
-    res.status = bind_status_;
-    if (bind_status_ == 201) {
-      res.set_content(R"({"kind":"Status","apiVersion":"v1","status":"Success","code":201})",
-                      "application/json");
-    } else {
-      res.set_content(
-          R"({"kind":"Status","apiVersion":"v1","status":"Failure","message":"pods \"p\" is already assigned to node \"n\"","reason":"Conflict","code":409})",
-          "application/json");
-    }
-  });
+  // A failure answered with a metav1.Status, as the API server does.
+  auto fail = [](httplib::Response& res, int code, const std::string& reason,
+                 const std::string& message) {
+    nlohmann::json status = {{"kind", "Status"},   {"apiVersion", "v1"}, {"status", "Failure"},
+                             {"message", message}, {"reason", reason},   {"code", code}};
+    res.status = code;
+    res.set_content(status.dump(), "application/json");
+  };
+  // The stored pod `name` of namespace `ns`, or null.
+  auto find_pod = [this](const std::string& ns, const std::string& name) -> std::string* {
+    Resource& pods = resources_["pods"];
+    auto it = pods.objects.find(name);
+    if (it == pods.objects.end()) return nullptr;
+    auto pod = nlohmann::json::parse(it->second.second, nullptr, false);
+    if (pod.is_discarded() || pod["metadata"].value("namespace", "") != ns) return nullptr;
+    return &it->second.second;
+  };
+  server_->Get(
+      R"(/api/v1/namespaces/([^/]+)/pods/([^/]+))",
+      [this, authorized, find_pod, fail](const httplib::Request& req, httplib::Response& res) {
+        if (!authorized(req, res)) return;
+        std::lock_guard lock(mu_);
+        ++pod_reads_;
+        const std::string ns = req.matches[1], name = req.matches[2];
+        std::string* pod = find_pod(ns, name);
+        if (pod == nullptr) {
+          fail(res, 404, "NotFound", "pods \"" + name + "\" not found");
+          return;
+        }
+        res.set_content(Render(*pod, resources_["pods"].objects[name].first), "application/json");
+      });
+  server_->Post(
+      R"(/api/v1/namespaces/([^/]+)/pods/([^/]+)/binding)",
+      [this, authorized, find_pod, fail](const httplib::Request& req, httplib::Response& res) {
+        if (!authorized(req, res)) return;
+        std::unique_lock lock(mu_);
+        bindings_.push_back(req.body);
+        last_binding_path_ = req.path;
+        BindFault fault = BindFault::kNone;
+        if (bind_fault_times_ > 0) {
+          fault = bind_fault_;
+          if (--bind_fault_times_ == 0) bind_fault_ = BindFault::kNone;
+        }
+        // A response that ends early: the headers, then the connection is cut.
+        auto cut = [&res] {
+          res.set_content_provider(
+              64, "application/json",
+              [](std::size_t, std::size_t, httplib::DataSink&) { return false; });
+        };
+        if (fault == BindFault::kStall) {
+          const int clears = bind_fault_clears_;
+          changed_.wait_for(lock, std::chrono::seconds(30),
+                            [&] { return stopping_ || bind_fault_clears_ != clears; });
+          return cut();
+        }
+        if (fault == BindFault::kLoseRequest) return cut();
+        if (bind_status_ != 201) {
+          fail(res, bind_status_, "Conflict", "pods \"p\" is already assigned to node \"n\"");
+          return;
+        }
+        const std::string ns = req.matches[1], name = req.matches[2];
+        const auto binding = nlohmann::json::parse(req.body, nullptr, false);
+        if (binding.is_discarded() || !binding.contains("target")) {
+          fail(res, 400, "BadRequest", "bad Binding");
+          return;
+        }
+        std::string* stored = find_pod(ns, name);
+        if (stored == nullptr) {
+          fail(res, 404, "NotFound", "pods \"" + name + "\" not found");
+          return;
+        }
+        auto pod = nlohmann::ordered_json::parse(*stored);
+        const std::string uid = binding["metadata"].value("uid", "");
+        if (!uid.empty() && uid != pod["metadata"].value("uid", "")) {
+          fail(res, 409, "Conflict",
+               "Precondition failed: UID in precondition: " + uid +
+                   ", UID in object meta: " + pod["metadata"].value("uid", ""));
+          return;
+        }
+        const std::string bound = pod["spec"].value("nodeName", "");
+        if (!bound.empty()) {
+          fail(res, 409, "Conflict",
+               "pod " + name + " is already assigned to node \"" + bound + "\"");
+          return;
+        }
+        pod["spec"]["nodeName"] = binding["target"].value("name", "");
+        UpsertLocked("pods", name, pod.dump());
+        changed_.notify_all();
+        if (fault == BindFault::kLoseResponse) return cut();
+        res.status = 201;
+        if (fault == BindFault::kTrickle) {
+          res.set_chunked_content_provider("application/json", [this](std::size_t offset,
+                                                                      httplib::DataSink& sink) {
+            std::unique_lock wait(mu_);
+            changed_.wait_for(wait, std::chrono::milliseconds(100), [this] { return stopping_; });
+            if (stopping_ || offset > 600) return false;
+            wait.unlock();
+            return sink.write(" ", 1);
+          });
+          return;
+        }
+        res.set_content(R"({"kind":"Status","apiVersion":"v1","status":"Success","code":201})",
+                        "application/json");
+      });
 }
 
 }  // namespace hyperplace::kube::testing

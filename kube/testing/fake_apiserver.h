@@ -1,9 +1,11 @@
 // A fake Kubernetes API server for tests, speaking the real wire format of what hyperplace uses:
 // paged lists (limit/continue, metadata.resourceVersion), watches as chunked newline-delimited
-// events (ADDED, MODIFIED, DELETED, BOOKMARK, ERROR 410 after compaction), pods/binding, bearer
-// tokens. It serves HTTPS with a certificate from its own CA (SAN IP:127.0.0.1), so clients
-// verify it for real. It can misbehave on demand: cut watch connections, expire resource
-// versions, delay lists, refuse bindings.
+// events (ADDED, MODIFIED, DELETED, BOOKMARK, ERROR 410 after compaction), reads of one pod,
+// pods/binding as the real one applies it (spec.nodeName set, a MODIFIED event; 404 for a pod it
+// does not have, 409 for one already bound or of another uid), bearer tokens. It serves HTTPS
+// with a certificate from its own CA (SAN IP:127.0.0.1), so clients verify it for real. It can
+// misbehave on demand: cut watch connections, expire resource versions, delay lists, refuse,
+// stall or lose bindings.
 #pragma once
 
 #include <condition_variable>
@@ -26,6 +28,15 @@ struct TestPki {
   std::string cert_pem;
   std::string key_pem;
   static TestPki Make();
+};
+
+// How the next Bindings misbehave (FakeApiServer::SetBindFault).
+enum class BindFault {
+  kNone,
+  kStall,         // not applied, never answered (until the fault is cleared or the server stops)
+  kTrickle,       // applied, then answered one byte every 100 ms: slower than any deadline
+  kLoseResponse,  // applied, then the connection is cut before the response is complete
+  kLoseRequest,   // not applied, and the connection is cut before a complete response
 };
 
 class FakeApiServer {
@@ -52,13 +63,18 @@ class FakeApiServer {
   // Whether /apis/kueue.x-k8s.io answers (with v1beta2) or 404s. Kueue's collections
   // ("localqueues", "workloadpriorityclasses") are served either way.
   void SetKueueInstalled(bool installed);
+  // Answers every Binding with `status` (and a Status body) without applying it; 201 (the
+  // default) applies Bindings as the real API server does.
   void SetBindStatus(int status);
+  // The next `times` Bindings misbehave as `fault` says; kNone clears it (and ends stalls).
+  void SetBindFault(BindFault fault, int times = 1);
 
   int list_requests(const std::string& resource) const;
   int watch_requests(const std::string& resource) const;
   int unauthorized_requests() const;
   std::vector<std::string> bindings() const;  // request bodies received on pods/binding
   std::string last_binding_path() const;
+  int pod_reads() const;  // GETs of one pod (/api/v1/namespaces/NS/pods/NAME)
 
  private:
   struct Event {
@@ -77,6 +93,8 @@ class FakeApiServer {
   };
   std::string Render(const std::string& json, long long rv) const;
   void Serve();
+  // Adds or replaces an object and records its event; mu_ held.
+  void UpsertLocked(const std::string& resource, const std::string& name, const std::string& json);
 
   TestPki pki_;
   std::string dir_;
@@ -91,6 +109,10 @@ class FakeApiServer {
   std::string token_;
   int list_delay_ms_ = 0;
   int bind_status_ = 201;
+  BindFault bind_fault_ = BindFault::kNone;
+  int bind_fault_times_ = 0;
+  int bind_fault_clears_ = 0;  // SetBindFault(kNone) calls: ends stalls
+  int pod_reads_ = 0;
   int unauthorized_ = 0;
   bool kueue_installed_ = true;
   std::vector<std::string> bindings_;
