@@ -200,8 +200,10 @@ func (f *fixture) deleteScenarioNodes(t *testing.T, scenario string, cached floa
 // when it died fails (502), as a reset connection does. Each request uses a new connection, so
 // that a dead replica is seen at once.
 //
-// Once replica 1 has answered holdAfter binds, the next bind starts a hold: it and every later
-// request wait until Release. The test kills replica 1 during the hold, so that the binds then
+// Once holdAfter binds have been let through, the next bind starts a hold: it and every later
+// request wait until Release. Binds are counted as they arrive, not as they are answered:
+// kube-scheduler binds a gang concurrently, so on a loaded machine every bind can arrive before
+// holdAfter of them were answered. The test kills replica 1 during the hold, so that the binds then
 // on their way, of pods whose /filter replica 1 served, reach replica 2.
 type failoverProxy struct {
 	URL       string
@@ -213,6 +215,7 @@ type failoverProxy struct {
 	holdAfter int
 
 	mu       sync.Mutex
+	binds    int  // binds let through before the hold
 	binds1   int  // binds replica 1 answered
 	holding  bool // requests wait for release
 	waiting  int  // requests waiting now
@@ -263,8 +266,12 @@ func (p *failoverProxy) serve(w http.ResponseWriter, r *http.Request) {
 	pod := podNS + "/" + podName
 
 	p.mu.Lock()
-	if !p.holding && !p.released && verb == "bind" && p.binds1 >= p.holdAfter {
-		p.holding = true
+	if !p.holding && !p.released && verb == "bind" {
+		if p.binds >= p.holdAfter {
+			p.holding = true
+		} else {
+			p.binds++
+		}
 	}
 	hold := p.holding
 	if hold {
