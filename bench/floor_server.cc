@@ -97,9 +97,12 @@ int RunFloorServer(const FloorOptions& options) {
     }
     res.body = kFloorBody;
   };
-  for (const char* path : {"/filter", "/prioritize", "/bind", "/preempt", "/mutate"}) {
+  // Each path runs where hyperplace runs it: the extender's on the handler threads, the
+  // webhook's admission on the event loop.
+  for (const char* path : {"/filter", "/prioritize", "/bind", "/preempt"}) {
     server.Handle("POST", path, fixed);
   }
+  server.Handle("POST", "/mutate", fixed, net::HttpServer::RunOn::kEventLoop);
   auto ok = [](const net::Request&, net::Response& res) {
     res.content_type = "text/plain; charset=utf-8";
     res.body = "ok\n";

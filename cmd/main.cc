@@ -19,7 +19,10 @@ int main(int argc, char** argv) {
   // which blocks that size come from the heap and stay in the process once freed. A fixed
   // threshold keeps every large buffer (request bodies, replies, scratch a huge request grew)
   // mmapped, so releasing it gives the memory back to the system at once.
+  // Fixing it also fixes the trim threshold, at 128 KiB: every request would then give the top
+  // of the heap back and fault it in again. Idle handler threads trim explicitly instead.
   mallopt(M_MMAP_THRESHOLD, 256 << 10);
+  mallopt(M_TRIM_THRESHOLD, 64 << 20);
   using hyperplace::cli::Command;
   std::vector<std::string> args(argv + 1, argv + argc);
   auto cmd = hyperplace::cli::ParseCommandLine(args);

@@ -37,19 +37,26 @@ namespace {
 // and on the plain health listener for callers without a client certificate.
 void RegisterHealth(net::HttpServer& server, std::shared_ptr<extender::MemoryState> state,
                     metrics::Registry& registry) {
-  server.Handle("GET", "/healthz", [](const net::Request&, net::Response& res) {
-    res.content_type = "text/plain; charset=utf-8";
-    res.body = "ok\n";
-  });
-  server.Handle("GET", "/readyz", [state](const net::Request&, net::Response& res) {
-    res.content_type = "text/plain; charset=utf-8";
-    if (state->Ready()) {
-      res.body = "ok\n";
-    } else {
-      res.status = 503;
-      res.body = "cache not synced\n";
-    }
-  });
+  // Probes are answered on the event loop: busy handler threads (slow binds) never delay them.
+  server.Handle(
+      "GET", "/healthz",
+      [](const net::Request&, net::Response& res) {
+        res.content_type = "text/plain; charset=utf-8";
+        res.body = "ok\n";
+      },
+      net::HttpServer::RunOn::kEventLoop);
+  server.Handle(
+      "GET", "/readyz",
+      [state](const net::Request&, net::Response& res) {
+        res.content_type = "text/plain; charset=utf-8";
+        if (state->Ready()) {
+          res.body = "ok\n";
+        } else {
+          res.status = 503;
+          res.body = "cache not synced\n";
+        }
+      },
+      net::HttpServer::RunOn::kEventLoop);
   server.Handle("GET", "/metrics", [&registry](const net::Request&, net::Response& res) {
     res.content_type = metrics::Registry::kContentType;
     res.body = registry.Render();

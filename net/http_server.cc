@@ -506,6 +506,7 @@ struct HttpServer::Impl {
   struct Route {
     std::string method;
     Handler handler;
+    RunOn run_on = RunOn::kHandlerThreads;
   };
   struct PathRoutes {
     std::vector<Route> routes;
@@ -524,8 +525,12 @@ struct HttpServer::Impl {
   void OnAccepted(tcp::socket socket);
   void RejectOverloaded(tcp::socket& socket, bool tls);
   std::shared_ptr<asio::ssl::context> TlsContext();
-  // Routes the request to its handler; runs on a handler thread.
+  // Routes the request to its handler (on a handler thread, or the loop for kEventLoop routes).
   void Dispatch(const Request& request, Response& response) noexcept;
+  // Whether the request's handler runs on the event loop (unknown routes are answered there).
+  bool OnEventLoop(const Request& request) const;
+  // Every second on the loop: the idle hooks, once the loop has run no handler for a second.
+  void TickLoopIdle();
   void Register(SessionBase* session);
   void Unregister(SessionBase* session);
   // Calls `f` on every live session, on that session's strand.
@@ -549,6 +554,9 @@ struct HttpServer::Impl {
   HandlerPool pool;
   std::vector<std::function<void()>> idle_hooks;
   asio::io_context io{1};
+  asio::steady_timer loop_idle{io};
+  Clock::time_point loop_ran_handler_at;  // only touched on the loop's one thread
+  bool loop_ran_handler = false;
   tcp::acceptor acceptor;
   asio::steady_timer accept_backoff;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
@@ -903,6 +911,13 @@ class HttpServer::Impl::Session final : public SessionBase {
     }
     counted_ = true;
     phase_ = Phase::kHandling;
+    if (server_.OnEventLoop(request_)) {
+      server_.Dispatch(request_, response_);
+      server_.loop_ran_handler = true;
+      server_.loop_ran_handler_at = Clock::now();
+      Write();
+      return;
+    }
     server_.pool.Post([self = Self()] {
       self->server_.Dispatch(self->request_, self->response_);
       asio::post(self->stream_.get_executor(), [self] {
@@ -1151,6 +1166,31 @@ void HttpServer::Impl::ForEachSession(F f) {
   }
 }
 
+bool HttpServer::Impl::OnEventLoop(const Request& request) const {
+  const auto found = routes.find(request.path);
+  if (found == routes.end()) return true;  // a 404, answered at once
+  const Route* get = nullptr;
+  for (const Route& route : found->second.routes) {
+    if (route.method == request.method) return route.run_on == RunOn::kEventLoop;
+    if (route.method == "GET") get = &route;
+  }
+  if (request.method == "HEAD" && get != nullptr) return get->run_on == RunOn::kEventLoop;
+  return true;  // a 405, answered at once
+}
+
+void HttpServer::Impl::TickLoopIdle() {
+  loop_idle.expires_after(kHandlerIdle);
+  loop_idle.async_wait([this](const ErrorCode& ec) {
+    if (ec || stopping.load()) return;
+    if (loop_ran_handler && Clock::now() - loop_ran_handler_at >= kHandlerIdle) {
+      loop_ran_handler = false;
+      for (const auto& hook : idle_hooks) hook();
+      malloc_trim(0);
+    }
+    TickLoopIdle();
+  });
+}
+
 void HttpServer::Impl::Dispatch(const Request& request, Response& response) noexcept {
   try {
     response.status = 200;
@@ -1292,7 +1332,7 @@ void HttpServer::OnHandlerIdle(std::function<void()> hook) {
   if (!impl_->started) impl_->idle_hooks.push_back(std::move(hook));
 }
 
-void HttpServer::Handle(std::string method, std::string path, Handler handler) {
+void HttpServer::Handle(std::string method, std::string path, Handler handler, RunOn run_on) {
   try {
     std::lock_guard lock(impl_->lifecycle_mu);
     if (impl_->started) {
@@ -1304,8 +1344,9 @@ void HttpServer::Handle(std::string method, std::string path, Handler handler) {
                              [&](const Impl::Route& r) { return r.method == method; });
     if (same != entry.routes.end()) {
       same->handler = std::move(handler);
+      same->run_on = run_on;
     } else {
-      entry.routes.push_back({std::move(method), std::move(handler)});
+      entry.routes.push_back({std::move(method), std::move(handler), run_on});
     }
     entry.allow.clear();
     bool has_get = false;
@@ -1380,7 +1421,10 @@ Status HttpServer::Start() {
   try {
     impl_->pool.Start(impl_->options.limits.threads, impl_->idle_hooks);
     impl_->work.emplace(impl_->io.get_executor());
-    asio::post(impl_->acceptor.get_executor(), [impl = impl_.get()] { impl->Accept(); });
+    asio::post(impl_->acceptor.get_executor(), [impl = impl_.get()] {
+      impl->Accept();
+      impl->TickLoopIdle();
+    });
     impl_->io_thread = std::thread([impl = impl_.get()] {
       for (;;) {
         try {
@@ -1414,6 +1458,7 @@ void HttpServer::Shutdown(std::chrono::milliseconds drain) {
       ErrorCode ignored;
       s.acceptor.close(ignored);
       s.accept_backoff.cancel();
+      s.loop_idle.cancel();
     });
     // Idle connections close at once; requests in progress get until the drain deadline, and
     // their connections close once answered.

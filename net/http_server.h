@@ -98,7 +98,14 @@ class HttpServer {
 
   // Exact-path routing. A path with no handler for the method answers 405 (with Allow) if another
   // method is registered for it, 404 otherwise.
-  void Handle(std::string method, std::string path, Handler handler);
+  //
+  // kHandlerThreads (the default) runs the handler on the pool of handler threads, so it may
+  // block (an API call) without holding up other connections. kEventLoop runs it on the event
+  // loop as soon as the request is read, with no hand-off to another thread and back: only for
+  // handlers that never block and take microseconds (the webhook's admission, health checks).
+  enum class RunOn { kHandlerThreads, kEventLoop };
+  void Handle(std::string method, std::string path, Handler handler,
+              RunOn run_on = RunOn::kHandlerThreads);
 
   // Runs `hook` on a handler thread that served requests and then had none for a second: the
   // place to release per-thread scratch that one huge request grew. Before Start() only.

@@ -1315,5 +1315,29 @@ TEST(HttpServerTest, EventLogCountsEveryEvent) {
       << text;
 }
 
+TEST(HttpServerTest, EventLoopHandlersAnswerWhileEveryHandlerThreadIsBusy) {
+  ServerLimits limits = FastLimits();
+  limits.threads = 1;
+  limits.read_timeout = 5s;
+  HttpServer server(Options(limits));
+  Gate gate;
+  server.Handle("GET", "/block", gate.Blocking("released"));
+  server.Handle(
+      "GET", "/probe", [](const Request&, Response& res) { res.body = "ok"; },
+      HttpServer::RunOn::kEventLoop);
+  ASSERT_NO_FATAL_FAILURE(ListenAndStart(server));
+
+  RawClient blocked(server.port());
+  ASSERT_TRUE(blocked.Send("GET /block HTTP/1.1\r\nHost: t\r\n\r\n"));
+  ASSERT_TRUE(WaitUntil([&] { return gate.entered() == 1; }));
+  // The only handler thread is held; the probe is answered anyway.
+  RawClient probe(server.port());
+  probe.SetTimeout(1s);
+  ASSERT_TRUE(probe.Send("GET /probe HTTP/1.1\r\nHost: t\r\n\r\n"));
+  EXPECT_EQ(probe.ReadResponse().body, "ok");
+  gate.Open();
+  EXPECT_EQ(blocked.ReadResponse().body, "released");
+}
+
 }  // namespace
 }  // namespace hyperplace::net

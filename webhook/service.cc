@@ -129,23 +129,32 @@ Status Service::Start() {
   options.on_event = s.http.EventLog();
   auto server = std::make_unique<net::HttpServer>(std::move(options));
   s.http.Watch(*server);
-  server->Handle("POST", "/mutate",
-                 [&s](const net::Request& req, net::Response& res) { s.Mutate(req.body, res); });
+  // Admission is pure computation of microseconds: on the event loop, with no hand-off.
+  server->Handle(
+      "POST", "/mutate",
+      [&s](const net::Request& req, net::Response& res) { s.Mutate(req.body, res); },
+      net::HttpServer::RunOn::kEventLoop);
   server->OnHandlerIdle(
       [keep = s.webhook.server.keep_buffer_bytes] { ReleaseThreadScratch(keep); });
-  server->Handle("GET", "/healthz", [](const net::Request&, net::Response& res) {
-    res.content_type = "text/plain; charset=utf-8";
-    res.body = "ok\n";
-  });
-  server->Handle("GET", "/readyz", [this](const net::Request&, net::Response& res) {
-    res.content_type = "text/plain; charset=utf-8";
-    if (Ready()) {
-      res.body = "ok\n";
-    } else {
-      res.status = 503;
-      res.body = "kueue catalog not synced\n";
-    }
-  });
+  server->Handle(
+      "GET", "/healthz",
+      [](const net::Request&, net::Response& res) {
+        res.content_type = "text/plain; charset=utf-8";
+        res.body = "ok\n";
+      },
+      net::HttpServer::RunOn::kEventLoop);
+  server->Handle(
+      "GET", "/readyz",
+      [this](const net::Request&, net::Response& res) {
+        res.content_type = "text/plain; charset=utf-8";
+        if (Ready()) {
+          res.body = "ok\n";
+        } else {
+          res.status = 503;
+          res.body = "kueue catalog not synced\n";
+        }
+      },
+      net::HttpServer::RunOn::kEventLoop);
   server->Handle("GET", "/metrics", [&s](const net::Request&, net::Response& res) {
     res.content_type = metrics::Registry::kContentType;
     res.body = s.registry.Render();
