@@ -1281,6 +1281,9 @@ TEST(HttpServerTest, MetricsReportLimitsAndLoad) {
   RawClient refused(server.port());
   EXPECT_TRUE(refused.WaitForClose());
   ASSERT_TRUE(WaitUntil([&] { return server.refused_connections() == 1; }));
+  // The request counts as in flight until the server has seen its write complete, which can be
+  // after the client read the answer.
+  ASSERT_TRUE(WaitUntil([&] { return server.in_flight() == 0; }));
 
   const std::string text = registry.Render();
   for (const char* line : {
