@@ -20,6 +20,13 @@ struct Cycle {
   std::span<const std::int32_t> pods_on_node;  // pods occupying each candidate now
   // The node of every already-placed pod of the pod's group (a node repeats once per pod).
   std::span<const NodeFacts* const> peers;
+  // The pod's effective requests (pod->pod->requests: amounts > 0, sorted by name), R of them,
+  // and for every candidate its allocatable and free amount of each (row i holds candidate i's R
+  // values, in the order of `requests`). Free is allocatable minus the effective requests of the
+  // pods on the node, assumed ones included; it is negative on an overcommitted node.
+  std::span<const ResourceAmount> requests;
+  std::span<const std::int64_t> allocatable;
+  std::span<const std::int64_t> free;
 };
 
 // Domain ids at one topology level (named by its label key) for every candidate and peer, in one
@@ -35,5 +42,13 @@ LevelDomains DomainsAt(const Cycle& cycle, const Policy& policy, std::string_vie
 
 // Free pod slots of a candidate (max minus occupied, at least 0); `unlimited` when it has no max.
 std::int64_t FreeSlots(const Cycle& cycle, std::size_t i, std::int64_t unlimited);
+
+// Index into `cycle.requests` of the first resource the candidate cannot hold one more of, or -1.
+int FirstShortResource(const Cycle& cycle, std::size_t i);
+
+// Copies of the pod that fit on candidate i (DESIGN §2.2): min(free pod slots, for every
+// requested resource ⌊free ÷ request⌋), at most `cap` (also the count for a node without a pod
+// limit and a pod requesting nothing).
+std::int64_t CopiesThatFit(const Cycle& cycle, std::size_t i, std::int64_t cap);
 
 }  // namespace hyperplace::scoring

@@ -12,6 +12,10 @@ int Policy::LevelIndex(std::string_view key) const {
   return -1;
 }
 
+bool Policy::IsAccelerator(std::string_view resource) const {
+  return std::binary_search(accelerator_resources.begin(), accelerator_resources.end(), resource);
+}
+
 std::uint32_t DomainTable::Intern(int level, std::string_view value) {
   auto& ids = ids_[level];
   if (auto it = ids.find(value); it != ids.end()) return it->second;

@@ -70,6 +70,13 @@ Labels CopyLabels(const Labels& labels, ArenaBuilder& arena) {
 
 }  // namespace
 
+std::int64_t AmountOf(const ResourceList& list, std::string_view name) {
+  auto it =
+      std::lower_bound(list.begin(), list.end(), name,
+                       [](const ResourceAmount& r, std::string_view n) { return r.name < n; });
+  return it != list.end() && it->name == name ? it->amount : 0;
+}
+
 Node OwnedCopy(const Node& node) {
   ArenaBuilder arena;
   auto count = [&](std::string_view s) { arena.Count(s); };
@@ -79,6 +86,7 @@ Node OwnedCopy(const Node& node) {
     count(t.key);
     count(t.value);
   }
+  for (const ResourceAmount& r : node.allocatable) count(r.name);
   arena.Allocate();
   Node copy;
   copy.name = arena.Copy(node.name);
@@ -86,6 +94,10 @@ Node OwnedCopy(const Node& node) {
   copy.taints.reserve(node.taints.size());
   for (const Taint& t : node.taints) {
     copy.taints.push_back({arena.Copy(t.key), arena.Copy(t.value), t.effect});
+  }
+  copy.allocatable.reserve(node.allocatable.size());
+  for (const ResourceAmount& r : node.allocatable) {
+    copy.allocatable.push_back({arena.Copy(r.name), r.amount});
   }
   copy.allocatable_pods = node.allocatable_pods;
   copy.storage = arena.handle();
@@ -113,6 +125,7 @@ Pod OwnedCopy(const Pod& pod) {
     count(t.key);
     count(t.value);
   }
+  for (const ResourceAmount& r : pod.requests) count(r.name);
   arena.Allocate();
   Pod copy;
   copy.name = arena.Copy(pod.name);
@@ -139,6 +152,9 @@ Pod OwnedCopy(const Pod& pod) {
     c.value = arena.Copy(t.value);
     copy.tolerations.push_back(c);
   }
+  copy.requests.reserve(pod.requests.size());
+  for (const ResourceAmount& r : pod.requests)
+    copy.requests.push_back({arena.Copy(r.name), r.amount});
   copy.storage = arena.handle();
   return copy;
 }

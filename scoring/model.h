@@ -54,11 +54,26 @@ struct Toleration {
 // Kubernetes' toleration semantics (k8s.io/api/core/v1 Toleration.ToleratesTaint).
 bool Tolerates(const Toleration& toleration, const Taint& taint);
 
+// An amount of one resource in the unit kube-scheduler compares (common/quantity.h): millicores
+// for `cpu`, whole units rounded up (bytes, devices, pods) for every other resource.
+struct ResourceAmount {
+  std::string_view name;
+  std::int64_t amount = 0;
+  friend bool operator==(const ResourceAmount&, const ResourceAmount&) = default;
+};
+
+// Resource amounts sorted by name, one entry per name.
+using ResourceList = std::vector<ResourceAmount>;
+
+// The entry for `name` in a sorted list, or 0.
+std::int64_t AmountOf(const ResourceList& list, std::string_view name);
+
 struct Node {
   std::string_view name;
   Labels labels;
   std::vector<Taint> taints;
-  std::int64_t allocatable_pods = -1;   // status.allocatable.pods; -1 when absent or unparsable
+  ResourceList allocatable;             // status.allocatable, every resource
+  std::int64_t allocatable_pods = -1;   // status.allocatable.pods; -1 when absent
   std::shared_ptr<const void> storage;  // keeps the viewed bytes alive; may be null
 };
 
@@ -84,6 +99,10 @@ struct Pod {
   std::string_view node_name;       // spec.nodeName; empty while unscheduled
   std::string_view scheduler_name;  // spec.schedulerName (the API server defaults it)
   std::string_view phase;           // status.phase (Pending, Running, Succeeded, Failed)
+  // The effective request of every resource the pod asks for (amount > 0), as kube-scheduler
+  // computes it (scoring/resources.h): containers and sidecars summed, the largest plain init
+  // container if larger, pod-level requests where set, plus spec.overhead.
+  ResourceList requests;
   std::shared_ptr<const void> storage;
 };
 

@@ -43,6 +43,11 @@ struct Policy {
   std::string team_namespace_prefix;
 
   std::unordered_map<std::string, std::int32_t, StringHash, std::equal_to<>> max_pods;
+  // Extended resources that are accelerators, sorted: packing counts the scarcest one a pod
+  // requests (DESIGN §2.3).
+  std::vector<std::string> accelerator_resources = {
+      "aws.amazon.com/neuron", "aws.amazon.com/neuroncore", "aws.amazon.com/neurondevice",
+      "nvidia.com/gpu"};
 
   Strategy strategy = Strategy::kPack;
   std::uint32_t topology_weight = 4;
@@ -51,6 +56,7 @@ struct Policy {
 
   // Index of `key` in topology_levels, or -1.
   int LevelIndex(std::string_view key) const;
+  bool IsAccelerator(std::string_view resource) const;
 };
 
 }  // namespace hyperplace::scoring

@@ -24,6 +24,8 @@ std::string_view ReasonMetricName(Reason r) {
       return "max_pods_reached";
     case Reason::kDomainTooSmall:
       return "domain_too_small";
+    case Reason::kInsufficientResource:
+      return "insufficient_resource";
   }
   return "unknown";
 }

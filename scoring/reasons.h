@@ -21,12 +21,18 @@ enum class Reason : std::uint8_t {
   // Resolvable: evicting pods could make the node fit.
   kMaxPodsReached,  // pods on the node reached the max for its instance type
   kDomainTooSmall,  // required topology: the node's domain cannot hold the whole group
+  // Free allocatable cannot hold the pod's request of some resource. The one reason with
+  // per-node figures ("node has 3 of 8 nvidia.com/gpu free", DESIGN §2.2): the extender writes it
+  // with ResourceReason(); the figures take few distinct values (free GPUs 0..7), so the
+  // scheduler's aggregate stays readable.
+  kInsufficientResource,
 };
 
-inline constexpr int kReasonCount = 10;
+inline constexpr int kReasonCount = 11;
 
 inline bool IsResolvable(Reason r) {
-  return r == Reason::kMaxPodsReached || r == Reason::kDomainTooSmall;
+  return r == Reason::kMaxPodsReached || r == Reason::kDomainTooSmall ||
+         r == Reason::kInsufficientResource;
 }
 
 inline std::string_view ReasonText(Reason r) {
@@ -51,6 +57,8 @@ inline std::string_view ReasonText(Reason r) {
       return "hyperplace: node reached the maximum pods for its instance type";
     case Reason::kDomainTooSmall:
       return "hyperplace: node's topology domain cannot hold the pod's group";
+    case Reason::kInsufficientResource:
+      return "hyperplace: node has too little of a requested resource free";
   }
   return "hyperplace: unknown reason";
 }

@@ -1,6 +1,24 @@
 #include "scoring/testing/builders.h"
 
+#include <algorithm>
+
 namespace hyperplace::scoring::testing {
+namespace {
+
+// Sets `name` in a sorted list (an amount <= 0 removes it from a request list's sense: kept only
+// when > 0 for requests, always for allocatable; callers pass what they mean).
+void SetAmount(ResourceList& list, std::string_view name, std::int64_t amount) {
+  auto it =
+      std::lower_bound(list.begin(), list.end(), name,
+                       [](const ResourceAmount& r, std::string_view n) { return r.name < n; });
+  if (it != list.end() && it->name == name) {
+    it->amount = amount;
+  } else {
+    list.insert(it, {name, amount});
+  }
+}
+
+}  // namespace
 
 Policy DefaultPolicy() {
   Policy p;
@@ -61,7 +79,21 @@ NodeBuilder& NodeBuilder::Taint(std::string_view key, std::string_view value,
 
 NodeBuilder& NodeBuilder::AllocatablePods(std::int64_t pods) {
   node_.allocatable_pods = pods;
+  SetAmount(node_.allocatable, arena_.Keep("pods"), pods);
   return *this;
+}
+
+NodeBuilder& NodeBuilder::Allocatable(std::string_view resource, std::int64_t amount) {
+  if (resource == "pods") return AllocatablePods(amount);
+  SetAmount(node_.allocatable, arena_.Keep(resource), amount);
+  return *this;
+}
+
+NodeBuilder& NodeBuilder::Gpus(std::int64_t gpus) {
+  return Allocatable("nvidia.com/gpu", gpus)
+      .Allocatable("cpu", 191450)
+      .Allocatable("memory", std::int64_t{2002} << 30)
+      .Allocatable("vpc.amazonaws.com/efa", 32);
 }
 
 Node NodeBuilder::Build() {
@@ -131,6 +163,11 @@ PodBuilder& PodBuilder::Owner(std::string_view controller_uid) {
 
 PodBuilder& PodBuilder::OnNode(std::string_view node_name) {
   pod_.node_name = arena_.Keep(node_name);
+  return *this;
+}
+
+PodBuilder& PodBuilder::Request(std::string_view resource, std::int64_t amount) {
+  SetAmount(pod_.requests, arena_.Keep(resource), amount);
   return *this;
 }
 

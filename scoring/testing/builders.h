@@ -38,6 +38,10 @@ class NodeBuilder {
   NodeBuilder& DeepHealth(std::string_view status);
   NodeBuilder& Taint(std::string_view key, std::string_view value, std::string_view effect);
   NodeBuilder& AllocatablePods(std::int64_t pods);
+  // status.allocatable[resource], in the scheduler's scale (millicores for cpu).
+  NodeBuilder& Allocatable(std::string_view resource, std::int64_t amount);
+  // An ml.p5.48xlarge's allocatable: `gpus` nvidia.com/gpu, 32 EFA, 191450m cpu, 2002Gi memory.
+  NodeBuilder& Gpus(std::int64_t gpus);
   Node Build();
 
  private:
@@ -61,6 +65,8 @@ class PodBuilder {
                        std::string_view effect);
   PodBuilder& Owner(std::string_view controller_uid);
   PodBuilder& OnNode(std::string_view node_name);
+  // An effective request (what the decoder computes from the containers), scheduler's scale.
+  PodBuilder& Request(std::string_view resource, std::int64_t amount);
   Pod Build();
 
  private:
