@@ -54,4 +54,24 @@ std::int64_t FreeSlots(const Cycle& cycle, std::size_t i, std::int64_t unlimited
   return std::max<std::int64_t>(0, max - cycle.pods_on_node[i]);
 }
 
+int FirstShortResource(const Cycle& cycle, std::size_t i) {
+  const std::size_t r = cycle.requests.size();
+  const std::int64_t* free = cycle.free.data() + i * r;
+  for (std::size_t k = 0; k < r; ++k) {
+    if (free[k] < cycle.requests[k].amount) return static_cast<int>(k);
+  }
+  return -1;
+}
+
+std::int64_t CopiesThatFit(const Cycle& cycle, std::size_t i, std::int64_t unlimited) {
+  std::int64_t copies = FreeSlots(cycle, i, unlimited);
+  const std::size_t r = cycle.requests.size();
+  const std::int64_t* free = cycle.free.data() + i * r;
+  for (std::size_t k = 0; k < r && copies > 0; ++k) {
+    if (cycle.requests[k].amount <= 0) continue;  // not a request (builders may pass one)
+    copies = std::min(copies, std::max<std::int64_t>(0, free[k]) / cycle.requests[k].amount);
+  }
+  return copies;
+}
+
 }  // namespace hyperplace::scoring

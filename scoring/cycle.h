@@ -47,8 +47,8 @@ std::int64_t FreeSlots(const Cycle& cycle, std::size_t i, std::int64_t unlimited
 int FirstShortResource(const Cycle& cycle, std::size_t i);
 
 // Copies of the pod that fit on candidate i (DESIGN §2.2): min(free pod slots, for every
-// requested resource ⌊free ÷ request⌋), at most `cap` (also the count for a node without a pod
-// limit and a pod requesting nothing).
-std::int64_t CopiesThatFit(const Cycle& cycle, std::size_t i, std::int64_t cap);
+// requested resource ⌊free ÷ request⌋). A node without a pod limit has `unlimited` free slots, so
+// that is also the count when the pod requests nothing. Node rules are not applied here.
+std::int64_t CopiesThatFit(const Cycle& cycle, std::size_t i, std::int64_t unlimited);
 
 }  // namespace hyperplace::scoring

@@ -21,7 +21,7 @@ bool ToleratesHealthTaint(const Pod& pod, const Node& node, const Policy& policy
 }
 
 // Required topology (DESIGN §2.2): label present; inside the peers' domain once peers are placed;
-// before that, only domains whose free slots hold the whole group, as long as one domain can.
+// before that, only domains whose copies that fit hold the whole group, as long as one domain can.
 void RequiredTopology(const Cycle& cycle, const Policy& policy, std::span<Reason> out) {
   const PodFacts& pod = *cycle.pod;
   LevelDomains d = DomainsAt(cycle, policy, pod.required_level);
@@ -52,13 +52,13 @@ void RequiredTopology(const Cycle& cycle, const Policy& policy, std::span<Reason
   }
 
   if (pod.group_total <= 0) return;
-  // Free slots per domain over the candidates that pass every other rule: pods of one group
+  // Copies that fit per domain over the candidates that pass every other rule: pods of one group
   // share a spec, so this pod's candidates stand for its peers' too.
   const std::int64_t need = pod.group_total;
   std::vector<std::int64_t> free(d.rank.size(), 0);  // by domain id
   for (std::size_t i = 0; i < out.size(); ++i) {
     if (out[i] != Reason::kFits) continue;
-    free[d.candidate[i]] += FreeSlots(cycle, i, need);
+    free[d.candidate[i]] += CopiesThatFit(cycle, i, need);
   }
   bool some_fit = std::any_of(free.begin(), free.end(), [&](std::int64_t f) { return f >= need; });
   if (!some_fit) return;  // reject nothing: the group cannot fit anywhere yet (Kueue holds it)
@@ -85,6 +85,7 @@ Reason NodeRules(const Cycle& cycle, const Policy& policy, std::size_t i) {
   if (node.max_pods >= 0 && cycle.pods_on_node[i] >= node.max_pods) {
     return Reason::kMaxPodsReached;
   }
+  if (FirstShortResource(cycle, i) >= 0) return Reason::kInsufficientResource;
   return Reason::kFits;
 }
 

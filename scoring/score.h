@@ -25,8 +25,8 @@ namespace hyperplace::scoring {
 
 inline constexpr std::int32_t kMilli = 1000;
 
-// Topology, or false when it does not apply: no group, or no placed peer and neither a known
-// group size G nor a topology annotation. Two parts:
+// Topology, or false when it does not apply: no group, or neither a placed peer nor a plan (which
+// needs both a known group size G and a topology annotation). Two parts:
 //
 // Affinity, when peers are placed: for candidate n with D levels and peers p1..pP,
 //   a(n) = 1000 · Σ_p shared(n, p) / (D · P)

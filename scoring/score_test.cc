@@ -79,10 +79,11 @@ TEST(TopologyScoreTest, FirstPodPrefersTheTightestDomainThatFitsTheGroup) {
   h.AddNode(P5("small", {"t", "s", "r-small"}), 47);
   auto m = h.Topology(
       PodBuilder("hyperpod-ns-a", "p").Group("g", 4).RequiredTopology(LayerKey(3)).Build());
+  // The plan's group domain is r-tight (λ = layer 3, the deepest level: K − λ = 1).
   EXPECT_EQ(m["tight"], 1000);
-  EXPECT_EQ(m["mid"], 400);   // 900 · 4 / 9
-  EXPECT_EQ(m["big-1"], 36);  // 900 · 4 / 98
-  EXPECT_EQ(m["big-2"], 36);
+  EXPECT_EQ(m["mid"], 0);  // holds the group too, looser: not the plan
+  EXPECT_EQ(m["big-1"], 0);
+  EXPECT_EQ(m["big-2"], 0);
   EXPECT_EQ(m["small"], 0);  // cannot hold the group
 }
 
@@ -93,12 +94,14 @@ TEST(TopologyScoreTest, BestFitTiesGoToTheLexicallyFirstDomain) {
   auto m = h.Topology(
       PodBuilder("hyperpod-ns-a", "p").Group("g", 4).RequiredTopology(LayerKey(3)).Build());
   EXPECT_EQ(m["n-a"], 1000);
-  EXPECT_EQ(m["n-b"], 900);  // 900 · 4 / 4
+  EXPECT_EQ(m["n-b"], 0);
 }
 
 TEST(TopologyScoreTest, PreferredClimbsUntilADomainFits) {
   Harness h;
-  // Group of 6; no rack has 6 free, but spine s1 has 4 + 4 = 8 and s2 has 5.
+  // Group of 6; no rack has 6 free, but spine s1 has 4 + 4 = 8 and s2 has 5. The plan climbs to
+  // layer 2 (λ = 1, K − λ = 2): s1, then inside it racks r1 (largest, ties lexical; rest 2) and
+  // r2 (the tightest holding 2): depth 2 → 1000 for both.
   h.AddNode(P5("s1-r1", {"t", "s1", "r1"}), 45);
   h.AddNode(P5("s1-r2", {"t", "s1", "r2"}), 45);
   h.AddNode(P5("s2-r3", {"t", "s2", "r3"}), 44);
@@ -109,15 +112,18 @@ TEST(TopologyScoreTest, PreferredClimbsUntilADomainFits) {
   EXPECT_EQ(m["s2-r3"], 0);
 }
 
-TEST(TopologyScoreTest, WhenNothingFitsTheLargestDomainsComeFirst) {
+TEST(TopologyScoreTest, WhenNothingFitsTheFewestDomainsLargestFirstLastTheTightest) {
   Harness h;
-  // Group of 100 at layer 1: t1 has 49 + 29 = 78... no: t1 has 49 free, t2 has 10.
+  // Group of 55 at layer 1, where no domain holds it: t1 has 49 free, t2 10, t3 7.
+  // Distribute: t1 (largest; rest 6), then the tightest holding 6: t3, not t2.
   h.AddNode(P5("t1", {"t1"}));
   h.AddNode(P5("t2", {"t2"}), 39);
+  h.AddNode(P5("t3", {"t3"}), 42);
   auto m = h.Topology(
-      PodBuilder("hyperpod-ns-a", "p").Group("g", 100).PreferredTopology(LayerKey(1)).Build());
+      PodBuilder("hyperpod-ns-a", "p").Group("g", 55).PreferredTopology(LayerKey(1)).Build());
   EXPECT_EQ(m["t1"], 1000);
-  EXPECT_EQ(m["t2"], 204);  // 1000 · 10 / 49
+  EXPECT_EQ(m["t3"], 1000);
+  EXPECT_EQ(m["t2"], 0);
 }
 
 TEST(DensityScoreTest, PackPrefersFullerNodesSpreadEmptierOnes) {
@@ -127,21 +133,25 @@ TEST(DensityScoreTest, PackPrefersFullerNodesSpreadEmptierOnes) {
   h.AddNode(NodeBuilder("last").InstanceType("ml.g5.xlarge").Build(), 13);
   h.AddNode(NodeBuilder("nomax").InstanceType("ml.unknown").Build(), 3);
   Pod pod = PodBuilder("hyperpod-ns-a", "p").Build();
-  // Only density (weight 2) and health (unknown → 500, weight 1) apply:
+  // Only density (weight 2) and health (unknown → 500, weight 1) apply; a pod requesting no
+  // accelerator packs by pod slots:
   //   pack: empty 1000·1/14 = 71, half 1000·7/14 = 500, last 1000, nomax 500.
-  //   empty: (2·71 + 500)/3 = 214 → 2; half: 500 → 5; last: (2000 + 500)/3 = 833 → 8.
+  //   averages: empty (2·71 + 500)/3 = 214, half 500, last (2000 + 500)/3 = 833, nomax 500.
+  //   stretched over 214..833 (range 619): empty 0, last 10,
+  //   half (20·286 + 619) / 1238 = 5.
   auto pack = h.Score(pod);
-  EXPECT_EQ(pack["empty"], 2);
+  EXPECT_EQ(pack["empty"], 0);
   EXPECT_EQ(pack["half"], 5);
-  EXPECT_EQ(pack["last"], 8);
+  EXPECT_EQ(pack["last"], 10);
   EXPECT_EQ(pack["nomax"], 5);
 
   h.policy().strategy = Strategy::kSpread;
-  //   spread: empty 929, half 500, last 0 → (1858 + 500)/3 = 786 → 8; 500 → 5; 166 → 2.
+  //   spread: empty 929, half 500, last 0 → averages 786, 500, 166 (range 620):
+  //   empty 10, half (20·334 + 620) / 1240 = 5, last 0.
   auto spread = h.Score(pod);
-  EXPECT_EQ(spread["empty"], 8);
+  EXPECT_EQ(spread["empty"], 10);
   EXPECT_EQ(spread["half"], 5);
-  EXPECT_EQ(spread["last"], 2);
+  EXPECT_EQ(spread["last"], 0);
 }
 
 TEST(HealthScoreTest, PassedAboveUnknownAboveInProgress) {
@@ -175,11 +185,33 @@ TEST(ScoreTest, ComponentsCombineWithWeights) {
   h.AddPeer("near");
   auto s = h.Score(PodBuilder("hyperpod-ns-a", "p").Group("g").Build());
   // near: topology 1000, density pack 1000·10/49 = 204, health 1000
-  //   (4·1000 + 2·204 + 1000) / 7 = 772 → 8
+  //   (4·1000 + 2·204 + 1000) / 7 = 772
   // far: topology 333 (layer 1 of 3), density 1000·49/49 = 1000, health 200
-  //   (4·333 + 2·1000 + 200) / 7 = 504 → 5
-  EXPECT_EQ(s["near"], 8);
-  EXPECT_EQ(s["far"], 5);
+  //   (4·333 + 2·1000 + 200) / 7 = 504
+  // Stretched over the two: the best 10, the worst 0.
+  EXPECT_EQ(s["near"], 10);
+  EXPECT_EQ(s["far"], 0);
+}
+
+TEST(ScoreTest, AveragesAreStretchedOverTheCandidatesInProportion) {
+  Harness h;
+  h.policy().density_weight = 0;  // health alone: Passed 1000, unknown 500, InProgress 200
+  h.AddNode(NodeBuilder("passed").DeepHealth("Passed").Build());
+  h.AddNode(NodeBuilder("unknown").Build());
+  h.AddNode(NodeBuilder("checking").DeepHealth("InProgress").Build());
+  auto s = h.Score(PodBuilder("default", "p").Build());
+  // Range 200..1000 (800): unknown (20·300 + 800) / 1600 = 4 (4.25 rounded half up).
+  EXPECT_EQ(s["passed"], 10);
+  EXPECT_EQ(s["unknown"], 4);
+  EXPECT_EQ(s["checking"], 0);
+
+  Harness same;
+  same.policy().density_weight = 0;
+  same.AddNode(NodeBuilder("a").Build()).AddNode(NodeBuilder("b").Build());
+  // All equal: no spread to stretch, (500 + 50) / 100 = 5 for every node.
+  auto t = same.Score(PodBuilder("default", "p").Build());
+  EXPECT_EQ(t["a"], 5);
+  EXPECT_EQ(t["b"], 5);
 }
 
 TEST(ScoreTest, ScoresAreWithinRangeAndIndependentOfCandidateOrder) {

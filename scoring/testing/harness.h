@@ -19,10 +19,13 @@ class Harness {
 
   Policy& policy() { return policy_; }
 
-  // Adds a node with `pods` pods already occupying it.
-  Harness& AddNode(Node node, int pods = 0) {
+  // Adds a node with `pods` pods already occupying it, whose effective requests sum to `used`.
+  Harness& AddNode(Node node, int pods = 0,
+                   std::initializer_list<std::pair<std::string_view, std::int64_t>> used = {}) {
     nodes_.push_back(std::move(node));
     pods_.push_back(pods);
+    auto& u = used_.emplace_back();
+    for (auto [name, amount] : used) u[std::string(name)] += amount;
     return *this;
   }
   // Places one pod of the scheduled pod's group on the named node (which must have been added).
@@ -61,6 +64,9 @@ class Harness {
     return by_name;
   }
 
+  // The cycle of the last Filter/Score/Topology call (valid until the next one).
+  Cycle LastCycle() const { return MakeCycle(); }
+
  private:
   void Prepare(const Pod& pod) {
     domains_ = DomainTable();
@@ -75,6 +81,20 @@ class Harness {
       }
     }
     pod_facts_ = DerivePodFacts(pod, policy_);
+    requests_.clear();
+    for (const ResourceAmount& r : pod.requests) {
+      if (r.amount > 0) requests_.push_back(r);
+    }
+    allocatable_.clear();
+    free_.clear();
+    for (std::size_t i = 0; i < nodes_.size(); ++i) {
+      for (const ResourceAmount& r : requests_) {
+        const std::int64_t alloc = AmountOf(nodes_[i].allocatable, r.name);
+        auto used = used_[i].find(std::string(r.name));
+        allocatable_.push_back(alloc);
+        free_.push_back(alloc - (used == used_[i].end() ? 0 : used->second));
+      }
+    }
   }
 
   Cycle MakeCycle() const {
@@ -83,9 +103,15 @@ class Harness {
     c.candidates = candidates_;
     c.pods_on_node = pods_;
     c.peers = peers_;
+    c.requests = requests_;
+    c.allocatable = allocatable_;
+    c.free = free_;
     return c;
   }
 
+  std::vector<std::map<std::string, std::int64_t>> used_;
+  ResourceList requests_;
+  std::vector<std::int64_t> allocatable_, free_;
   Policy policy_;
   std::deque<Node> nodes_;
   std::vector<std::int32_t> pods_;
