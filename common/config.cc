@@ -168,6 +168,7 @@ constexpr std::size_t kMaxLabelValueLength = 63;
 constexpr std::size_t kMaxNamespaceLength = 63;
 constexpr std::string_view kTeamPlaceholder = "{team}";
 constexpr std::size_t kMaxTopologyLevels = 8;
+constexpr std::size_t kMaxAcceleratorResources = 64;
 // A namespace name is at most 63 characters and the team name after the prefix at least one.
 constexpr std::size_t kMaxTeamNamespacePrefixLength = 62;
 
@@ -789,6 +790,7 @@ void DecodeCluster(MapDecoder& m, ClusterConfig& c) {
   m.StringList("groupFallbackLabels", c.group_fallback_labels);
   m.String("teamNamespacePrefix", c.team_namespace_prefix);
   m.CountMap("maxPodsPerInstanceType", kMaxPodsRange, c.max_pods_per_instance_type);
+  m.StringList("acceleratorResources", c.accelerator_resources);
 }
 
 void DecodePriorityClass(MapDecoder& m, PriorityClassConfig& p) {
@@ -1046,6 +1048,23 @@ void ValidateCluster(const ClusterConfig& c, const std::string& path, Errors& er
                  std::to_string(c.topology_levels.size()) + ")");
   }
   CheckKeyList(errors, at("topologyLevels"), c.topology_levels);
+
+  // Accelerators are extended resources ("vendor.example/device"): a prefixed resource name,
+  // which is also a qualified label key.
+  if (c.accelerator_resources.size() > kMaxAcceleratorResources) {
+    AddError(errors, at("acceleratorResources"),
+             "must list at most " + std::to_string(kMaxAcceleratorResources) + " resources (got " +
+                 std::to_string(c.accelerator_resources.size()) + ")");
+  }
+  CheckKeyList(errors, at("acceleratorResources"), c.accelerator_resources);
+  for (std::size_t i = 0; i < c.accelerator_resources.size(); ++i) {
+    const std::string& name = c.accelerator_resources[i];
+    if (!name.empty() && name.find('/') == std::string::npos) {
+      AddError(errors, IndexPath(at("acceleratorResources"), i),
+               "must be an extended resource with a domain prefix, like \"nvidia.com/gpu\" (got " +
+                   Quote(name) + ")");
+    }
+  }
 
   CheckKey(errors, at("healthLabel"), c.health_label);
   if (c.schedulable_health_values.empty()) {
@@ -1523,6 +1542,8 @@ std::string ConfigToYaml(const Config& config) {
     out << YAML::Key << type << YAML::Value << max_pods;
   }
   out << YAML::EndMap;
+  out << YAML::Key << "acceleratorResources" << YAML::Value;
+  EmitStringList(out, c.accelerator_resources);
   out << YAML::EndMap;
 
   out << YAML::Key << "kube" << YAML::Value << YAML::BeginMap;

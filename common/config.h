@@ -135,6 +135,16 @@ struct ClusterConfig {
   // status.allocatable.pods.
   std::map<std::string, std::uint32_t> max_pods_per_instance_type = DefaultMaxPods();
 
+  // Extended resources that are accelerators: a pod requesting one is packed by the scarcest of
+  // them it requests (DESIGN §2.3), so whole nodes stay whole for whole-node jobs. Empty: every
+  // pod is packed by pod slots.
+  std::vector<std::string> accelerator_resources = {
+      "nvidia.com/gpu",
+      "aws.amazon.com/neuron",
+      "aws.amazon.com/neuroncore",
+      "aws.amazon.com/neurondevice",
+  };
+
   static std::map<std::string, std::uint32_t> DefaultMaxPods();
 };
 

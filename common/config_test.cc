@@ -904,6 +904,9 @@ TEST(ConfigTest, ConfigToYamlWritesEveryField) {
                             "teamNamespacePrefix: hyperpod-ns-",
                             "maxPodsPerInstanceType:",
                             "ml.g6e.48xlarge: 49",
+                            "acceleratorResources:",
+                            "- nvidia.com/gpu",
+                            "- aws.amazon.com/neurondevice",
                             "webhook:",
                             "listen: 0.0.0.0:8443",
                             "tlsCertFile:",
@@ -1467,6 +1470,37 @@ TEST_F(ConfigFileTest, FileLargerThanFourMebibytesIsRefused) {
   ASSERT_FALSE(config.ok());
   EXPECT_EQ(config.status().code(), StatusCode::kOutOfRange);
   EXPECT_EQ(config.status().message(), "config file \"" + path + "\" is larger than 4MiB");
+}
+
+TEST(ConfigTest, AcceleratorResourcesDefaultOverrideAndValidation) {
+  Config defaults;
+  EXPECT_EQ(defaults.cluster.accelerator_resources,
+            (std::vector<std::string>{"nvidia.com/gpu", "aws.amazon.com/neuron",
+                                      "aws.amazon.com/neuroncore", "aws.amazon.com/neurondevice"}));
+
+  auto parsed = ParseConfig("cluster: {acceleratorResources: [amd.com/gpu, nvidia.com/gpu]}");
+  ASSERT_TRUE(parsed.ok()) << parsed.status().message();
+  EXPECT_EQ(parsed->cluster.accelerator_resources,
+            (std::vector<std::string>{"amd.com/gpu", "nvidia.com/gpu"}));
+  // An empty list turns accelerator packing off: every pod packs by pod slots.
+  auto empty = ParseConfig("cluster: {acceleratorResources: []}");
+  ASSERT_TRUE(empty.ok()) << empty.status().message();
+  EXPECT_TRUE(empty->cluster.accelerator_resources.empty());
+
+  auto bad = ParseConfig(
+      "cluster: {acceleratorResources: [cpu, nvidia.com/gpu, nvidia.com/gpu, 'x y/z']}");
+  ASSERT_FALSE(bad.ok());
+  const std::string& message = bad.status().message();
+  EXPECT_NE(message.find("cluster.acceleratorResources[0]: must be an extended resource with a "
+                         "domain prefix, like \"nvidia.com/gpu\" (got \"cpu\")"),
+            std::string::npos)
+      << message;
+  EXPECT_NE(message.find("cluster.acceleratorResources[2]: duplicate of "
+                         "cluster.acceleratorResources[1]"),
+            std::string::npos)
+      << message;
+  EXPECT_NE(message.find("cluster.acceleratorResources[3]: invalid key"), std::string::npos)
+      << message;
 }
 
 TEST(ConfigTest, EnumNames) {

@@ -147,7 +147,10 @@ void Binder::Bind(std::string_view body, net::Response& response) {
     PodRecord pod;
     pod.uid = std::string(args.pod_uid);
     pod.node = std::string(args.node);
-    if (auto group = groups_ ? groups_->Find(args.pod_uid) : std::nullopt) pod.group = *group;
+    if (auto memo = groups_ ? groups_->Recall(args.pod_uid) : std::nullopt) {
+      pod.group = std::move(memo->group);
+      pod.requests = std::move(memo->requests);
+    }
     state_->AssumePod(std::move(pod), MemoryState::Clock::now() + assume_timeout_);
     state_->Publish();
   }

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "common/log.h"
+#include "common/quantity.h"
 #include "extender/codec.h"
 #include "scoring/filter.h"
 #include "scoring/reasons.h"
@@ -59,6 +60,18 @@ struct Scratch {
   std::vector<std::string_view> names;  // candidate names in request order (incl. unknown)
   std::vector<const Snapshot::NodeEntry*> entries;  // names mode: the cache entry per name
   std::vector<std::int32_t> entry_pods;
+  std::vector<const Usage*> entry_used;
+  std::vector<const Usage*> used;           // per candidate: what its pods request in all
+  std::vector<const Usage*> allocatable;    // names mode, per candidate: its allocatable by id
+  std::vector<int> resource_ids;            // per requested resource
+  std::vector<std::int64_t> alloc_amounts;  // candidates × requests
+  std::vector<std::int64_t> free_amounts;
+  std::string reason_text;  // the resource reasons of one filter reply, back to back
+  struct ReasonRef {
+    std::vector<std::pair<std::string_view, std::string_view>>* list;
+    std::size_t index, offset, size;
+  };
+  std::vector<ReasonRef> resource_reasons;
   std::vector<int> candidate_of;  // request index -> candidate index, -1 if unknown
   std::vector<Reason> reasons;
   std::vector<std::int32_t> scores;
@@ -73,7 +86,11 @@ struct Scratch {
             survivors.capacity() + survivor_json.capacity()) *
                sizeof(std::string_view) +
            request_facts.capacity() * sizeof(NodeFacts) +
-           (candidates.capacity() + entries.capacity() + peers.capacity()) * sizeof(void*) +
+           (candidates.capacity() + entries.capacity() + peers.capacity() + entry_used.capacity() +
+            used.capacity() + allocatable.capacity()) *
+               sizeof(void*) +
+           (alloc_amounts.capacity() + free_amounts.capacity()) * sizeof(std::int64_t) +
+           reason_text.capacity() +
            (pods.capacity() + entry_pods.capacity() + candidate_of.capacity() + reasons.capacity() +
             scores.capacity() + reply_scores.capacity()) *
                sizeof(std::int32_t);
@@ -89,6 +106,13 @@ struct Scratch {
     peers.clear();
     names.clear();
     candidate_of.clear();
+    used.clear();
+    allocatable.clear();
+    resource_ids.clear();
+    alloc_amounts.clear();
+    free_amounts.clear();
+    reason_text.clear();
+    resource_reasons.clear();
     reasons.clear();
     scores.clear();
     survivors.clear();
@@ -132,11 +156,12 @@ void Assemble(Scratch& s, const scoring::PodFacts& pod, const Snapshot& snapshot
       s.candidate_of.push_back(static_cast<int>(i));
       s.candidates.push_back(&s.request_facts[i]);
       s.pods.push_back(snapshot.PodsOn(args.nodes[i].name));
+      s.used.push_back(snapshot.UsageOn(args.nodes[i].name));
     }
   } else {
     // Names mode: every node comes from the cache.
     s.names.assign(args.node_names.begin(), args.node_names.end());
-    snapshot.FindNodes(s.names, s.entries, s.entry_pods);
+    snapshot.FindNodes(s.names, s.entries, s.entry_pods, s.entry_used);
     s.candidate_of.reserve(s.names.size());
     s.candidates.reserve(s.names.size());
     s.pods.reserve(s.names.size());
@@ -148,6 +173,30 @@ void Assemble(Scratch& s, const scoring::PodFacts& pod, const Snapshot& snapshot
       s.candidate_of.push_back(static_cast<int>(s.candidates.size()));
       s.candidates.push_back(&s.entries[i]->facts);
       s.pods.push_back(s.entry_pods[i]);
+      s.used.push_back(s.entry_used[i]);
+      s.allocatable.push_back(&s.entries[i]->allocatable);
+    }
+  }
+
+  // The pod's requests against every candidate: allocatable, and free once the pods on the node
+  // (assumed ones included) have taken theirs.
+  const scoring::ResourceList& requests = pod.pod->requests;
+  const std::size_t r = requests.size();
+  if (r > 0) {
+    for (const scoring::ResourceAmount& req : requests) {
+      s.resource_ids.push_back(snapshot.ResourceId(req.name));
+    }
+    s.alloc_amounts.resize(s.candidates.size() * r);
+    s.free_amounts.resize(s.candidates.size() * r);
+    for (std::size_t c = 0; c < s.candidates.size(); ++c) {
+      for (std::size_t k = 0; k < r; ++k) {
+        // Names mode reads the cached node's allocatable by id; a full-node request's by name.
+        const std::int64_t alloc =
+            args.has_nodes ? scoring::AmountOf(s.candidates[c]->node->allocatable, requests[k].name)
+                           : UsedOf(s.allocatable[c], s.resource_ids[k]);
+        s.alloc_amounts[c * r + k] = alloc;
+        s.free_amounts[c * r + k] = alloc - UsedOf(s.used[c], s.resource_ids[k]);
+      }
     }
   }
 
@@ -176,6 +225,26 @@ void Assemble(Scratch& s, const scoring::PodFacts& pod, const Snapshot& snapshot
           &s.peer_facts.emplace_back(scoring::DeriveNodeFacts(node, policy, s.domains)));
     }
   }
+}
+
+scoring::Cycle MakeCycle(const Scratch& s, const scoring::PodFacts& pod) {
+  return scoring::Cycle{
+      &pod, s.candidates, s.pods, s.peers, pod.pod->requests, s.alloc_amounts, s.free_amounts};
+}
+
+// "hyperplace: node has 3 of 8 nvidia.com/gpu free" for candidate c, appended to `out`.
+void AppendResourceReason(const scoring::Cycle& cycle, std::size_t c, std::string& out) {
+  const int k = scoring::FirstShortResource(cycle, c);
+  if (k < 0) return;  // not reached: the filter found a short resource
+  const std::size_t r = cycle.requests.size();
+  const std::string_view name = cycle.requests[k].name;
+  out += "hyperplace: node has ";
+  AppendQuantity(out, std::max<std::int64_t>(0, cycle.free[c * r + k]), name);
+  out += " of ";
+  AppendQuantity(out, cycle.allocatable[c * r + k], name);
+  out += ' ';
+  out += name;
+  out += " free";
 }
 
 }  // namespace
@@ -216,11 +285,11 @@ void Extender::Filter(std::string_view body, net::Response& response) {
   }
   std::shared_ptr<const Snapshot> snapshot = state_->Current();
   scoring::PodFacts pod = scoring::DerivePodFacts(s.args.pod, policy_);
-  if (groups_) groups_->Remember(s.args.pod.uid, pod.group);
+  if (groups_) groups_->Remember(s.args.pod.uid, pod.group, OwnRequests(s.args.pod.requests));
   Assemble(s, pod, *snapshot, policy_);
 
   s.reasons.resize(s.candidates.size());
-  scoring::Cycle cycle{&pod, s.candidates, s.pods, s.peers};
+  const scoring::Cycle cycle = MakeCycle(s, pod);
   scoring::Filter(cycle, policy_, s.reasons);
   metrics_->filter_candidates->Observe(static_cast<double>(s.names.size()));
 
@@ -242,7 +311,18 @@ void Extender::Filter(std::string_view body, net::Response& response) {
     }
     ++rejected[static_cast<int>(reason)];
     auto& into = scoring::IsResolvable(reason) ? reply.failed : reply.unresolvable;
+    if (reason == Reason::kInsufficientResource) {
+      // Its text is per node: written into one buffer, viewed once the buffer stops growing.
+      const std::size_t at = s.reason_text.size();
+      AppendResourceReason(cycle, static_cast<std::size_t>(c), s.reason_text);
+      into.emplace_back(s.names[i], std::string_view(nullptr, 0));
+      s.resource_reasons.push_back({&into, into.size() - 1, at, s.reason_text.size() - at});
+      continue;
+    }
     into.emplace_back(s.names[i], scoring::ReasonText(reason));
+  }
+  for (const auto& ref : s.resource_reasons) {
+    (*ref.list)[ref.index].second = std::string_view(s.reason_text).substr(ref.offset, ref.size);
   }
   for (int r = 1; r < scoring::kReasonCount; ++r) {
     if (rejected[r] > 0) metrics_->by_reason[r]->Inc(rejected[r]);
@@ -265,7 +345,7 @@ void Extender::Prioritize(std::string_view body, net::Response& response) {
   Assemble(s, pod, *snapshot, policy_);
 
   s.scores.resize(s.candidates.size());
-  scoring::Cycle cycle{&pod, s.candidates, s.pods, s.peers};
+  const scoring::Cycle cycle = MakeCycle(s, pod);
   scoring::Score(cycle, policy_, s.scores);
   metrics_->prioritize_candidates->Observe(static_cast<double>(s.names.size()));
 

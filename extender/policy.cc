@@ -1,5 +1,7 @@
 #include "extender/policy.h"
 
+#include <algorithm>
+
 namespace hyperplace::extender {
 
 scoring::Policy MakePolicy(const Config& config) {
@@ -25,6 +27,8 @@ scoring::Policy MakePolicy(const Config& config) {
   for (const auto& [type, max] : c.max_pods_per_instance_type) {
     p.max_pods.emplace(type, static_cast<std::int32_t>(max));
   }
+  p.accelerator_resources = c.accelerator_resources;
+  std::sort(p.accelerator_resources.begin(), p.accelerator_resources.end());
   const ExtenderConfig& e = config.extender;
   p.strategy =
       e.strategy == DensityStrategy::kPack ? scoring::Strategy::kPack : scoring::Strategy::kSpread;

@@ -20,10 +20,48 @@ bool SameTaints(const std::vector<scoring::Taint>& a, const std::vector<scoring:
 // Whether two versions of a node differ in anything the rules read.
 bool SameForRules(const scoring::Node& a, const scoring::Node& b) {
   return a.allocatable_pods == b.allocatable_pods && a.labels.entries() == b.labels.entries() &&
-         SameTaints(a.taints, b.taints);
+         SameTaints(a.taints, b.taints) && a.allocatable == b.allocatable;
 }
 
+// Adds `sign` × `delta` into a usage sorted by id; entries that reach 0 are dropped.
+Usage Combine(const Usage* base, const Usage& delta, std::int64_t sign) {
+  Usage out;
+  if (base != nullptr) out = *base;
+  for (auto [id, amount] : delta) {
+    auto it = std::lower_bound(out.begin(), out.end(), id,
+                               [](const auto& e, std::uint16_t i) { return e.first < i; });
+    if (it == out.end() || it->first != id) it = out.insert(it, {id, 0});
+    it->second += sign * amount;
+    if (it->second == 0) out.erase(it);
+  }
+  return out;
+}
+
+// Resources every cluster of accelerated instances has or may have: named from the start, so a
+// pod listed before the node that has them is counted at once.
+constexpr std::string_view kWellKnownResources[] = {
+    "cpu",           "memory",        "ephemeral-storage", "pods", "vpc.amazonaws.com/efa",
+    "hugepages-1Gi", "hugepages-2Mi",
+};
+
 }  // namespace
+
+OwnedRequests OwnRequests(const scoring::ResourceList& requests) {
+  OwnedRequests out;
+  out.reserve(requests.size());
+  for (const auto& r : requests) {
+    if (r.amount > 0) out.emplace_back(std::string(r.name), r.amount);
+  }
+  return out;
+}
+
+std::int64_t UsedOf(const Usage* usage, int id) {
+  if (usage == nullptr || id < 0) return 0;
+  for (auto [i, amount] : *usage) {
+    if (i == id) return amount;
+  }
+  return 0;
+}
 
 const Snapshot::NodeEntry* Snapshot::FindNode(std::string_view name, std::int32_t* pods) const {
   const std::int32_t at = table_->index.Find(name);
@@ -47,6 +85,13 @@ thread_local FindScratch find_scratch;
 void Snapshot::FindNodes(const std::vector<std::string_view>& names,
                          std::vector<const NodeEntry*>& entries,
                          std::vector<std::int32_t>& pods) const {
+  thread_local std::vector<const Usage*> used;
+  FindNodes(names, entries, pods, used);
+}
+
+void Snapshot::FindNodes(const std::vector<std::string_view>& names,
+                         std::vector<const NodeEntry*>& entries, std::vector<std::int32_t>& pods,
+                         std::vector<const Usage*>& used) const {
   FindScratch& f = find_scratch;
   table_->index.FindMany(names, f.at);
   if (f.seen.size() < table_->entries.size() || ++f.stamp == 0) {
@@ -55,16 +100,19 @@ void Snapshot::FindNodes(const std::vector<std::string_view>& names,
   }
   entries.resize(names.size());
   pods.resize(names.size());
+  used.resize(names.size());
   for (std::size_t i = 0; i < names.size(); ++i) {
     const std::int32_t at = f.at[i];
     if (at >= 0 && f.seen[at] == f.stamp) {
       entries[i] = nullptr;
       pods[i] = kDuplicate;
+      used[i] = nullptr;
       continue;
     }
     if (at >= 0) f.seen[at] = f.stamp;
     entries[i] = at < 0 ? nullptr : table_->entries[at].get();
     pods[i] = at < 0 ? 0 : (*pods_)[at];
+    used[i] = at < 0 ? nullptr : (*usage_)[at].get();
   }
 }
 
@@ -73,6 +121,16 @@ void Snapshot::ReleaseThreadScratch() { find_scratch = FindScratch(); }
 std::int32_t Snapshot::PodsOn(std::string_view node) const {
   const std::int32_t at = table_->index.Find(node);
   return at < 0 ? 0 : (*pods_)[at];
+}
+
+const Usage* Snapshot::UsageOn(std::string_view node) const {
+  const std::int32_t at = table_->index.Find(node);
+  return at < 0 ? nullptr : (*usage_)[at].get();
+}
+
+int Snapshot::ResourceId(std::string_view resource) const {
+  auto it = resources_->find(resource);
+  return it == resources_->end() ? -1 : it->second;
 }
 
 const std::vector<Snapshot::Placement>* Snapshot::GroupPlacements(std::string_view group) const {
@@ -85,6 +143,50 @@ const std::vector<Snapshot::Placement>* Snapshot::GroupPlacements(std::string_vi
 MemoryState::MemoryState(scoring::Policy policy)
     : policy_(std::move(policy)), current_(std::make_shared<const Snapshot>()) {
   for (auto& shard : shards_) shard = std::make_shared<Snapshot::GroupShard>();
+  for (std::string_view name : kWellKnownResources) InternResource(name);
+  for (const std::string& name : policy_.accelerator_resources) InternResource(name);
+}
+
+int MemoryState::InternResource(std::string_view name) {
+  if (auto it = resource_ids_.find(name); it != resource_ids_.end()) return it->second;
+  if (resource_ids_.size() >= kMaxResources) return -1;
+  const auto id = static_cast<std::uint16_t>(resource_ids_.size());
+  resource_ids_.emplace(std::string(name), id);
+  resources_dirty_ = true;
+  // Pods listed before the first node with this resource now count it.
+  std::vector<std::string> waiting(unresolved_.begin(), unresolved_.end());
+  for (const std::string& uid : waiting) ResolveRequests(pods_.at(uid));
+  return id;
+}
+
+void MemoryState::ResolveRequests(PodState& pod) {
+  Usage added;
+  OwnedRequests rest;
+  for (auto& [name, amount] : pod.record.requests) {
+    auto it = resource_ids_.find(name);
+    if (it == resource_ids_.end()) {
+      rest.emplace_back(std::move(name), amount);
+    } else {
+      added.emplace_back(it->second, amount);
+    }
+  }
+  pod.record.requests = std::move(rest);
+  if (pod.record.requests.empty()) {
+    unresolved_.erase(pod.record.uid);
+  } else {
+    unresolved_.insert(pod.record.uid);
+  }
+  if (added.empty()) return;
+  std::sort(added.begin(), added.end());
+  if (pod.slot >= 0) AddUse(pod.slot, added, +1);
+  pod.use = Combine(&pod.use, added, +1);
+}
+
+void MemoryState::AddUse(std::int32_t slot, const Usage& use, std::int64_t sign) {
+  if (use.empty()) return;
+  Usage next = Combine(usage_[slot].get(), use, sign);
+  usage_[slot] = next.empty() ? nullptr : std::make_shared<const Usage>(std::move(next));
+  usage_dirty_ = true;
 }
 
 std::int32_t MemoryState::SlotOf(std::string_view node) {
@@ -93,6 +195,7 @@ std::int32_t MemoryState::SlotOf(std::string_view node) {
   slot_names_.emplace_back(node);
   entries_.emplace_back();
   pod_counts_.push_back(0);
+  usage_.emplace_back();
   slot_of_.emplace(std::string(node), slot);
   table_dirty_ = counts_dirty_ = true;
   return slot;
@@ -115,6 +218,7 @@ void MemoryState::AddPod(PodState& pod) {
   }
   pod.slot = SlotOf(pod.record.node);
   ++pod_counts_[pod.slot];
+  AddUse(pod.slot, pod.use, +1);
   ++placed_pods_;
   counts_dirty_ = true;
   if (!pod.record.group.empty()) {
@@ -128,6 +232,7 @@ void MemoryState::RemovePod(const PodState& pod) {
     return;
   }
   --pod_counts_[pod.slot];
+  AddUse(pod.slot, pod.use, -1);
   --placed_pods_;
   counts_dirty_ = true;
   if (pod.record.group.empty()) return;
@@ -151,6 +256,11 @@ void MemoryState::UpsertNodeLocked(scoring::Node node) {
   auto entry = std::make_shared<Snapshot::NodeEntry>();
   entry->node = std::move(node);
   entry->facts = scoring::DeriveNodeFacts(entry->node, policy_, domains_);
+  for (const scoring::ResourceAmount& r : entry->node.allocatable) {
+    const int id = InternResource(r.name);
+    if (id >= 0) entry->allocatable.emplace_back(static_cast<std::uint16_t>(id), r.amount);
+  }
+  std::sort(entry->allocatable.begin(), entry->allocatable.end());
   if (!old) ++node_count_;
   entries_[slot] = std::move(entry);
   table_dirty_ = true;
@@ -178,18 +288,24 @@ void MemoryState::UpsertPodLocked(PodRecord pod) {
       assumed_.erase(old.record.uid);
     }
     old.watched = true;
-    if (old.record.node == pod.node && old.record.group == pod.group) {
-      old.record.scheduler_name = std::move(pod.scheduler_name);
+    PodState fresh;
+    fresh.record = std::move(pod);
+    ResolveRequests(fresh);  // fresh.slot is -1: counts nothing yet
+    if (old.record.node == fresh.record.node && old.record.group == fresh.record.group &&
+        old.use == fresh.use && old.record.requests == fresh.record.requests) {
+      old.record.scheduler_name = std::move(fresh.record.scheduler_name);
       return;
     }
     RemovePod(old);
-    old.record = std::move(pod);
+    old.record = std::move(fresh.record);
+    old.use = std::move(fresh.use);
     AddPod(old);
     return;
   }
   PodState state;
   state.record = std::move(pod);
   state.watched = true;
+  ResolveRequests(state);
   AddPod(state);
   std::string uid = state.record.uid;
   pods_.emplace(std::move(uid), std::move(state));
@@ -199,6 +315,7 @@ void MemoryState::DeletePodLocked(std::string_view uid) {
   auto it = pods_.find(std::string(uid));
   if (it == pods_.end()) return;
   RemovePod(it->second);
+  unresolved_.erase(it->first);
   if (it->second.assumed) assumed_.erase(it->first);
   pods_.erase(it);
 }
@@ -231,8 +348,10 @@ void MemoryState::AssumePod(PodRecord pod, Clock::time_point until) {
   }
   if (it != pods_.end()) {
     const bool was_assumed = it->second.assumed;
-    pod.group = it->second.record.group;  // the watch's, not the caller's guess
+    // The watch's group and requests, not the caller's guess.
+    pod.group = it->second.record.group;
     pod.scheduler_name = std::move(it->second.record.scheduler_name);
+    pod.requests = std::move(it->second.record.requests);
     RemovePod(it->second);
     it->second.record = std::move(pod);
     AddPod(it->second);
@@ -245,6 +364,7 @@ void MemoryState::AssumePod(PodRecord pod, Clock::time_point until) {
   state.record = std::move(pod);
   state.assumed = true;
   state.assumed_until = until;
+  ResolveRequests(state);
   AddPod(state);
   std::string uid = state.record.uid;
   assumed_.insert(uid);
@@ -342,9 +462,26 @@ void MemoryState::Publish() {
   } else {
     next->pods_ = Current()->pods_;
   }
+  if (usage_dirty_) {
+    next->usage_ = std::make_shared<const Snapshot::UsageTable>(usage_);
+    usage_dirty_ = false;
+  } else {
+    next->usage_ = Current()->usage_;
+  }
   // A snapshot made before a slot existed must still index every slot of its own table.
   if (next->pods_->size() < next->table_->names.size()) {
     next->pods_ = std::make_shared<const std::vector<std::int32_t>>(pod_counts_);
+  }
+  if (next->usage_->size() < next->table_->names.size()) {
+    next->usage_ = std::make_shared<const Snapshot::UsageTable>(usage_);
+  }
+  if (resources_dirty_) {
+    auto index = std::make_shared<Snapshot::ResourceIndex>();
+    for (const auto& [name, id] : resource_ids_) index->emplace(name, id);
+    next->resources_ = std::move(index);
+    resources_dirty_ = false;
+  } else {
+    next->resources_ = Current()->resources_;
   }
   for (std::size_t i = 0; i < Snapshot::kGroupShards; ++i) {
     next->groups_[i] = shards_[i];

@@ -32,18 +32,29 @@ namespace hyperplace::extender {
 // that a /bind for any pod knows its group (DESIGN §2.4), even when this process never served the
 // pod's /filter, and its spec.schedulerName, so that /bind refuses a pod of another scheduler
 // (§2.1). A placed pod's scheduler name is not kept: it is never bound again.
+// A pod's effective requests with owned names (scoring::Pod::requests, copied out of the JSON).
+using OwnedRequests = std::vector<std::pair<std::string, std::int64_t>>;
+OwnedRequests OwnRequests(const scoring::ResourceList& requests);
+
 struct PodRecord {
   std::string uid;
   std::string node;
   std::string group;
   std::string scheduler_name = {};  // from the watch; empty when only a bind knows the pod
+  OwnedRequests requests = {};      // what the pod takes of its node's allocatable
 };
+
+// What the pods on one node request in all, by resource id (Snapshot::ResourceId), sorted by id.
+using Usage = std::vector<std::pair<std::uint16_t, std::int64_t>>;
+// The amount of resource `id` in a usage (null: nothing used).
+std::int64_t UsedOf(const Usage* usage, int id);
 
 class Snapshot {
  public:
   struct NodeEntry {
     scoring::Node node;        // owns its bytes through node.storage
     scoring::NodeFacts facts;  // facts.node points at `node`
+    Usage allocatable;         // node.allocatable by resource id, for names-mode cycles
   };
   struct Placement {
     std::string uid;
@@ -57,11 +68,18 @@ class Snapshot {
   // node is answered once, however often a request repeats it.
   void FindNodes(const std::vector<std::string_view>& names, std::vector<const NodeEntry*>& entries,
                  std::vector<std::int32_t>& pods) const;
+  // The same, with what the pods on each node request in all (null for nothing or no entry).
+  void FindNodes(const std::vector<std::string_view>& names, std::vector<const NodeEntry*>& entries,
+                 std::vector<std::int32_t>& pods, std::vector<const Usage*>& used) const;
   static constexpr std::int32_t kDuplicate = -1;
   // Frees the calling thread's FindNodes scratch (grown by a request of many names).
   static void ReleaseThreadScratch();
   // Pods occupying a node, cached or not.
   std::int32_t PodsOn(std::string_view node) const;
+  // What the pods occupying a node request in all, or null for nothing.
+  const Usage* UsageOn(std::string_view node) const;
+  // The id of a resource some node has (or a well-known one), or -1: no node has any of it.
+  int ResourceId(std::string_view resource) const;
   // Placed pods of a group, or null when none is placed.
   const std::vector<Placement>* GroupPlacements(std::string_view group) const;
 
@@ -83,10 +101,15 @@ class Snapshot {
     NameIndex index;
   };
   using GroupShard = std::unordered_map<std::string, std::vector<Placement>>;
+  using UsageTable = std::vector<std::shared_ptr<const Usage>>;  // by slot; null: nothing used
+  using ResourceIndex =
+      std::unordered_map<std::string, std::uint16_t, scoring::StringHash, std::equal_to<>>;
 
   std::shared_ptr<const NodeTable> table_ = std::make_shared<NodeTable>();
   std::shared_ptr<const std::vector<std::int32_t>> pods_ =
       std::make_shared<std::vector<std::int32_t>>();
+  std::shared_ptr<const UsageTable> usage_ = std::make_shared<UsageTable>();
+  std::shared_ptr<const ResourceIndex> resources_ = std::make_shared<ResourceIndex>();
   std::array<std::shared_ptr<const GroupShard>, kGroupShards> groups_{};
   std::size_t node_count_ = 0;
   std::size_t pod_count_ = 0;
@@ -156,11 +179,16 @@ class MemoryState : public ClusterState {
   bool Ready() const override { return ready_.load(); }
 
   const scoring::Policy& policy() const { return policy_; }
+  // Distinct resource names the state counts (node allocatable, and the well-known ones) at
+  // most: a resource beyond it is not counted (and logged). Pods never add names: a pod
+  // requesting what no node has cannot use up the table.
+  static constexpr std::size_t kMaxResources = 1024;
   std::size_t assumed_count() const;
 
  private:
   struct PodState {
-    PodRecord record;
+    PodRecord record;        // record.requests holds only the names not yet given an id
+    Usage use;               // the requests whose resource has an id
     std::int32_t slot = -1;  // slot of record.node; -1 when unplaced
     bool assumed = false;
     bool watched = false;  // the watch (or the last list) shows the pod: unassuming keeps it
@@ -168,7 +196,12 @@ class MemoryState : public ClusterState {
   };
 
   std::int32_t SlotOf(std::string_view node);  // creates the slot when new
-  void AddPod(PodState& pod);                  // counts and group placement
+  // The id of a resource, given one when new (at most kMaxResources); -1 when none is left.
+  int InternResource(std::string_view name);
+  // Moves the requests of `pod.record` whose resource has an id into `pod.use`.
+  void ResolveRequests(PodState& pod);
+  void AddUse(std::int32_t slot, const Usage& use, std::int64_t sign);
+  void AddPod(PodState& pod);  // counts and group placement
   void RemovePod(const PodState& pod);
   Snapshot::GroupShard& MutableShard(std::string_view group);
   void UpsertNodeLocked(scoring::Node node);
@@ -187,6 +220,10 @@ class MemoryState : public ClusterState {
   std::vector<std::string> slot_names_;
   std::unordered_map<std::string, std::int32_t> slot_of_;
   std::vector<std::int32_t> pod_counts_;
+  std::vector<std::shared_ptr<const Usage>> usage_;  // by slot
+  std::unordered_map<std::string, std::uint16_t, scoring::StringHash, std::equal_to<>>
+      resource_ids_;
+  std::unordered_set<std::string> unresolved_;  // uids of pods requesting a resource without id
   std::array<std::shared_ptr<Snapshot::GroupShard>, Snapshot::kGroupShards> shards_;
   std::array<bool, Snapshot::kGroupShards> shard_published_{};  // shared with a snapshot
   std::unordered_map<std::string, PodState> pods_;              // by uid
@@ -196,6 +233,8 @@ class MemoryState : public ClusterState {
   std::unordered_set<std::string> assumed_;  // uids of the assumed pods, for expiry
   bool table_dirty_ = true;
   bool counts_dirty_ = true;
+  bool usage_dirty_ = true;
+  bool resources_dirty_ = true;
   std::shared_ptr<const Snapshot::NodeTable> table_;
   std::uint64_t generation_ = 0;
 

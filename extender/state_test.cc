@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <string>
+#include <vector>
+
 #include "scoring/testing/builders.h"
 
 namespace hyperplace::extender {
@@ -306,6 +310,159 @@ TEST(MemoryStateTest, DeletingAPendingPodForgetsIt) {
   state.Publish();
   EXPECT_EQ(state.Current()->pending_pod_count(), 0u);
   EXPECT_EQ(state.GroupOf("u1"), std::nullopt);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Resources: what the pods on each node request in all (DESIGN §2.2).
+
+PodRecord GpuPod(std::string uid, std::string node, std::int64_t gpus, std::string group = "") {
+  PodRecord pod{std::move(uid), std::move(node), std::move(group)};
+  pod.requests = {{"cpu", 4000}, {"nvidia.com/gpu", gpus}};
+  return pod;
+}
+
+std::int64_t Used(const Snapshot& s, std::string_view node, std::string_view resource) {
+  return UsedOf(s.UsageOn(node), s.ResourceId(resource));
+}
+
+TEST(MemoryStateResourcesTest, PodsTakeTheirRequestsFromTheirNodeUntilTheyGo) {
+  MemoryState state(DefaultPolicy());
+  state.UpsertNode(NodeBuilder("n1").InstanceType("ml.p5.48xlarge").Gpus(8).Build());
+  state.UpsertPod(GpuPod("u1", "n1", 4));
+  state.UpsertPod(GpuPod("u2", "n1", 2));
+  state.UpsertPod(GpuPod("u3", "", 8));  // pending: takes nothing
+  state.Publish();
+  auto s = state.Current();
+  EXPECT_EQ(Used(*s, "n1", "nvidia.com/gpu"), 6);
+  EXPECT_EQ(Used(*s, "n1", "cpu"), 8000);
+  ASSERT_NE(s->FindNode("n1"), nullptr);
+  EXPECT_EQ(UsedOf(&s->FindNode("n1")->allocatable, s->ResourceId("nvidia.com/gpu")), 8);
+
+  state.DeletePod("u1");
+  state.UpsertPod(GpuPod("u2", "n1", 3));  // resized in place: 2 → 3
+  state.Publish();
+  EXPECT_EQ(Used(*state.Current(), "n1", "nvidia.com/gpu"), 3);
+  state.DeletePod("u2");
+  state.Publish();
+  EXPECT_EQ(state.Current()->UsageOn("n1"), nullptr);  // nothing left: no entry at all
+  // The earlier snapshot still shows what it showed.
+  EXPECT_EQ(Used(*s, "n1", "nvidia.com/gpu"), 6);
+}
+
+TEST(MemoryStateResourcesTest, ABindTakesTheWatchedPodsRequestsAtOnce) {
+  MemoryState state(DefaultPolicy());
+  state.UpsertNode(NodeBuilder("n1").InstanceType("ml.p5.48xlarge").Gpus(8).Build());
+  state.UpsertPod(GpuPod("u1", "", 8, "ns/g=a"));  // pending, as the watch shows it
+  // The binder knows only uid and node; the watch's requests count.
+  state.AssumePod({"u1", "n1", ""}, MemoryState::Clock::now() + std::chrono::seconds(30));
+  state.Publish();
+  EXPECT_EQ(Used(*state.Current(), "n1", "nvidia.com/gpu"), 8);
+  // A pod the watch has not shown yet: the requests the bind brings (from the pod's /filter).
+  state.AssumePod(GpuPod("u2", "n2", 1), MemoryState::Clock::now() + std::chrono::seconds(30));
+  state.Publish();
+  EXPECT_EQ(Used(*state.Current(), "n2", "nvidia.com/gpu"), 1);
+  // The watch confirms u1 on n1: still 8, not 16.
+  state.UpsertPod(GpuPod("u1", "n1", 8, "ns/g=a"));
+  // An expired or refused bind gives the node back.
+  state.ForgetAssumed("u2", "n2");
+  state.Publish();
+  EXPECT_EQ(Used(*state.Current(), "n1", "nvidia.com/gpu"), 8);
+  EXPECT_EQ(Used(*state.Current(), "n2", "nvidia.com/gpu"), 0);
+}
+
+TEST(MemoryStateResourcesTest, PodsListedBeforeTheirNodesResourceCountOnceTheNodeShowsIt) {
+  MemoryState state(DefaultPolicy());
+  PodRecord pod{"u1", "n1", ""};
+  pod.requests = {{"example.com/fpga", 2}};
+  state.UpsertPod(pod);  // no node has example.com/fpga yet
+  state.Publish();
+  EXPECT_EQ(state.Current()->ResourceId("example.com/fpga"), -1);
+  state.UpsertNode(NodeBuilder("n1").Allocatable("example.com/fpga", 4).Build());
+  state.Publish();
+  EXPECT_EQ(Used(*state.Current(), "n1", "example.com/fpga"), 2);
+  state.DeletePod("u1");
+  state.Publish();
+  EXPECT_EQ(Used(*state.Current(), "n1", "example.com/fpga"), 0);
+}
+
+TEST(MemoryStateResourcesTest, PodsCannotAddResourceNames) {
+  MemoryState state(DefaultPolicy());
+  for (int i = 0; i < 2000; ++i) {
+    PodRecord pod{"u" + std::to_string(i), "", ""};
+    pod.requests = {{"fake.example/r" + std::to_string(i), 1}};
+    state.UpsertPod(pod);
+  }
+  state.Publish();
+  EXPECT_EQ(state.Current()->ResourceId("fake.example/r7"), -1);
+  // Nodes still can: the table was not used up by pods.
+  state.UpsertNode(NodeBuilder("n1").Allocatable("example.com/fpga", 4).Build());
+  state.Publish();
+  EXPECT_GE(state.Current()->ResourceId("example.com/fpga"), 0);
+}
+
+TEST(MemoryStateResourcesTest, AnAllocatableChangeIsANewNodeEntry) {
+  MemoryState state(DefaultPolicy());
+  state.UpsertNode(NodeBuilder("n1").InstanceType("ml.p5.48xlarge").Gpus(8).Build());
+  state.Publish();
+  const auto* before = state.Current()->FindNode("n1");
+  // The device plugin restarted and reports 7 GPUs: the rules must see it.
+  state.UpsertNode(NodeBuilder("n1").InstanceType("ml.p5.48xlarge").Gpus(7).Build());
+  state.Publish();
+  auto s = state.Current();
+  EXPECT_NE(s->FindNode("n1"), before);
+  EXPECT_EQ(UsedOf(&s->FindNode("n1")->allocatable, s->ResourceId("nvidia.com/gpu")), 7);
+}
+
+// The cache built from events and one built from a fresh list of the same pods agree on every
+// node's usage, at HyperPod scale (1024 nodes, 30 pods each, pods arriving in another order).
+TEST(MemoryStateResourcesTest, EventsAndAFreshListAgreeAtScale) {
+  constexpr int kNodes = 1024, kPodsPerNode = 30;
+  auto node_name = [](int i) {
+    char name[32];
+    std::snprintf(name, sizeof name, "hyperpod-i-%017x", 0x0a1b2c3d0000 + i);
+    return std::string(name);
+  };
+  std::vector<PodRecord> pods;
+  for (int n = 0; n < kNodes; ++n) {
+    for (int k = 0; k < kPodsPerNode; ++k) {
+      PodRecord pod{"u-" + std::to_string(n) + "-" + std::to_string(k), node_name(n), ""};
+      pod.requests = {{"cpu", 100 + k}, {"memory", std::int64_t{1} << (20 + k % 10)}};
+      if (k < n % 9) pod.requests.emplace_back("nvidia.com/gpu", 1);
+      pods.push_back(std::move(pod));
+    }
+  }
+  MemoryState events(DefaultPolicy()), listed(DefaultPolicy());
+  for (int n = 0; n < kNodes; ++n) {
+    events.UpsertNode(NodeBuilder(node_name(n)).InstanceType("ml.p5.48xlarge").Gpus(8).Build());
+    listed.UpsertNode(NodeBuilder(node_name(n)).InstanceType("ml.p5.48xlarge").Gpus(8).Build());
+  }
+  // Events: every pod created pending, then bound, in reverse order, with a few deleted and
+  // re-created on the way.
+  for (auto it = pods.rbegin(); it != pods.rend(); ++it) {
+    PodRecord pending = *it;
+    pending.node.clear();
+    events.UpsertPod(pending);
+  }
+  for (std::size_t i = 0; i < pods.size(); ++i) {
+    events.UpsertPod(pods[i]);
+    if (i % 97 == 0) {
+      events.DeletePod(pods[i].uid);
+      events.UpsertPod(pods[i]);
+    }
+  }
+  events.Publish();
+  listed.ReplacePods(pods);
+  listed.Publish();
+  auto a = events.Current(), b = listed.Current();
+  for (int n = 0; n < kNodes; ++n) {
+    const std::string name = node_name(n);
+    ASSERT_NE(a->UsageOn(name), nullptr) << name;
+    ASSERT_NE(b->UsageOn(name), nullptr) << name;
+    EXPECT_EQ(Used(*a, name, "nvidia.com/gpu"), n % 9) << name;
+    for (const char* r : {"cpu", "memory", "nvidia.com/gpu"}) {
+      EXPECT_EQ(Used(*a, name, r), Used(*b, name, r)) << name << " " << r;
+    }
+  }
 }
 
 }  // namespace

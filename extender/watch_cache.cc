@@ -39,6 +39,7 @@ Status WatchCache::DecodePod(std::string_view object, const scoring::Policy& pol
   out.node = std::string(pod.node_name);
   if (out.node.empty()) out.scheduler_name = std::string(pod.scheduler_name);  // for /bind
   out.group = scoring::DerivePodFacts(pod, policy).group;
+  out.requests = OwnRequests(pod.requests);
   finished = pod.phase == "Succeeded" || pod.phase == "Failed";
   return Status::Ok();
 }
