@@ -106,6 +106,22 @@ std::vector<std::pair<std::string, std::string>> PodsToCheck(
   json selector = team_pod;  // selects an instance type without "ml."
   selector["spec"]["nodeSelector"] = {{"node.kubernetes.io/instance-type", "p5.48xlarge"}};
   pods.emplace_back("team pod selecting p5.48xlarge", selector.dump());
+
+  // Resources: a half-node GPU pod (the resources filter and GPU packing) and one whose sidecar
+  // and init container make its effective request larger than its container's.
+  json half_node = team_pod;
+  half_node["spec"]["containers"] = {
+      {{"name", "train"},
+       {"resources",
+        {{"requests", {{"nvidia.com/gpu", "4"}, {"cpu", "48"}, {"memory", "500Gi"}}}}}}};
+  pods.emplace_back("team pod requesting 4 GPUs", half_node.dump());
+  json sidecars = half_node;
+  sidecars["spec"]["initContainers"] = {
+      {{"name", "proxy"},
+       {"restartPolicy", "Always"},
+       {"resources", {{"requests", {{"nvidia.com/gpu", "1"}}}}}},
+      {{"name", "warmup"}, {"resources", {{"requests", {{"nvidia.com/gpu", "6"}}}}}}};
+  pods.emplace_back("team pod with a GPU sidecar and a 6-GPU init container", sidecars.dump());
   return pods;
 }
 

@@ -112,7 +112,7 @@ void Snapshot::FindNodes(const std::vector<std::string_view>& names,
     if (at >= 0) f.seen[at] = f.stamp;
     entries[i] = at < 0 ? nullptr : table_->entries[at].get();
     pods[i] = at < 0 ? 0 : (*pods_)[at];
-    used[i] = at < 0 ? nullptr : (*usage_)[at].get();
+    used[i] = at < 0 ? nullptr : UsageAt(at);
   }
 }
 
@@ -125,7 +125,12 @@ std::int32_t Snapshot::PodsOn(std::string_view node) const {
 
 const Usage* Snapshot::UsageOn(std::string_view node) const {
   const std::int32_t at = table_->index.Find(node);
-  return at < 0 ? nullptr : (*usage_)[at].get();
+  return at < 0 ? nullptr : UsageAt(at);
+}
+
+const Usage* Snapshot::UsageAt(std::int32_t slot) const {
+  const auto s = static_cast<std::size_t>(slot);
+  return (*(*usage_)[s / kUsageChunk])[s % kUsageChunk].get();
 }
 
 int Snapshot::ResourceId(std::string_view resource) const {
@@ -186,7 +191,7 @@ void MemoryState::AddUse(std::int32_t slot, const Usage& use, std::int64_t sign)
   if (use.empty()) return;
   Usage next = Combine(usage_[slot].get(), use, sign);
   usage_[slot] = next.empty() ? nullptr : std::make_shared<const Usage>(std::move(next));
-  usage_dirty_ = true;
+  usage_chunk_dirty_[static_cast<std::size_t>(slot) / Snapshot::kUsageChunk] = true;
 }
 
 std::int32_t MemoryState::SlotOf(std::string_view node) {
@@ -196,6 +201,10 @@ std::int32_t MemoryState::SlotOf(std::string_view node) {
   entries_.emplace_back();
   pod_counts_.push_back(0);
   usage_.emplace_back();
+  if (usage_chunk_dirty_.size() * Snapshot::kUsageChunk < usage_.size()) {
+    usage_chunk_dirty_.push_back(true);
+  }
+  usage_chunk_dirty_.back() = true;  // the chunk grew
   slot_of_.emplace(std::string(node), slot);
   table_dirty_ = counts_dirty_ = true;
   return slot;
@@ -462,18 +471,23 @@ void MemoryState::Publish() {
   } else {
     next->pods_ = Current()->pods_;
   }
-  if (usage_dirty_) {
-    next->usage_ = std::make_shared<const Snapshot::UsageTable>(usage_);
-    usage_dirty_ = false;
-  } else {
-    next->usage_ = Current()->usage_;
+  // Usage: only the chunks that changed are copied (pointers to immutable per-node usage).
+  bool usage_changed = false;
+  usage_chunks_.resize(usage_chunk_dirty_.size());
+  for (std::size_t c = 0; c < usage_chunk_dirty_.size(); ++c) {
+    if (!usage_chunk_dirty_[c]) continue;
+    const std::size_t begin = c * Snapshot::kUsageChunk;
+    const std::size_t end = std::min(usage_.size(), begin + Snapshot::kUsageChunk);
+    usage_chunks_[c] =
+        std::make_shared<const Snapshot::UsageChunk>(usage_.begin() + begin, usage_.begin() + end);
+    usage_chunk_dirty_[c] = false;
+    usage_changed = true;
   }
+  next->usage_ = usage_changed ? std::make_shared<const Snapshot::UsageTable>(usage_chunks_)
+                               : Current()->usage_;
   // A snapshot made before a slot existed must still index every slot of its own table.
   if (next->pods_->size() < next->table_->names.size()) {
     next->pods_ = std::make_shared<const std::vector<std::int32_t>>(pod_counts_);
-  }
-  if (next->usage_->size() < next->table_->names.size()) {
-    next->usage_ = std::make_shared<const Snapshot::UsageTable>(usage_);
   }
   if (resources_dirty_) {
     auto index = std::make_shared<Snapshot::ResourceIndex>();

@@ -101,7 +101,12 @@ class Snapshot {
     NameIndex index;
   };
   using GroupShard = std::unordered_map<std::string, std::vector<Placement>>;
-  using UsageTable = std::vector<std::shared_ptr<const Usage>>;  // by slot; null: nothing used
+  const Usage* UsageAt(std::int32_t slot) const;
+  // Usage by slot, in chunks of kUsageChunk slots: a pod event copies one chunk of pointers on
+  // publish, not the whole table. Null: nothing used.
+  static constexpr std::size_t kUsageChunk = 256;
+  using UsageChunk = std::vector<std::shared_ptr<const Usage>>;
+  using UsageTable = std::vector<std::shared_ptr<const UsageChunk>>;
   using ResourceIndex =
       std::unordered_map<std::string, std::uint16_t, scoring::StringHash, std::equal_to<>>;
 
@@ -221,6 +226,8 @@ class MemoryState : public ClusterState {
   std::unordered_map<std::string, std::int32_t> slot_of_;
   std::vector<std::int32_t> pod_counts_;
   std::vector<std::shared_ptr<const Usage>> usage_;  // by slot
+  std::vector<bool> usage_chunk_dirty_;              // by chunk of kUsageChunk slots
+  Snapshot::UsageTable usage_chunks_;                // as last published
   std::unordered_map<std::string, std::uint16_t, scoring::StringHash, std::equal_to<>>
       resource_ids_;
   std::unordered_set<std::string> unresolved_;  // uids of pods requesting a resource without id
@@ -233,7 +240,6 @@ class MemoryState : public ClusterState {
   std::unordered_set<std::string> assumed_;  // uids of the assumed pods, for expiry
   bool table_dirty_ = true;
   bool counts_dirty_ = true;
-  bool usage_dirty_ = true;
   bool resources_dirty_ = true;
   std::shared_ptr<const Snapshot::NodeTable> table_;
   std::uint64_t generation_ = 0;
