@@ -19,6 +19,18 @@ constexpr int kGroupSize = 8;
 
 std::string NodeName(int i) { return "hyperpod-i-" + std::to_string(100000 + i); }
 
+// A pod as the watch records it, with the effective requests of a training or serving pod: cpu
+// and memory always, GPUs and EFA for three pods in four.
+extender::PodRecord Pod(std::string uid, std::string node, std::string group, int p) {
+  extender::PodRecord pod{std::move(uid), std::move(node), std::move(group)};
+  pod.requests = {{"cpu", 4000 + 500 * (p % 8)}, {"memory", std::int64_t{64 + p % 64} << 30}};
+  if (p % 4 != 0) {
+    pod.requests.emplace_back("nvidia.com/gpu", 1 + p % 2);
+    pod.requests.emplace_back("vpc.amazonaws.com/efa", 4);
+  }
+  return pod;
+}
+
 std::shared_ptr<extender::MemoryState> Loaded() {
   auto state = std::make_shared<extender::MemoryState>(scoring::testing::DefaultPolicy());
   for (int i = 0; i < kNodes; ++i) {
@@ -28,11 +40,12 @@ std::shared_ptr<extender::MemoryState> Loaded() {
             .InstanceType("ml.p5.48xlarge")
             .Layers({"nn-t" + std::to_string(rack / 32), "nn-s" + std::to_string(rack / 4),
                      "nn-r" + std::to_string(rack)})
+            .Gpus(8)
             .Build());
   }
   for (int p = 0; p < kPods; ++p) {
-    state->UpsertPod({"uid-" + std::to_string(p), NodeName(p % kNodes),
-                      "ns/g=job-" + std::to_string(p / kGroupSize)});
+    state->UpsertPod(Pod("uid-" + std::to_string(p), NodeName(p % kNodes),
+                         "ns/g=job-" + std::to_string(p / kGroupSize), p));
   }
   state->Publish();
   return state;
@@ -45,7 +58,7 @@ void BM_PodEventAndPublish(benchmark::State& st) {
   for (auto _ : st) {
     const std::string uid = "uid-" + std::to_string(i % kPods);
     state->UpsertPod(
-        {uid, NodeName((i * 7919) % kNodes), "ns/g=job-" + std::to_string(i / kGroupSize)});
+        Pod(uid, NodeName((i * 7919) % kNodes), "ns/g=job-" + std::to_string(i / kGroupSize), i));
     state->Publish();
     ++i;
   }
@@ -57,7 +70,7 @@ void BM_AssumeAndPublish(benchmark::State& st) {
   int i = 0;
   for (auto _ : st) {
     const std::string group = "ns/g=new-job-" + std::to_string(i / kGroupSize);
-    state->AssumePod({"new-" + std::to_string(i), NodeName(i % kNodes), group},
+    state->AssumePod(Pod("new-" + std::to_string(i), NodeName(i % kNodes), group, i),
                      extender::MemoryState::Clock::now() + std::chrono::seconds(30));
     state->Publish();
     benchmark::DoNotOptimize(state->Current()->GroupPlacements(group));
@@ -73,6 +86,7 @@ void BM_NodeChangeAndPublish(benchmark::State& st) {
     state->UpsertNode(scoring::testing::NodeBuilder(NodeName(i % kNodes))
                           .InstanceType("ml.p5.48xlarge")
                           .Health(i % 2 ? "Unschedulable" : "Schedulable")
+                          .Gpus(8)
                           .Build());
     state->Publish();
     ++i;
@@ -101,6 +115,7 @@ void BM_MemoryAt150kPods(benchmark::State& st) {
               .InstanceType("ml.p5.48xlarge")
               .Layers({"nn-t" + std::to_string(i / 512), "nn-s" + std::to_string(i / 64),
                        "nn-r" + std::to_string(i / 16)})
+              .Gpus(8)
               .Build());
     }
     char uid[40];
@@ -108,7 +123,7 @@ void BM_MemoryAt150kPods(benchmark::State& st) {
       std::snprintf(uid, sizeof uid, "%08x-9f3c-4b1e-8d2a-%012x", p * 2654435761u, p);
       const std::string group = "hyperpod-ns-team-" + std::to_string(p % 3) +
                                 "/kueue.x-k8s.io/pod-group-name=train-" + std::to_string(p / 8);
-      state->UpsertPod({uid, p < 100000 ? NodeName(p % kNodes) : "", group});
+      state->UpsertPod(Pod(uid, p < 100000 ? NodeName(p % kNodes) : "", group, p));
     }
     state->Publish();
     const double after = RssMiB();
