@@ -2,6 +2,7 @@
 
 #include <simdjson.h>
 
+#include <algorithm>
 #include <array>
 #include <cctype>
 #include <charconv>
@@ -9,11 +10,14 @@
 
 #include "common/json.h"
 #include "common/json_skip.h"
+#include "common/quantity.h"
+#include "scoring/resources.h"
 
 namespace hyperplace::extender {
 
 namespace od = simdjson::ondemand;
 using scoring::Labels;
+using scoring::ResourceList;
 using simdjson::error_code;
 
 static_assert(kInputPadding >= simdjson::SIMDJSON_PADDING);
@@ -42,7 +46,8 @@ using json::IsJsonSpace;
 // recording it; callers return at once.
 class Reader {
  public:
-  Reader(std::string& error, od::document* doc = nullptr) : error_(error), doc_(doc) {}
+  Reader(std::string& error, scoring::PodResourceSpec& pod_resources, od::document* doc = nullptr)
+      : error_(error), pod_resources_(pod_resources), doc_(doc) {}
 
   bool Fail(error_code code, std::string_view path) {
     if (error_.empty()) {
@@ -62,6 +67,12 @@ class Reader {
   }
   bool Fail(std::string_view message, std::string_view path) {
     if (error_.empty()) error_.append(path).append(": ").append(message);
+    return false;
+  }
+  // An error about one entry of a map: `path["key"]: message`.
+  bool Fail(std::string_view message, std::string_view path, std::string_view key) {
+    if (error_.empty())
+      error_.append(path).append("[\"").append(key).append("\"]: ").append(message);
     return false;
   }
 
@@ -148,6 +159,130 @@ class Reader {
     return true;
   }
 
+  // A quantity in `resource`'s scale, read as Go's Quantity.UnmarshalJSON reads it: the string's
+  // bytes as they stand (an escape is no quantity) less surrounding spaces, a bare JSON number's
+  // text, or null for 0.
+  bool Quantity(od::value& v, std::string_view resource, std::string_view path, std::int64_t& out) {
+    od::json_type type{};
+    if (auto e = v.type().get(type)) return Fail(e, path);
+    std::string_view text = v.raw_json_token();
+    while (!text.empty() && IsJsonSpace(text.back())) text.remove_suffix(1);
+    switch (type) {
+      case od::json_type::string: {
+        od::raw_json_string raw;
+        if (auto e = v.get_raw_json_string().get(raw)) return Fail(e, path);
+        text = text.substr(1, text.size() - 2);
+        while (!text.empty() && text.front() == ' ') text.remove_prefix(1);
+        while (!text.empty() && text.back() == ' ') text.remove_suffix(1);
+        break;
+      }
+      case od::json_type::number:
+        if (!json::IsJsonNumber(text)) return Fail(simdjson::NUMBER_ERROR, path);
+        if (auto e = v.get_number().error()) return Fail(e, path);
+        break;
+      case od::json_type::null: {
+        bool null = false;
+        if (!IsNull(v, null, path)) return false;
+        out = 0;
+        return true;
+      }
+      default:
+        return Fail("expected a quantity string", path, resource);
+    }
+    StatusOr<std::int64_t> amount = ParseQuantity(text, ScaleOf(resource));
+    if (!amount.ok()) return Fail(amount.status().message(), path, resource);
+    out = *amount;
+    return true;
+  }
+
+  // A resource list ({"cpu": "500m", ...}) added to `out`, which is left sorted by name with the
+  // last of repeated names winning (what decoding into a Go map, even twice, leaves).
+  bool Resources(od::value& v, std::string_view path, ResourceList& out) {
+    if (out.capacity() == 0) out.reserve(8);  // a node's usual allocatable, in one allocation
+    bool ok = Object(v, path, [&](std::string_view name, od::value& value) {
+      std::int64_t amount = 0;
+      if (!Quantity(value, name, path, amount)) return false;
+      out.push_back({name, amount});
+      // Bound the list while reading, not only at the end: a hostile object repeating a few
+      // names millions of times stays small, and sorting it costs O(n log 1024).
+      if (out.size() >= 2 * kMaxResourcesPerList) return Normalize(out, path);
+      return true;
+    });
+    return ok && Normalize(out, path);
+  }
+
+  bool Normalize(ResourceList& list, std::string_view path) {
+    auto by_name = [](const scoring::ResourceAmount& a, const scoring::ResourceAmount& b) {
+      return a.name < b.name;
+    };
+    // The API server writes map keys sorted: the common case is one comparison per entry.
+    if (std::adjacent_find(list.begin(), list.end(), [&](const auto& a, const auto& b) {
+          return !by_name(a, b);
+        }) != list.end()) {
+      std::stable_sort(list.begin(), list.end(), by_name);
+      std::size_t kept = 0;
+      for (std::size_t i = 0; i < list.size(); ++i) {
+        if (kept > 0 && list[kept - 1].name == list[i].name) {
+          list[kept - 1] = list[i];
+        } else {
+          list[kept++] = list[i];
+        }
+      }
+      list.resize(kept);
+    }
+    if (list.size() > kMaxResourcesPerList) return Fail("more than 1024 resources", path);
+    return true;
+  }
+
+  // The paths of one kind of container, for errors.
+  struct ContainerPaths {
+    std::string_view item, resources, requests, restart_policy;
+  };
+
+  // One container's resources.requests; `restartable` (init containers only) is set from
+  // restartPolicy.
+  bool Container(od::value& v, const ContainerPaths& paths, ResourceList& requests,
+                 bool* restartable) {
+    return Object(v, paths.item, [&](std::string_view key, od::value& value) {
+      if (key == "resources") {
+        return Object(value, paths.resources, [&](std::string_view key, od::value& value) {
+          if (key == "requests") return Resources(value, paths.requests, requests);
+          return Skip(value, paths.resources);
+        });
+      }
+      if (key == "restartPolicy" && restartable != nullptr) {
+        bool null = false;
+        if (!IsNull(value, null, paths.restart_policy)) return false;
+        std::string_view policy;
+        if (!null && !String(value, policy, paths.restart_policy)) return false;
+        *restartable = policy == "Always";
+        return true;
+      }
+      return Skip(value, paths.item);
+    });
+  }
+
+  bool Containers(od::value& v, std::vector<ResourceList>& out) {
+    static constexpr ContainerPaths kPaths = {"Pod.spec.containers[]",
+                                              "Pod.spec.containers[].resources",
+                                              "Pod.spec.containers[].resources.requests", ""};
+    out.clear();  // a repeated key replaces the list, as in Go
+    return Array(v, "Pod.spec.containers", [&](od::value& item) {
+      return Container(item, kPaths, out.emplace_back(), nullptr);
+    });
+  }
+
+  bool InitContainers(od::value& v, std::vector<scoring::ContainerRequests>& out) {
+    static constexpr ContainerPaths kPaths = {
+        "Pod.spec.initContainers[]", "Pod.spec.initContainers[].resources",
+        "Pod.spec.initContainers[].resources.requests", "Pod.spec.initContainers[].restartPolicy"};
+    out.clear();
+    return Array(v, "Pod.spec.initContainers", [&](od::value& item) {
+      scoring::ContainerRequests& c = out.emplace_back();
+      return Container(item, kPaths, c.requests, &c.restartable);
+    });
+  }
+
   bool Pod(od::value& v, scoring::Pod& pod) {
     return Object(v, "Pod", [&](std::string_view key, od::value& value) {
       return PodField(key, value, pod);
@@ -218,7 +353,12 @@ class Reader {
   }
 
   bool PodSpec(od::value& v, scoring::Pod& pod) {
-    return Object(v, "Pod.spec", [&](std::string_view key, od::value& value) {
+    scoring::PodResourceSpec& resources = pod_resources_;
+    resources.containers.clear();
+    resources.init_containers.clear();
+    resources.pod_level.clear();
+    resources.overhead.clear();
+    bool ok = Object(v, "Pod.spec", [&](std::string_view key, od::value& value) {
       if (key == "nodeSelector")
         return StringMap(value, pod.node_selector, "Pod.spec.nodeSelector");
       if (key == "nodeName") return String(value, pod.node_name, "Pod.spec.nodeName");
@@ -227,8 +367,26 @@ class Reader {
       }
       if (key == "tolerations") return Tolerations(value, pod);
       if (key == "affinity") return Affinity(value, pod);
+      if (key == "containers") return Containers(value, resources.containers);
+      if (key == "initContainers") return InitContainers(value, resources.init_containers);
+      if (key == "overhead") return Resources(value, "Pod.spec.overhead", resources.overhead);
+      if (key == "resources") {
+        return Object(value, "Pod.spec.resources", [&](std::string_view key, od::value& value) {
+          if (key == "requests") {
+            return Resources(value, "Pod.spec.resources.requests", resources.pod_level);
+          }
+          return Skip(value, "Pod.spec.resources");
+        });
+      }
       return Skip(value, "Pod.spec");
     });
+    if (!ok) return false;
+    // The names view the decoder's string buffer, not `resources`: they outlive the scratch.
+    pod.requests = scoring::EffectiveRequests(resources);
+    if (pod.requests.size() > kMaxResourcesPerList) {
+      return Fail("requests more than 1024 resources", "Pod.spec");
+    }
+    return true;
   }
 
   bool Tolerations(od::value& v, scoring::Pod& pod) {
@@ -373,15 +531,13 @@ class Reader {
     if (key == "status") {
       return Object(value, "Nodes.items[].status", [&](std::string_view key, od::value& value) {
         if (key != "allocatable") return Skip(value, "Nodes.items[].status");
-        return Object(value, "Nodes.items[].status.allocatable",
-                      [&](std::string_view key, od::value& value) {
-                        if (key != "pods") return Skip(value, "Nodes.items[].status.allocatable");
-                        std::string_view q;
-                        if (!String(value, q, "Nodes.items[].status.allocatable.pods"))
-                          return false;
-                        node.allocatable_pods = ParseCountQuantity(q);
-                        return true;
-                      });
+        if (!Resources(value, "Nodes.items[].status.allocatable", node.allocatable)) return false;
+        auto pods = std::lower_bound(
+            node.allocatable.begin(), node.allocatable.end(), std::string_view("pods"),
+            [](const scoring::ResourceAmount& r, std::string_view name) { return r.name < name; });
+        node.allocatable_pods =
+            pods != node.allocatable.end() && pods->name == "pods" ? pods->amount : -1;
+        return true;
       });
     }
     return Skip(value, "Nodes.items[]");
@@ -407,6 +563,7 @@ class Reader {
 
  private:
   std::string& error_;
+  scoring::PodResourceSpec& pod_resources_;  // scratch for a pod's containers, reused
   od::document* doc_;  // for positions in the input (full-node items); may be null otherwise
 };
 
@@ -420,6 +577,7 @@ struct Decoder::Impl {
   }
   od::parser parser{/*max_capacity=*/simdjson::SIMDJSON_MAXSIZE_BYTES};
   std::string error;
+  scoring::PodResourceSpec pod_resources;
 };
 
 Decoder::Decoder() : impl_(std::make_unique<Impl>()) {}
@@ -440,7 +598,7 @@ Status Decoder::DecodeArgs(std::string_view body, ExtenderArgs& out) {
   out.node_names.clear();
   impl_->error.clear();
   od::document doc;
-  Reader r(impl_->error, &doc);
+  Reader r(impl_->error, impl_->pod_resources, &doc);
   auto e = impl_->parser
                .iterate(simdjson::padded_string_view(body.data(), body.size(),
                                                      body.size() + kInputPadding))
@@ -505,7 +663,7 @@ Status Decoder::DecodeArgs(std::string_view body, ExtenderArgs& out) {
 Status Decoder::DecodeBinding(std::string_view body, BindingArgs& out) {
   out = BindingArgs();
   impl_->error.clear();
-  Reader r(impl_->error);
+  Reader r(impl_->error, impl_->pod_resources);
   od::document doc;
   auto e = impl_->parser
                .iterate(simdjson::padded_string_view(body.data(), body.size(),
@@ -555,10 +713,10 @@ namespace {
 // Parses `json` as one object and hands each field to `field`; shared by the single-object
 // decoders.
 template <typename Field>
-Status DecodeObject(od::parser& parser, std::string& error, std::string_view json,
-                    std::string_view what, Field&& field) {
+Status DecodeObject(od::parser& parser, std::string& error, scoring::PodResourceSpec& pod_resources,
+                    std::string_view json, std::string_view what, Field&& field) {
   error.clear();
-  Reader r(error);
+  Reader r(error, pod_resources);
   od::document doc;
   auto e = parser
                .iterate(simdjson::padded_string_view(json.data(), json.size(),
@@ -581,7 +739,7 @@ Status DecodeObject(od::parser& parser, std::string& error, std::string_view jso
 
 Status Decoder::DecodeNode(std::string_view json, scoring::Node& out) {
   out = scoring::Node();
-  Status st = DecodeObject(impl_->parser, impl_->error, json, "Node",
+  Status st = DecodeObject(impl_->parser, impl_->error, impl_->pod_resources, json, "Node",
                            [&](Reader& r, std::string_view key, od::value& value) {
                              return r.NodeField(key, value, out);
                            });
@@ -591,37 +749,13 @@ Status Decoder::DecodeNode(std::string_view json, scoring::Node& out) {
 
 Status Decoder::DecodePod(std::string_view json, scoring::Pod& out) {
   out = scoring::Pod();
-  return DecodeObject(impl_->parser, impl_->error, json, "Pod",
+  return DecodeObject(impl_->parser, impl_->error, impl_->pod_resources, json, "Pod",
                       [&](Reader& r, std::string_view key, od::value& value) {
                         return r.PodField(key, value, out);
                       });
 }
 
 std::string_view DecoderKernel() { return kKernel; }
-
-std::int64_t ParseCountQuantity(std::string_view text) {
-  std::int64_t number = 0;
-  const char* begin = text.data();
-  const char* end = text.data() + text.size();
-  auto [p, ec] = std::from_chars(begin, end, number);
-  if (ec != std::errc() || p == begin || number < 0) return -1;
-  std::string_view suffix(p, static_cast<std::size_t>(end - p));
-  struct Unit {
-    std::string_view suffix;
-    std::int64_t multiplier;
-  };
-  static constexpr Unit kUnits[] = {
-      {"", 1},         {"k", 1000},     {"M", 1000000},  {"G", 1000000000},
-      {"Ki", 1 << 10}, {"Mi", 1 << 20}, {"Gi", 1 << 30},
-  };
-  if (suffix == "m") return number % 1000 == 0 ? number / 1000 : -1;
-  for (const Unit& u : kUnits) {
-    if (suffix != u.suffix) continue;
-    if (number > INT64_MAX / u.multiplier) return -1;
-    return number * u.multiplier;
-  }
-  return -1;
-}
 
 void AppendJsonString(std::string& out, std::string_view s) { json::AppendJsonString(out, s); }
 

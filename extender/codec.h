@@ -31,6 +31,10 @@ inline constexpr std::size_t kMaxDepth = 64;
 // clusters run a few tens of thousands; more is hostile, and would cost hundreds of MB of
 // per-node scratch before any rule ran.
 inline constexpr std::size_t kMaxNodesPerRequest = 100000;
+// Distinct resources in one list (a node's allocatable, a container's requests, a pod's effective
+// requests). Real objects name about ten; the rules keep one column per requested resource for
+// every candidate node, so the bound also bounds that scratch.
+inline constexpr std::size_t kMaxResourcesPerList = 1024;
 
 // ExtenderArgs: the body of /filter and /prioritize.
 struct ExtenderArgs {
@@ -77,10 +81,6 @@ class Decoder {
 
 // The simdjson kernel the decoder was compiled for ("haswell", "icelake", "fallback", ...).
 std::string_view DecoderKernel();
-
-// Kubernetes resource quantity as a whole number ("110", "1k", "2Ki", "500m" → -1 unless whole).
-// Returns -1 when the text is not a whole non-negative quantity.
-std::int64_t ParseCountQuantity(std::string_view text);
 
 // Appends s as a JSON string literal (with quotes), escaping as RFC 8259 requires.
 void AppendJsonString(std::string& out, std::string_view s);

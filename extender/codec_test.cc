@@ -5,6 +5,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <string>
 
 namespace hyperplace::extender {
 namespace {
@@ -60,6 +61,17 @@ TEST(DecodeArgsTest, GoldenFullNodeRequestKeepsEveryFieldTheRulesRead) {
   EXPECT_EQ(args.nodes[0].labels.Get("topology.k8s.aws/network-node-layer-3"), "nn-rack1");
   EXPECT_EQ(args.nodes[0].allocatable_pods, 49);
   EXPECT_EQ(args.nodes[5].allocatable_pods, 14);
+  EXPECT_EQ(args.nodes[0].allocatable,
+            (scoring::ResourceList{{"cpu", 191450},
+                                   {"ephemeral-storage", 965895780LL << 10},
+                                   {"memory", 2044000000LL << 10},
+                                   {"nvidia.com/gpu", 8},
+                                   {"pods", 49},
+                                   {"vpc.amazonaws.com/efa", 32}}));
+  EXPECT_EQ(pod.requests, (scoring::ResourceList{{"cpu", 180000},
+                                                 {"memory", 1800LL << 30},
+                                                 {"nvidia.com/gpu", 8},
+                                                 {"vpc.amazonaws.com/efa", 32}}));
   ASSERT_EQ(args.nodes[4].taints.size(), 1u);
   EXPECT_EQ(args.nodes[4].taints[0].key, "sagemaker.amazonaws.com/node-health-status");
   EXPECT_EQ(args.nodes[4].taints[0].effect, scoring::TaintEffect::kNoSchedule);
@@ -219,25 +231,6 @@ TEST(DecodeBindingTest, MissingFieldsAreRejected) {
   }
 }
 
-TEST(QuantityTest, WholeCountsParse) {
-  struct {
-    const char* text;
-    std::int64_t want;
-  } cases[] = {{"110", 110},
-               {"0", 0},
-               {"1k", 1000},
-               {"2Ki", 2048},
-               {"5000m", 5},
-               {"500m", -1},
-               {"", -1},
-               {"-1", -1},
-               {"1.5", -1},
-               {"12x", -1},
-               {"99999999999999999999", -1},
-               {"9223372036854775807Gi", -1}};
-  for (auto& c : cases) EXPECT_EQ(ParseCountQuantity(c.text), c.want) << c.text;
-}
-
 TEST(EncodeTest, FilterResultInNamesMode) {
   std::vector<std::string_view> names = {"a", "b"};
   FilterReply reply;
@@ -371,6 +364,266 @@ TEST(DecodeObjectTest, BadObjectsAreRejected) {
     Padded body(text);
     EXPECT_FALSE(decoder.DecodePod(body.view(), pod).ok()) << text;
   }
+}
+
+}  // namespace
+}  // namespace hyperplace::extender
+
+namespace hyperplace::extender {
+namespace {
+
+// An ml.p5.48xlarge as the kubelet reports it (hugepages reserved by none).
+constexpr std::string_view kP5Node = R"({"metadata":{"name":"p5-a"},"status":{
+  "capacity":{"cpu":"192","memory":"2097152000Ki","nvidia.com/gpu":"8"},
+  "allocatable":{"cpu":"191450m","ephemeral-storage":"965895780Ki","hugepages-1Gi":"0",
+    "hugepages-2Mi":"0","memory":"2097152Ki","nvidia.com/gpu":"8","pods":"110",
+    "vpc.amazonaws.com/efa":"32"}}})";
+
+const scoring::ResourceList kP5Allocatable = {
+    {"cpu", 191450},  // millicores
+    {"ephemeral-storage", 965895780LL * 1024},
+    {"hugepages-1Gi", 0},
+    {"hugepages-2Mi", 0},
+    {"memory", 2097152LL * 1024},  // 2Gi
+    {"nvidia.com/gpu", 8},
+    {"pods", 110},
+    {"vpc.amazonaws.com/efa", 32},
+};
+
+// A training pod with a log-shipping sidecar, a plain init container that needs more cpu than
+// the trainer, pod overhead, and pod-level memory.
+constexpr std::string_view kSidecarPod = R"({"metadata":{"name":"w-0","namespace":"ns","uid":"u0"},
+  "spec":{
+    "initContainers":[
+      {"name":"shipper","restartPolicy":"Always",
+       "resources":{"requests":{"cpu":"500m","memory":"1Gi"}}},
+      {"name":"fetch-weights","resources":{"requests":{"cpu":"200","memory":"64Gi"}}}],
+    "containers":[
+      {"name":"trainer","resources":{"limits":{"nvidia.com/gpu":"8"},
+        "requests":{"cpu":"180","memory":"1800Gi","nvidia.com/gpu":"8","vpc.amazonaws.com/efa":"32"}}},
+      {"name":"exporter","resources":{"requests":{"cpu":"100m"}}},
+      {"name":"idle"}],
+    "overhead":{"cpu":"250m","memory":"120Mi"},
+    "resources":{"requests":{"memory":"1900Gi"}}}})";
+
+// cpu:    containers 180000 + 100 + sidecar 500 = 180600; init 200000 + sidecar 500 = 200500;
+//         max 200500, plus overhead 250 = 200750 millicores
+// memory: pod-level 1900Gi replaces max(1800Gi + 1Gi, 64Gi + 1Gi), plus overhead 120Mi
+const scoring::ResourceList kSidecarPodRequests = {
+    {"cpu", 200750},
+    {"memory", (1900LL << 30) + (120LL << 20)},
+    {"nvidia.com/gpu", 8},
+    {"vpc.amazonaws.com/efa", 32},
+};
+
+std::string Args(std::string_view pod, std::string_view node) {
+  return R"({"Pod":)" + std::string(pod) + R"(,"Nodes":{"items":[)" + std::string(node) + "]}}";
+}
+
+TEST(DecodeResourcesTest, NodeAllocatableKeepsEveryResource) {
+  Padded body(kP5Node);
+  Decoder decoder;
+  scoring::Node node;
+  Status st = decoder.DecodeNode(body.view(), node);
+  ASSERT_TRUE(st.ok()) << st.message();
+  EXPECT_EQ(node.allocatable, kP5Allocatable);
+  EXPECT_EQ(node.allocatable_pods, 110);
+}
+
+TEST(DecodeResourcesTest, PodRequestsCountSidecarsInitContainersPodLevelAndOverhead) {
+  Padded body(kSidecarPod);
+  Decoder decoder;
+  scoring::Pod pod;
+  Status st = decoder.DecodePod(body.view(), pod);
+  ASSERT_TRUE(st.ok()) << st.message();
+  EXPECT_EQ(pod.requests, kSidecarPodRequests);
+}
+
+TEST(DecodeResourcesTest, WatchPathAndRequestPathAgree) {
+  json golden_nodes = json::parse(ReadTestdata("nodes.json"));
+  std::vector<std::string> nodes = {std::string(kP5Node)};
+  for (const json& n : golden_nodes) nodes.push_back(n.dump());
+  std::vector<std::string> pods = {std::string(kSidecarPod), ReadTestdata("pod.json")};
+  Decoder watch;
+  Decoder request;
+  for (const std::string& pod_json : pods) {
+    for (const std::string& node_json : nodes) {
+      Padded pod_body(pod_json), node_body(node_json), args_body(Args(pod_json, node_json));
+      scoring::Pod pod;
+      ASSERT_TRUE(watch.DecodePod(pod_body.view(), pod).ok());
+      ExtenderArgs args;
+      ASSERT_TRUE(request.DecodeArgs(args_body.view(), args).ok());
+      EXPECT_EQ(args.pod.requests, pod.requests);
+      scoring::Node node;
+      ASSERT_TRUE(watch.DecodeNode(node_body.view(), node).ok());
+      ASSERT_EQ(args.nodes.size(), 1u);
+      EXPECT_EQ(args.nodes[0].allocatable, node.allocatable) << node.name;
+      EXPECT_EQ(args.nodes[0].allocatable_pods, node.allocatable_pods) << node.name;
+      EXPECT_FALSE(node.allocatable.empty());
+    }
+  }
+}
+
+TEST(DecodeResourcesTest, ListsAreSortedAndTheLastRepeatedNameWins) {
+  // Go decodes into a map: a later key overwrites, and a repeated "requests" merges into it.
+  Padded body(R"({"spec":{"containers":[{"resources":{
+      "requests":{"memory":"1Gi","cpu":"1","memory":"2Gi","a.io/x":"1"},
+      "requests":{"cpu":"3","b.io/y":"2"}}}]}})");
+  Decoder decoder;
+  scoring::Pod pod;
+  ASSERT_TRUE(decoder.DecodePod(body.view(), pod).ok());
+  EXPECT_EQ(pod.requests, (scoring::ResourceList{
+                              {"a.io/x", 1}, {"b.io/y", 2}, {"cpu", 3000}, {"memory", 2LL << 30}}));
+
+  Padded node_body(R"({"metadata":{"name":"n"},"status":{"allocatable":{"pods":"10",
+      "memory":"1Ki","pods":"20","cpu":"2"}}})");
+  scoring::Node node;
+  ASSERT_TRUE(decoder.DecodeNode(node_body.view(), node).ok());
+  EXPECT_EQ(node.allocatable,
+            (scoring::ResourceList{{"cpu", 2000}, {"memory", 1024}, {"pods", 20}}));
+  EXPECT_EQ(node.allocatable_pods, 20);
+}
+
+TEST(DecodeResourcesTest, QuantitiesAreReadAsGoUnmarshalsThem) {
+  // Quantity.UnmarshalJSON trims spaces, takes a bare number's text, reads null as 0, and
+  // does not unescape (a backslash is no quantity).
+  Padded body(R"({"metadata":{"name":"n"},"status":{"allocatable":{
+      "cpu":" 2 ","memory":1.5e3,"pods":null,"nvidia.com/gpu":8}}})");
+  Decoder decoder;
+  scoring::Node node;
+  Status st = decoder.DecodeNode(body.view(), node);
+  ASSERT_TRUE(st.ok()) << st.message();
+  EXPECT_EQ(
+      node.allocatable,
+      (scoring::ResourceList{{"cpu", 2000}, {"memory", 1500}, {"nvidia.com/gpu", 8}, {"pods", 0}}));
+  EXPECT_EQ(node.allocatable_pods, 0);
+  Padded escaped(R"({"metadata":{"name":"n"},"status":{"allocatable":{"cpu":"\u0032"}}})");
+  EXPECT_EQ(decoder.DecodeNode(escaped.view(), node).message(),
+            R"(Nodes.items[].status.allocatable["cpu"]: not a quantity)");
+}
+
+TEST(DecodeResourcesTest, NoAllocatableMeansNoPodLimit) {
+  Padded body(R"({"metadata":{"name":"n"},"status":{"allocatable":null}})");
+  Decoder decoder;
+  scoring::Node node;
+  ASSERT_TRUE(decoder.DecodeNode(body.view(), node).ok());
+  EXPECT_TRUE(node.allocatable.empty());
+  EXPECT_EQ(node.allocatable_pods, -1);
+}
+
+// `count` distinct resources "r0".."r<count-1>", each "1", as the body of a JSON object.
+std::string ManyResources(int count, int first = 0) {
+  std::string out;
+  for (int i = first; i < first + count; ++i) {
+    out += (i > first ? ",\"example.com/r" : "\"example.com/r") + std::to_string(i) + "\":\"1\"";
+  }
+  return out;
+}
+
+TEST(DecodeResourcesTest, EveryBadQuantityOrShapeNamesItsField) {
+  constexpr std::string_view kNode = R"({"metadata":{"name":"n"},"status":{"allocatable":)";
+  const struct {
+    std::string node;  // a node object, or empty
+    std::string pod;   // a pod object, or empty
+    std::string message;
+  } cases[] = {
+      {std::string(kNode) + R"({"nvidia.com/gpu":"eight"}}})", "",
+       R"(Nodes.items[].status.allocatable["nvidia.com/gpu"]: not a quantity)"},
+      {std::string(kNode) + R"({"cpu":"-1"}}})", "",
+       R"(Nodes.items[].status.allocatable["cpu"]: negative)"},
+      {std::string(kNode) + R"({"memory":"9223372036854775808"}}})", "",
+       R"(Nodes.items[].status.allocatable["memory"]: out of range)"},
+      {std::string(kNode) + R"({"cpu":"9223372036854775807"}}})", "",  // in millicores
+       R"(Nodes.items[].status.allocatable["cpu"]: out of range)"},
+      {std::string(kNode) + R"({"pods":true}}})", "",
+       R"(Nodes.items[].status.allocatable["pods"]: expected a quantity string)"},
+      {std::string(kNode) + R"({"pods":["1"]}}})", "",
+       R"(Nodes.items[].status.allocatable["pods"]: expected a quantity string)"},
+      {std::string(kNode) + R"(["1"]}})", "",
+       "Nodes.items[].status.allocatable: expected an object"},
+      {std::string(kNode) + "{" + ManyResources(1025) + "}}}", "",
+       "Nodes.items[].status.allocatable: more than 1024 resources"},
+      {"", R"({"spec":{"containers":[{"resources":{"requests":{"cpu":"1.2.3"}}}]}})",
+       R"(Pod.spec.containers[].resources.requests["cpu"]: not a quantity)"},
+      {"", R"({"spec":{"containers":{}}})", "Pod.spec.containers: expected an array"},
+      {"", R"({"spec":{"containers":[1]}})", "Pod.spec.containers[]: expected an object"},
+      {"", R"({"spec":{"containers":[{"resources":[]}]}})",
+       "Pod.spec.containers[].resources: expected an object"},
+      {"", R"({"spec":{"containers":[{"resources":{"requests":"1"}}]}})",
+       "Pod.spec.containers[].resources.requests: expected an object"},
+      {"", R"({"spec":{"initContainers":[{"resources":{"requests":{"memory":"-1Gi"}}}]}})",
+       R"(Pod.spec.initContainers[].resources.requests["memory"]: negative)"},
+      {"", R"({"spec":{"initContainers":[{"restartPolicy":1}]}})",
+       "Pod.spec.initContainers[].restartPolicy: expected a string"},
+      {"", R"({"spec":{"initContainers":[{"resources":{"requests":{"cpu":"1e"}}}]}})",
+       R"(Pod.spec.initContainers[].resources.requests["cpu"]: not a quantity)"},
+      {"", R"({"spec":{"overhead":{"cpu":"1 m"}}})", R"(Pod.spec.overhead["cpu"]: not a quantity)"},
+      {"", R"({"spec":{"resources":{"requests":{"memory":"1K"}}}})",
+       R"(Pod.spec.resources.requests["memory"]: not a quantity)"},
+      {"", R"({"spec":{"resources":1}})", "Pod.spec.resources: expected an object"},
+      {"", R"({"spec":{"containers":[{"resources":{"requests":{)" + ManyResources(1025) + "}}}]}}",
+       "Pod.spec.containers[].resources.requests: more than 1024 resources"},
+      // Each container within the bound, together beyond it.
+      {"",
+       R"({"spec":{"containers":[{"resources":{"requests":{)" + ManyResources(600) +
+           R"(}}},{"resources":{"requests":{)" + ManyResources(600, 600) + "}}}]}}",
+       "Pod.spec: requests more than 1024 resources"},
+  };
+  Decoder decoder;
+  for (const auto& c : cases) {
+    if (!c.node.empty()) {
+      Padded node_body(c.node);
+      scoring::Node node;
+      EXPECT_EQ(decoder.DecodeNode(node_body.view(), node).message(), c.message);
+      Padded args_body(Args(R"({"metadata":{"name":"p"}})", c.node));
+      ExtenderArgs args;
+      EXPECT_EQ(decoder.DecodeArgs(args_body.view(), args).message(), c.message);
+    } else {
+      Padded pod_body(c.pod);
+      scoring::Pod pod;
+      EXPECT_EQ(decoder.DecodePod(pod_body.view(), pod).message(), c.message);
+      Padded args_body(R"({"NodeNames":[],"Pod":)" + c.pod + "}");
+      ExtenderArgs args;
+      EXPECT_EQ(decoder.DecodeArgs(args_body.view(), args).message(), c.message);
+    }
+  }
+}
+
+TEST(DecodeResourcesTest, HostilePodsCostTheirSize) {
+  // 100000 containers of 1m cpu; and one resource list repeating a name 100000 times.
+  std::string containers = R"({"spec":{"containers":[)";
+  for (int i = 0; i < 100000; ++i) {
+    containers += i > 0 ? "," : "";
+    containers += R"({"resources":{"requests":{"cpu":"1m"}}})";
+  }
+  containers += "]}}";
+  std::string repeated = R"({"spec":{"overhead":{)";
+  for (int i = 0; i < 100000; ++i)
+    repeated += (i > 0 ? ",\"cpu\":\"" : "\"cpu\":\"") + std::to_string(i) + "m\"";
+  repeated += "}}}";
+  Decoder decoder;
+  scoring::Pod pod;
+  Padded many(containers);
+  ASSERT_TRUE(decoder.DecodePod(many.view(), pod).ok());
+  EXPECT_EQ(pod.requests, (scoring::ResourceList{{"cpu", 100000}}));
+  Padded last_wins(repeated);
+  ASSERT_TRUE(decoder.DecodePod(last_wins.view(), pod).ok());
+  EXPECT_EQ(pod.requests, (scoring::ResourceList{{"cpu", 99999}}));
+}
+
+TEST(DecodeResourcesTest, ReusedDecoderLeavesNothingOfThePreviousPod) {
+  Decoder decoder;
+  ExtenderArgs args;
+  Padded first(Args(kSidecarPod, kP5Node));
+  ASSERT_TRUE(decoder.DecodeArgs(first.view(), args).ok());
+  EXPECT_EQ(args.pod.requests, kSidecarPodRequests);
+  Padded second(Args(R"({"spec":{"containers":[{"resources":{"requests":{"cpu":"2"}}}]}})",
+                     R"({"metadata":{"name":"n"}})"));
+  ASSERT_TRUE(decoder.DecodeArgs(second.view(), args).ok());
+  EXPECT_EQ(args.pod.requests, (scoring::ResourceList{{"cpu", 2000}}));
+  ASSERT_EQ(args.nodes.size(), 1u);
+  EXPECT_TRUE(args.nodes[0].allocatable.empty());
+  EXPECT_EQ(args.nodes[0].allocatable_pods, -1);
 }
 
 }  // namespace

@@ -43,7 +43,8 @@ TEST(ResourcesFilterTest, ANodeWithTooLittleFreeOfARequestedResourceIsResolvable
   h.AddNode(P5("five-used", {"t", "s", "r"}), 1, {{kGpu, 5}});  // 3 of 8 free
   h.AddNode(P5("cpu-busy", {"t", "s", "r"}), 1, {{"cpu", 190000}});
   h.AddNode(NodeBuilder("no-gpus").InstanceType("ml.c5.18xlarge").Build());
-  auto got = h.Filter(PodBuilder("hyperpod-ns-a", "p").Request(kGpu, 4).Request("cpu", 4000).Build());
+  auto got =
+      h.Filter(PodBuilder("hyperpod-ns-a", "p").Request(kGpu, 4).Request("cpu", 4000).Build());
   EXPECT_EQ(got["empty"], Reason::kFits);
   EXPECT_EQ(got["half"], Reason::kFits);  // exactly 4 free
   EXPECT_EQ(got["five-used"], Reason::kInsufficientResource);
@@ -186,8 +187,7 @@ TEST_F(PreferredGangTest, PodsAfterTheFullRackOpenTheTightestRackThatHoldsTheRes
   for (const std::string& name : names) {
     const bool in_r8 = name.rfind("r8", 0) == 0;
     const std::string spine = name[1] == '3' || name[1] == '8' ? "s1" : "s2";
-    busy.AddNode(P5(name, {"t", spine, name.substr(0, 2)}), in_r8 ? 1 : 0,
-                 {{kGpu, in_r8 ? 8 : 0}});
+    busy.AddNode(P5(name, {"t", spine, name.substr(0, 2)}), in_r8 ? 1 : 0, {{kGpu, in_r8 ? 8 : 0}});
     if (in_r8) busy.AddPeer(name);
   }
   auto m = busy.Topology(pod);

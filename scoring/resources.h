@@ -35,7 +35,8 @@ struct PodResourceSpec {
   ResourceList overhead;                           // spec.overhead
 };
 
-// The effective requests; adds with saturation at INT64_MAX (no overflow on hostile input).
+// The effective requests; adds with saturation at INT64_MAX (no overflow on hostile input). Costs
+// O(n log n) in the n entries of all the lists, however many containers or resources there are.
 ResourceList EffectiveRequests(const PodResourceSpec& spec);
 
 }  // namespace hyperplace::scoring
