@@ -28,19 +28,16 @@ std::string ReadTestdata(const std::string& name) {
 }
 
 // Loads the golden nodes into a MemoryState, as the watch cache would hold them.
+// The golden nodes, decoded as the watch cache decodes them (allocatable included).
 void LoadGoldenNodes(MemoryState& state) {
-  auto nodes = std::make_shared<json>(json::parse(ReadTestdata("nodes.json")));
-  for (const json& n : *nodes) {
-    NodeBuilder b(n["metadata"]["name"].get<std::string>());
-    for (auto& [k, v] : n["metadata"]["labels"].items()) b.Label(k, v.get<std::string>());
-    if (n["spec"].contains("taints")) {
-      for (const json& t : n["spec"]["taints"]) {
-        b.Taint(t["key"].get<std::string>(), t["value"].get<std::string>(),
-                t["effect"].get<std::string>());
-      }
-    }
-    b.AllocatablePods(std::stoll(n["status"]["allocatable"]["pods"].get<std::string>()));
-    state.UpsertNode(b.Build());
+  Decoder decoder;
+  for (const json& n : json::parse(ReadTestdata("nodes.json"))) {
+    std::string padded = n.dump();
+    const std::size_t size = padded.size();
+    padded.append(kInputPadding, '\0');
+    scoring::Node node;
+    ASSERT_TRUE(decoder.DecodeNode(std::string_view(padded.data(), size), node).ok());
+    state.UpsertNode(scoring::OwnedCopy(node));
   }
 }
 
@@ -93,9 +90,10 @@ TEST_F(ExtenderTest, NamesModeFilterAppliesEveryNodeRule) {
   LoadGoldenNodes(*state_);
   state_->Publish();
   json reply = Filter(ReadTestdata("filter_node_names.json"));
-  // The golden pod: team namespace, selects p5.48xlarge, group of 8 with required layer 3.
-  // Racks: rack1 = 0a01 + 0a02 (98 free), rack2 = 0a03 (49), rack3 = 0a04 + 0a05 (unhealthy /
-  // tainted), rack4 = 0a06 (g5). Only rack1 can hold 8 … and rack2 too (49 ≥ 8).
+  // The golden pod: team namespace, selects p5.48xlarge, a whole node's 8 GPUs, group of 8 with
+  // required layer 3. Racks: rack1 = 0a01 + 0a02 (2 copies), rack2 = 0a03 (1), rack3 = 0a04 +
+  // 0a05 (unhealthy / tainted), rack4 = 0a06 (g5). No rack holds 8 copies, so none is rejected
+  // for its size (Kueue holds such a gang back; hyperplace does not strand it).
   EXPECT_EQ(reply["NodeNames"], json({"hyperpod-i-0a01", "hyperpod-i-0a02", "hyperpod-i-0a03"}));
   json unresolvable = reply["FailedAndUnresolvableNodes"];
   EXPECT_EQ(unresolvable["hyperpod-i-0a04"], ReasonText(Reason::kNodeUnhealthy));
@@ -172,6 +170,29 @@ TEST_F(ExtenderTest, MoreNamesThanAnyClusterHasIsABadRequest) {
   json reply = Filter(R"({"Pod":{"metadata":{"name":"p"}},"NodeNames":[)" + names + "]}", 400);
   EXPECT_NE(reply["Error"].get<std::string>().find("more than 100000 names"), std::string::npos)
       << reply.dump();
+}
+
+TEST_F(ExtenderTest, ANodeWithoutTheGpusFreeIsRejectedNamingThemInBothModes) {
+  LoadGoldenNodes(*state_);
+  // 0a01 runs a 5-GPU pod (watch); 0a02 has a 1-GPU pod hyperplace just bound (assumed).
+  PodRecord running{"running-uid", "hyperpod-i-0a01", ""};
+  running.requests = {{"cpu", 8000}, {"nvidia.com/gpu", 5}};
+  state_->UpsertPod(running);
+  PodRecord bound{"bound-uid", "hyperpod-i-0a02", ""};
+  bound.requests = {{"nvidia.com/gpu", 1}};
+  state_->AssumePod(bound, MemoryState::Clock::now() + std::chrono::seconds(30));
+  state_->Publish();
+  for (const char* file : {"filter_node_names.json", "filter_full_nodes.json"}) {
+    json reply = Filter(ReadTestdata(file));
+    // The golden pod asks for 8 GPUs, 180 cpus, 1800Gi memory and 32 EFA.
+    EXPECT_EQ(reply["FailedNodes"]["hyperpod-i-0a01"],
+              "hyperplace: node has 3 of 8 nvidia.com/gpu free")
+        << file;
+    EXPECT_EQ(reply["FailedNodes"]["hyperpod-i-0a02"],
+              "hyperplace: node has 7 of 8 nvidia.com/gpu free")
+        << file;
+    EXPECT_FALSE(reply["FailedNodes"].contains("hyperpod-i-0a03")) << file;
+  }
 }
 
 TEST_F(ExtenderTest, PlacedPeersFromTheStateConstrainRequiredTopology) {
