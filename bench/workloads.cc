@@ -420,9 +420,9 @@ std::string CompareFilterAnswer(const ClusterExpectations& e, const PodExpectati
       return "node " + node + " is " + kWhere[said[i]] + ", expected " + kWhere[want] + " (" +
              std::string(NodeVerdictName(v)) + ")" + counts;
     }
-    if (want != 1 && *reason[i] != VerdictReason(v)) {
+    if (want != 1 && *reason[i] != x.filter.Reason(static_cast<int>(i))) {
       return "node " + node + ": reason \"" + *reason[i] + "\", expected \"" +
-             std::string(VerdictReason(v)) + "\"" + counts;
+             std::string(x.filter.Reason(static_cast<int>(i))) + "\"" + counts;
     }
   }
   return "";
