@@ -298,8 +298,8 @@ std::string FormatQuantity(std::int64_t amount, std::string_view resource) {
   if (resource == "cpu") {
     return amount % 1000 == 0 ? std::to_string(amount / 1000) : std::to_string(amount) + "m";
   }
-  static constexpr const char* kSuffix[] = {"", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei"};
-  for (int k = 6; k >= 1 && amount != 0; --k) {
+  static constexpr const char* kSuffix[] = {"", "Ki", "Mi", "Gi", "Ti"};
+  for (int k = 4; k >= 1 && amount != 0; --k) {
     const std::int64_t unit = std::int64_t{1} << (10 * k);
     if (amount % unit == 0) return std::to_string(amount / unit) + kSuffix[k];
   }

@@ -167,8 +167,8 @@ std::int64_t CopiesThatFit(const GeneratedNode& node, int pods, const Resources&
 std::string ResourceReason(const GeneratedNode& node, const Resources& used,
                            const Resources& requests);
 // An amount for people, as common/quantity.h's AppendQuantity states it: cpu in cores when whole
-// ("96"), else millicores ("1500m"); any other resource with the largest binary suffix that
-// divides it exactly ("16Gi", "1536Mi"), else the plain number ("1000", "8").
+// ("96"), else millicores ("1500m"); any other resource with the largest binary suffix up to Ti
+// that divides it exactly ("16Gi", "1536Mi", "1024Ti"), else the plain number ("1000", "8").
 std::string FormatQuantity(std::int64_t amount, std::string_view resource);
 
 }  // namespace hyperplace::bench

@@ -222,6 +222,7 @@ TEST(ExpectTest, TheResourceReasonNamesTheFirstShortResourceByNameWithItsFigures
   EXPECT_EQ(FormatQuantity(16 * kGi, "memory"), "16Gi");
   EXPECT_EQ(FormatQuantity(1536 * 1024 * 1024LL, "memory"), "1536Mi");
   EXPECT_EQ(FormatQuantity(1024 * kGi, "memory"), "1Ti");
+  EXPECT_EQ(FormatQuantity(1024 * 1024 * kGi, "memory"), "1024Ti");  // no suffix above Ti
   EXPECT_EQ(FormatQuantity(1000, "memory"), "1000");
   EXPECT_EQ(FormatQuantity(0, "memory"), "0");
   EXPECT_EQ(FormatQuantity(8, "nvidia.com/gpu"), "8");
