@@ -51,6 +51,8 @@ options:
   --quick                    warm-up 0.5 s, duration 2 s
   --webhook-rate R           open-loop admissions/s (default 5000)
   --webhook-connections N    (default 4)     --bind-connections N (default 4)
+  --bind-pods N              pending pods created for the bind scenario, each bound once
+                             (default 6000 per second of warm-up and duration)
   --webhook-pool-connections N   the open-loop rate again over N connections (default 64; 0: off)
   --timeout S                per operation (default 5, kube-scheduler's)
   --seed N                   payload seed (default 1)
@@ -325,6 +327,9 @@ int RunMain(Args& args) {
     } else if (a == "--bind-connections") {
       if (!args.Value(a, v) || !ToInt(a, v, n) || n < 1) return 2;
       o.bind_connections = static_cast<int>(n);
+    } else if (a == "--bind-pods") {
+      if (!args.Value(a, v) || !ToInt(a, v, n) || n < 1) return 2;
+      o.bind_pods = static_cast<int>(n);
     } else if (a == "--timeout") {
       if (!args.Value(a, v) || !ToDouble(a, v, d) || d <= 0) return 2;
       o.timeout_s = d;

@@ -34,6 +34,25 @@ std::string ReadFile(const std::string& path) {
   return buf.str();
 }
 
+// The value of a gauge on the server's /metrics, or -1 when it cannot be read.
+std::int64_t Gauge(const Endpoint& endpoint, std::string_view name) {
+  HttpConnection conn(endpoint);
+  HttpReply reply;
+  std::string error;
+  if (conn.RoundTrip(RequestHead("GET", "/metrics", endpoint, 0), std::string_view(),
+                     Clock::now() + std::chrono::seconds(5), reply, &error) != ErrorKind::kOk ||
+      reply.status != 200) {
+    return -1;
+  }
+  const std::string prefix = std::string(name) + " ";
+  std::istringstream lines{std::string(reply.body)};
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.rfind(prefix, 0) == 0) return std::atoll(line.substr(prefix.size()).c_str());
+  }
+  return -1;
+}
+
 // A server the suite loads: where it listens and, when known, its process for CPU and RSS.
 struct Target {
   std::string name;  // "hyperplace" or "floor"
@@ -79,6 +98,10 @@ class Suite {
   LoadOptions Load(int connections, double rate, double duration_s) const;
   StatusOr<ChildProcess> StartHyperplace(const std::vector<std::string>& extra_args,
                                          const std::string& log_name, std::uint16_t* port);
+  // Creates the pending pods the bind scenario binds in the fake API server and waits until
+  // hyperplace's cache shows them, as kube-scheduler binds pods its own cache has seen.
+  StatusOr<std::shared_ptr<const std::vector<BindTarget>>> MakeBindTargets(
+      kube::testing::FakeApiServer& api, const Endpoint& hyperplace, int nodes);
 
   const SuiteOptions& o_;
   const std::atomic<bool>* cancel_;
@@ -241,6 +264,33 @@ StatusOr<ChildProcess> Suite::StartHyperplace(const std::vector<std::string>& ex
     if (last.find("in use") == std::string::npos) break;
   }
   return Unavailable(last);
+}
+
+StatusOr<std::shared_ptr<const std::vector<BindTarget>>> Suite::MakeBindTargets(
+    kube::testing::FakeApiServer& api, const Endpoint& hyperplace, int nodes) {
+  const std::int64_t before = Gauge(hyperplace, "hyperplace_cache_pending_pods");
+  if (before < 0) return Unavailable("cannot read hyperplace_cache_pending_pods from /metrics");
+  const int count = o_.bind_pods > 0
+                        ? o_.bind_pods
+                        : static_cast<int>(6000 * (o_.warmup_s + o_.duration_s)) + 1000;
+  auto targets = std::make_shared<const std::vector<BindTarget>>(
+      GenerateBindTargets(o_.seed, std::to_string(getpid()) + "-n" + std::to_string(nodes), count));
+  // Keyed by name alone: the fake API server finds a Binding's pod by its name (and checks the
+  // namespace), and the names are unique.
+  for (const BindTarget& t : *targets) api.Upsert("pods", t.name, t.json);
+  const std::int64_t want = before + static_cast<std::int64_t>(targets->size());
+  const auto deadline = Clock::now() + std::chrono::seconds(60);
+  std::int64_t seen = before;
+  while ((seen = Gauge(hyperplace, "hyperplace_cache_pending_pods")) < want) {
+    if (Clock::now() > deadline || Cancelled()) {
+      return Unavailable("hyperplace's cache shows " + std::to_string(seen) + " pending pods, " +
+                         std::to_string(want) + " expected, 60 s after creating " +
+                         std::to_string(targets->size()) + " to bind");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  api.Compact("pods");
+  return targets;
 }
 
 Status Suite::StartFloors() {
@@ -429,21 +479,9 @@ void Suite::RunCluster(int n) {
   }
   if (unavailable.empty() && need_server) {
     // The cache as hyperplace reports it: proof the pods really went through list+watch.
-    HttpConnection conn(target.endpoint);
-    HttpReply reply;
-    std::string error;
-    if (conn.RoundTrip(RequestHead("GET", "/metrics", target.endpoint, 0), std::string_view(),
-                       Clock::now() + std::chrono::seconds(5), reply, &error) == ErrorKind::kOk) {
-      std::istringstream lines{std::string(reply.body)};
-      std::string line;
-      while (std::getline(lines, line)) {
-        if (line.rfind("hyperplace_cache_nodes ", 0) == 0) {
-          memory.nodes_cached = std::atoll(line.substr(23).c_str());
-        } else if (line.rfind("hyperplace_cache_pods ", 0) == 0) {
-          memory.pods_cached = std::atoll(line.substr(22).c_str());
-        }
-      }
-    }
+    memory.nodes_cached =
+        std::max<std::int64_t>(0, Gauge(target.endpoint, "hyperplace_cache_nodes"));
+    memory.pods_cached = std::max<std::int64_t>(0, Gauge(target.endpoint, "hyperplace_cache_pods"));
     std::printf("  hyperplace ready: %lld nodes, %lld pods cached, sync %.1f s, RSS %.1f MiB\n",
                 static_cast<long long>(memory.nodes_cached),
                 static_cast<long long>(memory.pods_cached), memory.sync_s,
@@ -522,13 +560,25 @@ void Suite::RunCluster(int n) {
     meta.id = bind_id;
     meta.note = "binds go through hyperplace to the fake API server (HTTPS)";
     if (Wanted(meta.id) && !Cancelled()) {
-      if (!unavailable.empty()) {
-        Skip(meta, unavailable);
+      std::string why = unavailable;
+      if (why.empty() && !cluster) {
+        why = "binds need pending pods in hpbench's own fake API server (run with --hyperplace)";
+      }
+      std::shared_ptr<const std::vector<BindTarget>> targets;
+      if (why.empty()) {
+        auto made = MakeBindTargets(*cluster->api, target.endpoint, n);
+        if (made.ok()) {
+          targets = std::move(*made);
+        } else {
+          why = made.status().message();
+        }
+      }
+      if (!why.empty()) {
+        Skip(meta, why);
       } else {
         std::vector<std::string> names;
         for (const GeneratedNode& node : nodes) names.push_back(node.name);
-        BindWorkload w(names, std::to_string(getpid()) + "-n" + std::to_string(n), target.endpoint,
-                       true);
+        BindWorkload w(targets, names, target.endpoint, true);
         RunScenario(meta, target, w, Load(o_.bind_connections, 0, o_.duration_s));
       }
     }

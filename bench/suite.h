@@ -6,8 +6,8 @@
 // loaded with, one pod at a time on one keep-alive connection as kube-scheduler calls it:
 //   extender/names/{filter,prioritize,filter+prioritize}/n<N>/c1/closed
 //   extender/full/{filter,prioritize,filter+prioritize}/n<N>/c1/closed
-//   extender/bind/n<N>/c4/closed             (binds go through to the fake API server; last, as
-//                                            they change the cache)
+//   extender/bind/n<N>/c4/closed             (binds of pending pods created for it, through to the
+//                                            fake API server; last, as they change the cache)
 // Then hyperplace is started again with a serving certificate and its webhook is loaded over TLS:
 //   webhook/mutate/c4/r5000                  (open loop, 5,000 admissions/s)
 //   webhook/mutate/c4/closed                 (as fast as 4 connections go)
@@ -50,6 +50,9 @@ struct SuiteOptions {
   double duration_s = 4.0;
   double full_duration_s = 0;  // full-node scenarios (tens of ms each); 0: duration_s
   int bind_connections = 4;
+  // Pending pods created for the bind scenario, each bound once: more than it binds. 0: 6000 per
+  // second of its warm-up and duration (about twice what 4 connections bind on 2 cores).
+  int bind_pods = 0;
   int webhook_connections = 4;
   double webhook_rate = 5000;
   // An API server's connection pool (DESIGN §5): the open-loop rate again over this many

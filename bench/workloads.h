@@ -64,18 +64,20 @@ class ExtenderWorkload final : public Workload {
   bool same_size_reply_;
 };
 
-// POST /bind for a new pod each time (names unique per run), onto the nodes in turn. hyperplace
-// performs the Binding against its API server and must answer {"Error":""}.
+// POST /bind for the next of `targets` each time (pending pods the cache shows, of a scheduler
+// hyperplace serves: a made-up pod is refused), onto the nodes in turn. hyperplace performs the
+// Binding against its API server and must answer {"Error":""}. Each target is bound once: an
+// operation past the last one fails (make the pool larger than a run's binds).
 class BindWorkload final : public Workload {
  public:
-  BindWorkload(std::vector<std::string> node_names, std::string run_tag, Endpoint endpoint,
-               bool validate);
+  BindWorkload(std::shared_ptr<const std::vector<BindTarget>> targets,
+               std::vector<std::string> node_names, Endpoint endpoint, bool validate);
   std::unique_ptr<Session> NewSession(int connection) const override;
 
  private:
   class BindSession;
+  std::shared_ptr<const std::vector<BindTarget>> targets_;
   std::vector<std::string> node_names_;
-  std::string run_tag_;
   Endpoint endpoint_;
   bool validate_;
 };

@@ -99,16 +99,19 @@ class AnswerTest : public ::testing::Test {
     SchedulingSpec sched;
     sched.total_pods = 64 * 30;
     pending_ = GeneratePendingPods(sched, nodes_);
-    Occupancy occupancy = ModelOccupancy(sched, nodes_);
-    occupancy.pods_on_node[5] = nodes_[5].max_pods;
+    occupancy_ = ModelOccupancy(sched, nodes_);
+    occupancy_.pods_on_node[5] = nodes_[5].max_pods;
     nodes_[5].unhealthy = nodes_[5].health_taint = false;
     nodes_[5].ml_type = true;
-    expect_ = ClusterExpectations::Make(nodes_, pending_, occupancy);
+    expect_ = ClusterExpectations::Make(nodes_, pending_, occupancy_);
     for (std::size_t p = 0; p < pending_.size(); ++p) {
       if (pending_[p].placed_peers > 0 && pending_[p].topology == TopologyKind::kRequired) {
         gang_ = p;
       }
-      if (pending_[p].group_size == 0) bare_ = p;
+      // The CPU pod: it fits most nodes.
+      if (pending_[p].group_size == 0 && pending_[p].requests.Get("nvidia.com/gpu") == 0) {
+        bare_ = p;
+      }
     }
   }
 
@@ -126,7 +129,7 @@ class AnswerTest : public ::testing::Test {
       if (v == NodeVerdict::kFits) {
         a.kept.push_back(n);
       } else {
-        (IsResolvable(v) ? a.failed : a.unresolvable).emplace_back(n, VerdictReason(v));
+        (IsResolvable(v) ? a.failed : a.unresolvable).emplace_back(n, f.Reason(n));
       }
     }
     return a;
@@ -170,7 +173,7 @@ class AnswerTest : public ::testing::Test {
       std::size_t pod, const std::vector<int>& candidates,
       const std::function<void(std::vector<std::pair<int, int>>&)>& edit = nullptr) const {
     const std::vector<int> scores =
-        ExpectedScores(nodes_, pending_[pod], occupancy_pods(), peers(pod), candidates);
+        ExpectedScores(nodes_, pending_[pod], occupancy_, occupancy_.peers[pod], candidates);
     std::vector<std::pair<int, int>> entries;
     for (std::size_t k = 0; k < candidates.size(); ++k)
       entries.emplace_back(candidates[k], scores[k]);
@@ -182,18 +185,6 @@ class AnswerTest : public ::testing::Test {
     }
     return out + "]";
   }
-  std::vector<int> occupancy_pods() const {
-    SchedulingSpec sched;
-    sched.total_pods = 64 * 30;
-    std::vector<int> used = ModelOccupancy(sched, nodes_).pods_on_node;
-    used[5] = nodes_[5].max_pods;
-    return used;
-  }
-  std::vector<int> peers(std::size_t pod) const {
-    SchedulingSpec sched;
-    sched.total_pods = 64 * 30;
-    return ModelOccupancy(sched, nodes_).peers[pod];
-  }
   std::vector<int> All() const {
     std::vector<int> all(nodes_.size());
     for (std::size_t i = 0; i < all.size(); ++i) all[i] = static_cast<int>(i);
@@ -202,6 +193,7 @@ class AnswerTest : public ::testing::Test {
 
   std::vector<GeneratedNode> nodes_;
   std::vector<PendingPod> pending_;
+  Occupancy occupancy_;
   std::shared_ptr<const ClusterExpectations> expect_;
   std::size_t gang_ = 0, bare_ = 0;
 };
@@ -221,7 +213,19 @@ TEST_F(AnswerTest, TheRightFilterAnswerPassesInAnyOrderAndBothModes) {
   // The gang keeps only its peers' rack; node 5 is full (resolvable).
   EXPECT_LE(expect_->pod(gang_).filter.passed.size(), 16u);
   EXPECT_EQ(expect_->pod(bare_).filter.verdict[5], NodeVerdict::kMaxPodsReached);
-  EXPECT_EQ(expect_->pod(bare_).filter.failed, 1);
+  EXPECT_GE(expect_->pod(bare_).filter.failed, 1);
+  // Some pod is rejected for resources somewhere, with the node's figures.
+  bool resource_reason = false;
+  for (std::size_t p = 0; p < pending_.size(); ++p) {
+    const FilterExpectation& f = expect_->pod(p).filter;
+    for (int i = 0; i < static_cast<int>(nodes_.size()); ++i) {
+      if (f.verdict[i] == NodeVerdict::kInsufficientResource) {
+        resource_reason = true;
+        EXPECT_EQ(f.Reason(i).rfind("hyperplace: node has ", 0), 0u) << f.Reason(i);
+      }
+    }
+  }
+  EXPECT_TRUE(resource_reason);
 }
 
 TEST_F(AnswerTest, AMissingNodeFails) {
@@ -252,13 +256,31 @@ TEST_F(AnswerTest, AnExtraNodeFails) {
 }
 
 TEST_F(AnswerTest, AWrongCountOrReasonFails) {
-  // The full node (resolvable) reported as unresolvable: FailedNodes 0 of 1.
+  // The resolvable rejections (node 5 is full) reported as unresolvable: FailedNodes 0 of N.
   Answer a = Expected(bare_);
-  ASSERT_EQ(a.failed.size(), 1u);
-  a.unresolvable.push_back(a.failed[0]);
+  ASSERT_FALSE(a.failed.empty());
+  const std::size_t failed = a.failed.size();
+  a.unresolvable.insert(a.unresolvable.end(), a.failed.begin(), a.failed.end());
   a.failed.clear();
   std::string why = Filter(a, bare_);
-  EXPECT_NE(why.find("FailedNodes 0, expected 1"), std::string::npos) << why;
+  EXPECT_NE(why.find("FailedNodes 0, expected " + std::to_string(failed)), std::string::npos)
+      << why;
+  // A resource rejection with other figures than the node's.
+  a = Expected(gang_);
+  bool changed = false;
+  for (auto& [node, reason] : a.failed) {
+    if (expect_->pod(gang_).filter.verdict[node] == NodeVerdict::kInsufficientResource) {
+      reason = "hyperplace: node has 1 of 8 nvidia.com/gpu free";
+      changed = reason != expect_->pod(gang_).filter.Reason(node);
+      if (changed) break;
+    }
+  }
+  ASSERT_TRUE(changed);
+  why = Filter(a, gang_);
+  EXPECT_NE(why.find("reason \"hyperplace: node has 1 of 8 nvidia.com/gpu free\", expected "
+                     "\"hyperplace: node has "),
+            std::string::npos)
+      << why;
 
   // The right maps with another reason text.
   a = Expected(bare_);
@@ -287,7 +309,8 @@ TEST_F(AnswerTest, TheNameIndexBugFails) {
       a.kept.push_back(i);
     } else {
       const NodeVerdict v = expect_->pod(bare_).filter.verdict[i];
-      (IsResolvable(v) ? a.failed : a.unresolvable).emplace_back(i, VerdictReason(v));
+      (IsResolvable(v) ? a.failed : a.unresolvable)
+          .emplace_back(i, expect_->pod(bare_).filter.Reason(i));
     }
   }
   EXPECT_NE(Filter(a, bare_), "");
