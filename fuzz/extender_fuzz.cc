@@ -1,9 +1,13 @@
 // libFuzzer target for the extender's untrusted input: the ExtenderArgs and binding decoders, and
 // the filter and prioritize handlers behind them.
 //
+// The same bytes also go to the watch cache's single-object decoders (a Node, a Pod).
+//
 // Properties checked beyond "no crash, no sanitizer report":
 //   - every reply is valid JSON (parsed by an independent parser);
-//   - a 200 filter reply accounts for every input node exactly once.
+//   - a 200 filter reply accounts for every input node exactly once;
+//   - decoded resource lists are sorted by name, one entry per name, within the list bound; a
+//     pod's effective requests are all positive, and a node's allocatable pods is its "pods".
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -44,6 +48,26 @@ void Check(bool ok, const char* property, const std::string& reply) {
   if (ok) return;
   std::fprintf(stderr, "property violated: %s\nreply: %.2000s\n", property, reply.c_str());
   std::abort();
+}
+
+void CheckResourceList(const hyperplace::scoring::ResourceList& list, bool positive) {
+  Check(list.size() <= hyperplace::extender::kMaxResourcesPerList, "resource lists are bounded",
+        "");
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    Check(i == 0 || list[i - 1].name < list[i].name, "resource lists are sorted and unique",
+          std::string(list[i].name));
+    Check(list[i].amount >= (positive ? 1 : 0), "resource amounts are in range",
+          std::string(list[i].name));
+  }
+}
+
+void CheckNode(const hyperplace::scoring::Node& node) {
+  CheckResourceList(node.allocatable, /*positive=*/false);
+  std::int64_t pods = -1;
+  for (const auto& r : node.allocatable) {
+    if (r.name == "pods") pods = r.amount;
+  }
+  Check(node.allocatable_pods == pods, "allocatable pods is the \"pods\" entry", "");
 }
 
 // Whether `s` contains a \uD800..\uDFFF escape.
@@ -103,7 +127,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         "prioritize reply is JSON", prioritize.body);
 
   hyperplace::extender::Decoder decoder;
+  hyperplace::extender::ExtenderArgs args;
+  if (decoder.DecodeArgs(view, args).ok()) {
+    CheckResourceList(args.pod.requests, /*positive=*/true);
+    for (const auto& node : args.nodes) CheckNode(node);
+  }
   hyperplace::extender::BindingArgs binding;
   (void)decoder.DecodeBinding(view, binding);
+  hyperplace::scoring::Node node;
+  if (decoder.DecodeNode(view, node).ok()) CheckNode(node);
+  hyperplace::scoring::Pod pod;
+  if (decoder.DecodePod(view, pod).ok()) CheckResourceList(pod.requests, /*positive=*/true);
   return 0;
 }
