@@ -67,8 +67,10 @@ const (
 	// scenarios sharing one cluster never see each other's capacity.
 	labelScenario = "e2e.hyperplace.dev/scenario"
 
-	resourceGPU = corev1.ResourceName("nvidia.com/gpu")
-	resourceEFA = corev1.ResourceName("vpc.amazonaws.com/efa")
+	resourceGPU        = corev1.ResourceName("nvidia.com/gpu")
+	resourceEFA        = corev1.ResourceName("vpc.amazonaws.com/efa")
+	resourceNeuron     = corev1.ResourceName("aws.amazon.com/neuron")
+	resourceNeuronCore = corev1.ResourceName("aws.amazon.com/neuroncore")
 
 	// The extender's reason texts (README "What the extender decides").
 	reasonMaxPods = "hyperplace: node reached the maximum pods for its instance type"
@@ -682,19 +684,25 @@ func applyRBAC(ctx context.Context, t testing.TB, c *harness.Cluster) {
 // ---------------------------------------------------------------------------------------------
 // Nodes.
 
-// instance types used by the scenarios, with what a real node of that type reports.
+// instance types used by the scenarios, with what a real node of that type reports in
+// status.allocatable (cpu and memory net of EKS's kube-reserved share).
 type instanceType struct {
 	name          string
 	cpu, memory   string
 	gpus, efas    int64
+	neuron        int64 // aws.amazon.com/neuron (Trainium devices)
+	neuronCores   int64 // aws.amazon.com/neuroncore
 	allocatablePo int64 // the kubelet's max-pods (EKS default for the type), above HyperPod's table
 }
 
 var (
-	p5_48xlarge = instanceType{"ml.p5.48xlarge", "191450m", "1964Gi", 8, 32, 100}
-	g5_xlarge   = instanceType{"ml.g5.xlarge", "3920m", "14Gi", 1, 0, 58}
+	p5_48xlarge = instanceType{name: "ml.p5.48xlarge", cpu: "191450m", memory: "2002Gi", gpus: 8, efas: 32, allocatablePo: 100}
+	g5_xlarge   = instanceType{name: "ml.g5.xlarge", cpu: "3920m", memory: "14Gi", gpus: 1, allocatablePo: 58}
+	// 16 Trainium devices of 2 NeuronCores each, 8 EFA interfaces.
+	trn1_32xlarge = instanceType{name: "ml.trn1.32xlarge", cpu: "127610m", memory: "500Gi", efas: 8,
+		neuron: 16, neuronCores: 32, allocatablePo: 247}
 	// A plain EKS node outside HyperPod (no ml. prefix): system workloads run here.
-	m5_large = instanceType{"m5.large", "1930m", "7Gi", 0, 0, 29}
+	m5_large = instanceType{name: "m5.large", cpu: "1930m", memory: "7Gi", allocatablePo: 29}
 )
 
 type nodeOpts struct {
@@ -778,6 +786,12 @@ func (o nodeOpts) build() *corev1.Node {
 	if o.typ.efas > 0 {
 		res[resourceEFA] = *resource.NewQuantity(o.typ.efas, resource.DecimalSI)
 	}
+	if o.typ.neuron > 0 {
+		res[resourceNeuron] = *resource.NewQuantity(o.typ.neuron, resource.DecimalSI)
+	}
+	if o.typ.neuronCores > 0 {
+		res[resourceNeuronCore] = *resource.NewQuantity(o.typ.neuronCores, resource.DecimalSI)
+	}
 	now := metav1.Now()
 	return &corev1.Node{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels},
@@ -854,7 +868,9 @@ func (o podOpts) build() *corev1.Pod {
 	}
 	limits := corev1.ResourceList{}
 	for k, v := range req {
-		if k == resourceGPU || k == resourceEFA {
+		switch k {
+		case corev1.ResourceCPU, corev1.ResourceMemory, corev1.ResourceEphemeralStorage:
+		default:
 			limits[k] = v // extended resources need limit == request
 		}
 	}
