@@ -258,7 +258,9 @@ TEST(PayloadTest, PlacedPodsFitTheirNodesAndPeersShareARack) {
     const GeneratedNode& n = nodes[static_cast<std::size_t>(node)];
     EXPECT_LE(count, n.max_pods) << node;
     // Only the nodes filled to their maximum pods go beyond the maximum minus 4.
-    if (count > n.max_pods - 4) EXPECT_EQ(node % 37, 11) << node;
+    if (count > n.max_pods - 4) {
+      EXPECT_EQ(node % 37, 11) << node;
+    }
     at_max += count == n.max_pods;
     // No node is overcommitted.
     for (const auto& [name, amount] : used[static_cast<std::size_t>(node)].items) {
