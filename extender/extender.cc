@@ -294,6 +294,10 @@ void Extender::Filter(std::string_view body, net::Response& response) {
   metrics_->filter_candidates->Observe(static_cast<double>(s.names.size()));
 
   FilterReply reply;
+  std::size_t resolvable = 0;
+  for (Reason r : s.reasons) resolvable += scoring::IsResolvable(r);
+  reply.failed.reserve(resolvable);
+  reply.unresolvable.reserve(s.reasons.size() - resolvable);
   int rejected[scoring::kReasonCount] = {};
   std::size_t unknown = 0;
   for (std::size_t i = 0; i < s.names.size(); ++i) {

@@ -23,16 +23,16 @@ bool SameForRules(const scoring::Node& a, const scoring::Node& b) {
          SameTaints(a.taints, b.taints) && a.allocatable == b.allocatable;
 }
 
-// Adds `sign` × `delta` into a usage sorted by id; entries that reach 0 are dropped.
-Usage Combine(const Usage* base, const Usage& delta, std::int64_t sign) {
-  Usage out;
-  if (base != nullptr) out = *base;
+using PodUse = std::vector<std::pair<std::uint16_t, std::int64_t>>;
+
+// Adds `delta` into a sparse use sorted by id.
+PodUse Merge(const PodUse& base, const PodUse& delta) {
+  PodUse out = base;
   for (auto [id, amount] : delta) {
     auto it = std::lower_bound(out.begin(), out.end(), id,
                                [](const auto& e, std::uint16_t i) { return e.first < i; });
     if (it == out.end() || it->first != id) it = out.insert(it, {id, 0});
-    it->second += sign * amount;
-    if (it->second == 0) out.erase(it);
+    it->second += amount;
   }
   return out;
 }
@@ -53,14 +53,6 @@ OwnedRequests OwnRequests(const scoring::ResourceList& requests) {
     if (r.amount > 0) out.emplace_back(std::string(r.name), r.amount);
   }
   return out;
-}
-
-std::int64_t UsedOf(const Usage* usage, int id) {
-  if (usage == nullptr || id < 0) return 0;
-  for (auto [i, amount] : *usage) {
-    if (i == id) return amount;
-  }
-  return 0;
 }
 
 const Snapshot::NodeEntry* Snapshot::FindNode(std::string_view name, std::int32_t* pods) const {
@@ -165,7 +157,7 @@ int MemoryState::InternResource(std::string_view name) {
 }
 
 void MemoryState::ResolveRequests(PodState& pod) {
-  Usage added;
+  PodUse added;
   OwnedRequests rest;
   for (auto& [name, amount] : pod.record.requests) {
     auto it = resource_ids_.find(name);
@@ -184,12 +176,17 @@ void MemoryState::ResolveRequests(PodState& pod) {
   if (added.empty()) return;
   std::sort(added.begin(), added.end());
   if (pod.slot >= 0) AddUse(pod.slot, added, +1);
-  pod.use = Combine(&pod.use, added, +1);
+  pod.use = Merge(pod.use, added);
 }
 
-void MemoryState::AddUse(std::int32_t slot, const Usage& use, std::int64_t sign) {
+void MemoryState::AddUse(std::int32_t slot, const PodUse& use, std::int64_t sign) {
   if (use.empty()) return;
-  Usage next = Combine(usage_[slot].get(), use, sign);
+  Usage next = usage_[slot] ? *usage_[slot] : Usage();
+  for (auto [id, amount] : use) {
+    if (id >= next.size()) next.resize(id + 1u, 0);
+    next[id] += sign * amount;
+  }
+  while (!next.empty() && next.back() == 0) next.pop_back();
   usage_[slot] = next.empty() ? nullptr : std::make_shared<const Usage>(std::move(next));
   usage_chunk_dirty_[static_cast<std::size_t>(slot) / Snapshot::kUsageChunk] = true;
 }
@@ -267,9 +264,12 @@ void MemoryState::UpsertNodeLocked(scoring::Node node) {
   entry->facts = scoring::DeriveNodeFacts(entry->node, policy_, domains_);
   for (const scoring::ResourceAmount& r : entry->node.allocatable) {
     const int id = InternResource(r.name);
-    if (id >= 0) entry->allocatable.emplace_back(static_cast<std::uint16_t>(id), r.amount);
+    if (id < 0) continue;
+    if (static_cast<std::size_t>(id) >= entry->allocatable.size()) {
+      entry->allocatable.resize(static_cast<std::size_t>(id) + 1, 0);
+    }
+    entry->allocatable[static_cast<std::size_t>(id)] = r.amount;
   }
-  std::sort(entry->allocatable.begin(), entry->allocatable.end());
   if (!old) ++node_count_;
   entries_[slot] = std::move(entry);
   table_dirty_ = true;

@@ -44,10 +44,16 @@ struct PodRecord {
   OwnedRequests requests = {};      // what the pod takes of its node's allocatable
 };
 
-// What the pods on one node request in all, by resource id (Snapshot::ResourceId), sorted by id.
-using Usage = std::vector<std::pair<std::uint16_t, std::int64_t>>;
-// The amount of resource `id` in a usage (null: nothing used).
-std::int64_t UsedOf(const Usage* usage, int id);
+// Amounts by resource id (Snapshot::ResourceId), dense: what the pods on one node request in all,
+// or a node's allocatable. Ids past the end are 0. Dense because a names-mode cycle reads it for
+// every candidate and requested resource: an index, not a search.
+using Usage = std::vector<std::int64_t>;
+// The amount of resource `id` (null: nothing; -1, an unknown resource: 0).
+inline std::int64_t UsedOf(const Usage* usage, int id) {
+  return usage != nullptr && id >= 0 && static_cast<std::size_t>(id) < usage->size()
+             ? (*usage)[static_cast<std::size_t>(id)]
+             : 0;
+}
 
 class Snapshot {
  public:
@@ -192,8 +198,9 @@ class MemoryState : public ClusterState {
 
  private:
   struct PodState {
-    PodRecord record;        // record.requests holds only the names not yet given an id
-    Usage use;               // the requests whose resource has an id
+    PodRecord record;  // record.requests holds only the names not yet given an id
+    // The requests whose resource has an id, sparse (a pod asks for a few of them), by id.
+    std::vector<std::pair<std::uint16_t, std::int64_t>> use;
     std::int32_t slot = -1;  // slot of record.node; -1 when unplaced
     bool assumed = false;
     bool watched = false;  // the watch (or the last list) shows the pod: unassuming keeps it
@@ -205,7 +212,8 @@ class MemoryState : public ClusterState {
   int InternResource(std::string_view name);
   // Moves the requests of `pod.record` whose resource has an id into `pod.use`.
   void ResolveRequests(PodState& pod);
-  void AddUse(std::int32_t slot, const Usage& use, std::int64_t sign);
+  void AddUse(std::int32_t slot, const std::vector<std::pair<std::uint16_t, std::int64_t>>& use,
+              std::int64_t sign);
   void AddPod(PodState& pod);  // counts and group placement
   void RemovePod(const PodState& pod);
   Snapshot::GroupShard& MutableShard(std::string_view group);

@@ -419,7 +419,7 @@ TEST(MemoryStateResourcesTest, EventsAndAFreshListAgreeAtScale) {
   constexpr int kNodes = 1024, kPodsPerNode = 30;
   auto node_name = [](int i) {
     char name[32];
-    std::snprintf(name, sizeof name, "hyperpod-i-%017x", 0x0a1b2c3d0000 + i);
+    std::snprintf(name, sizeof name, "hyperpod-i-%017lx", 0x0a1b2c3d0000L + i);
     return std::string(name);
   };
   std::vector<PodRecord> pods;
