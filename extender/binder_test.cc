@@ -246,10 +246,12 @@ TEST_F(BinderTest, ABindPastItsDeadlineIsAnErrorWithinTheDeadline) {
 // pod read back in the last quarter shows it bound.
 TEST_F(BinderTest, ABindAnsweredTooSlowlyIsConfirmedByReadingThePod) {
   std::chrono::nanoseconds took;
+  // 2 s for the same reason as above: the read-back gets a quarter of the deadline on a new TLS
+  // connection, and under ThreadSanitizer 250 ms was not enough, once in CI.
   json reply =
-      BindWithin(std::chrono::milliseconds(1000), kube::testing::BindFault::kTrickle, took);
+      BindWithin(std::chrono::milliseconds(2000), kube::testing::BindFault::kTrickle, took);
   EXPECT_EQ(reply["Error"], "");
-  EXPECT_LT(took, std::chrono::milliseconds(2500));
+  EXPECT_LT(took, std::chrono::milliseconds(3500));
   EXPECT_EQ(server_.bindings().size(), 1u);
 }
 
