@@ -4,6 +4,7 @@
 #include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <exception>
@@ -814,6 +815,7 @@ void DecodeWebhook(MapDecoder& m, WebhookConfig& w) {
   m.MappingList<PriorityClassConfig>("priorityClasses", w.priority_classes, DecodePriorityClass);
   m.String("defaultPriorityClass", w.default_priority_class);
   m.StringMap("teamMaxPriorityClass", w.team_max_priority_class);
+  m.String("schedulerName", w.scheduler_name);
 }
 
 void DecodeKube(MapDecoder& m, KubeConfig& k) {
@@ -1299,6 +1301,23 @@ void ValidateWebhook(const Config& config, const std::string& path, Errors& erro
       AddError(errors, entry, "must be one of " + class_list() + " (got " + Quote(max_class) + ")");
     }
   }
+
+  if (!w.scheduler_name.empty()) {
+    const std::vector<std::string>& served = config.extender.scheduler_names;
+    if (std::optional<std::string> error = DnsSubdomainError(w.scheduler_name)) {
+      AddError(errors, at("schedulerName"), *error);
+    } else if (!served.empty() &&  // an empty list is reported on its own
+               std::find(served.begin(), served.end(), w.scheduler_name) == served.end()) {
+      // /bind would refuse every pod the webhook sends to that scheduler.
+      std::string names;
+      for (const std::string& name : served) names += (names.empty() ? "" : ", ") + name;
+      AddError(errors, at("schedulerName"),
+               "must be empty or one of extender.schedulerNames (" + names +
+                   "), whose pods "
+                   "/bind accepts (got " +
+                   Quote(w.scheduler_name) + ")");
+    }
+  }
 }
 
 void ValidateKube(const KubeConfig& k, const std::string& path, Errors& errors) {
@@ -1509,6 +1528,7 @@ std::string ConfigToYaml(const Config& config) {
     out << YAML::Key << team << YAML::Value << max_class;
   }
   out << YAML::EndMap;
+  out << YAML::Key << "schedulerName" << YAML::Value << w.scheduler_name;
   out << YAML::EndMap;
 
   out << YAML::Key << "cluster" << YAML::Value << YAML::BeginMap;

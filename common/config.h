@@ -190,6 +190,12 @@ struct WebhookConfig {
   std::string default_priority_class;
   // team -> the highest class its members may request (by value). Teams not listed: any class.
   std::map<std::string, std::string> team_max_priority_class;
+  // spec.schedulerName given to pods created in team namespaces (DESIGN §3 rule 5): hyperplace's
+  // own scheduler, the profile of manifests/scheduler-config.yaml. A pod naming another scheduler
+  // keeps it; "default-scheduler" counts as naming none, since the API server writes it into
+  // every pod that names none before the webhook sees it. Must be one of extender.schedulerNames.
+  // Empty: off, for clusters whose default scheduler has hyperplace as its extender.
+  std::string scheduler_name = "hyperplace";
 };
 
 // The API-server client and watch cache (DESIGN §2.4).

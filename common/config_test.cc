@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -105,6 +106,7 @@ void ExpectSameConfig(const Config& a, const Config& b) {
   }
   EXPECT_EQ(wa.default_priority_class, wb.default_priority_class);
   EXPECT_EQ(wa.team_max_priority_class, wb.team_max_priority_class);
+  EXPECT_EQ(wa.scheduler_name, wb.scheduler_name);
 
   const KubeConfig& ka = a.kube;
   const KubeConfig& kb = b.kube;
@@ -188,6 +190,7 @@ Config CustomConfig() {
   c.webhook.priority_classes = {{"high", 1000000000}, {"low", -1000000000}, {"zero", 0}};
   c.webhook.default_priority_class = "zero";
   c.webhook.team_max_priority_class = {{"a", "low"}, {"team-b", "zero"}};
+  c.webhook.scheduler_name = "gpu-scheduler";
   c.kube.assume_timeout = milliseconds(1000);
   c.kube.request_timeout = milliseconds(120000);
   c.kube.bind_timeout = milliseconds(4900);
@@ -956,6 +959,7 @@ webhook:
       value: -5
   defaultPriorityClass: batch-priority
   teamMaxPriorityClass: {team-a: batch-priority}
+  schedulerName: ""
 kube:
   assumeTimeout: 1m
   requestTimeout: 5s
@@ -988,6 +992,7 @@ kube:
   EXPECT_EQ(w.default_priority_class, "batch-priority");
   EXPECT_EQ(w.team_max_priority_class,
             (std::map<std::string, std::string>{{"team-a", "batch-priority"}}));
+  EXPECT_EQ(w.scheduler_name, "");
   const KubeConfig& k = config->kube;
   EXPECT_EQ(k.assume_timeout, milliseconds(60000));
   EXPECT_EQ(k.request_timeout, milliseconds(5000));
@@ -1013,6 +1018,10 @@ TEST(ConfigTest, WebhookDefaultsMatchDesign) {
   EXPECT_EQ(w.priority_classes[2].name, "fine-tuning-priority");
   EXPECT_EQ(w.priority_classes[2].value, 5);
   EXPECT_TRUE(w.default_priority_class.empty());
+  // DESIGN §3 rule 5 and §4: team pods go to hyperplace's own scheduler, which /bind serves.
+  EXPECT_EQ(w.scheduler_name, "hyperplace");
+  const std::vector<std::string>& served = ExtenderConfig{}.scheduler_names;
+  EXPECT_NE(std::find(served.begin(), served.end(), w.scheduler_name), served.end());
 }
 
 TEST(ConfigTest, BooleansAndSignedIntegersParse) {
@@ -1249,6 +1258,24 @@ TEST(ConfigTest, ValidateConfigChecksWebhookRules) {
        {"webhook.teamMaxPriorityClass[\"" + std::string(52, 't') +
         "\"]: team name makes the namespace \"hyperpod-ns-" + std::string(52, 't') +
         "\" longer than 63 characters"}},
+
+      {"scheduler name that /bind would refuse",
+       [](Config& c) { c.webhook.scheduler_name = "volcano"; },
+       {"webhook.schedulerName: must be empty or one of extender.schedulerNames (hyperplace, "
+        R"(default-scheduler), whose pods /bind accepts (got "volcano"))"}},
+      {"scheduler name that is no DNS subdomain",
+       [](Config& c) {
+         c.webhook.scheduler_name = "Hyperplace";
+         c.extender.scheduler_names = {"Hyperplace"};
+       },
+       {"extender.schedulerNames[0]: " + kDnsRule, "webhook.schedulerName: " + kDnsRule}},
+      {"off", [](Config& c) { c.webhook.scheduler_name.clear(); }, {}},
+      {"another scheduler that /bind serves",
+       [](Config& c) {
+         c.extender.scheduler_names = {"gpu"};
+         c.webhook.scheduler_name = "gpu";
+       },
+       {}},
   };
   for (const Case& c : kCases) {
     SCOPED_TRACE(c.name);

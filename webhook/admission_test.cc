@@ -89,7 +89,9 @@ const GoldenCase kGoldens[] = {
      Verdict::kPatched,
      {{"kueue.x-k8s.io/queue-name", "hyperpod-ns-team-a-localqueue"},
       {"kueue.x-k8s.io/priority-class", "fine-tuning-priority"}},
-     {{"/spec/nodeSelector/node.kubernetes.io~1instance-type", "ml.p5.48xlarge"}},
+     {{"/spec/nodeSelector/node.kubernetes.io~1instance-type", "ml.p5.48xlarge"},
+      // It arrived with the API server's "default-scheduler" (DESIGN §3 rule 5).
+      {"/spec/schedulerName", "hyperplace"}},
      1,
      ""},
     {"job_create.json",
@@ -102,7 +104,9 @@ const GoldenCase kGoldens[] = {
        "ml.p5.48xlarge"},
       {"/spec/template/spec/affinity/nodeAffinity/requiredDuringSchedulingIgnoredDuringExecution/"
        "nodeSelectorTerms/0/matchExpressions/1/values/1",
-       "ml.p5e.48xlarge"}},
+       "ml.p5e.48xlarge"},
+      // The template is left alone: the webhook sets the pods the Job controller creates.
+      {"/spec/template/spec/schedulerName", "default-scheduler"}},
      1,
      ""},
     {"pytorchjob_create.json",
@@ -128,7 +132,8 @@ const GoldenCase kGoldens[] = {
      {{"batch.kubernetes.io/job-name", "llama-pretrain"},
       {"kueue.x-k8s.io/queue-name", "hyperpod-ns-team-a-localqueue"},
       {"kueue.x-k8s.io/priority-class", "fine-tuning-priority"}},
-     {},
+     // The Job controller's pod goes to hyperplace's scheduler too.
+     {{"/spec/schedulerName", "hyperplace"}},
      0,
      ""},
     // alice relabels her pod onto a queue that is not her team's (DESIGN §3 rule 6).
@@ -143,7 +148,8 @@ const GoldenCase kGoldens[] = {
     {"pod_create_default_namespace.json",
      Verdict::kAllowed,
      {{"run", "nginx"}},
-     {{"/spec/nodeSelector/node.kubernetes.io~1instance-type", "m5.large"}},
+     {{"/spec/nodeSelector/node.kubernetes.io~1instance-type", "m5.large"},
+      {"/spec/schedulerName", "default-scheduler"}},
      0,
      ""},
 };
@@ -214,13 +220,15 @@ TEST(AdmissionTest, ThePodPatchIsMinimal) {
   const std::string text = ReadTestdata("pod_create_alice.json");
   const Reply run = Admit(admitter, text);
   const json patch = json::parse(Base64Decode(run.reply["response"]["patch"].get<std::string>()));
-  // metadata.labels is absent: one add of the whole object, and one replace.
+  // metadata.labels is absent: one add of the whole object, one replace, and one add over the
+  // API server's "default-scheduler".
   EXPECT_EQ(patch, json::parse(R"([
     {"op":"add","path":"/metadata/labels","value":{
       "kueue.x-k8s.io/queue-name":"hyperpod-ns-team-a-localqueue",
       "kueue.x-k8s.io/priority-class":"fine-tuning-priority"}},
     {"op":"replace","path":"/spec/nodeSelector/node.kubernetes.io~1instance-type",
-     "value":"ml.p5.48xlarge"}])"));
+     "value":"ml.p5.48xlarge"},
+    {"op":"add","path":"/spec/schedulerName","value":"hyperplace"}])"));
   EXPECT_EQ(run.reply["response"]["warnings"][0],
             "instance type \"p5.48xlarge\" rewritten to \"ml.p5.48xlarge\" in spec.nodeSelector");
 }

@@ -101,13 +101,19 @@ struct PodSpecView {
   bool affinity_usable = true;
   std::vector<MatchExpression> expressions;
   std::vector<std::string_view> values;
+  // spec.schedulerName: absent, null, or a string; a value of another type marks it unusable.
+  Presence scheduler_name_presence = Presence::kAbsent;
+  bool scheduler_name_usable = true;
+  std::string_view scheduler_name;
 
   void Clear() {
     present = false;
-    node_selector_usable = affinity_usable = true;
+    node_selector_usable = affinity_usable = scheduler_name_usable = true;
     node_selector.clear();
     expressions.clear();
     values.clear();
+    scheduler_name_presence = Presence::kAbsent;
+    scheduler_name = {};
   }
 };
 

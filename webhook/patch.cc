@@ -96,6 +96,11 @@ void AppendPatch(const LabelsView& labels, const Mutation& mutation, std::string
     json::AppendJsonString(out, rewrite.to);
     out += '}';
   }
+  if (!mutation.scheduler_name.empty()) {
+    OpenOperation(out, first, "add", "/spec/schedulerName");
+    json::AppendJsonString(out, mutation.scheduler_name);
+    out += '}';
+  }
   out += ']';
 }
 

@@ -1,5 +1,6 @@
-// JSON Patch (RFC 6902) documents for the webhook's mutations: label additions and in-place
-// rewrites of instance-type selector values. Pure text building; no JSON parsing.
+// JSON Patch (RFC 6902) documents for the webhook's mutations: label additions, in-place
+// rewrites of instance-type selector values, and a pod's scheduler name. Pure text building; no
+// JSON parsing.
 //
 // Patches are minimal: one "add" per missing label into an existing metadata.labels object, or a
 // single "add" of the whole labels object when metadata.labels is absent or null (or of
@@ -46,11 +47,15 @@ struct ValueRewrite {
 struct Mutation {
   std::vector<LabelAddition> labels;
   std::vector<ValueRewrite> rewrites;
+  // Non-empty: set /spec/schedulerName (a Pod's) to this, with one "add" (which replaces a
+  // member that is there, RFC 6902 4.1).
+  std::string_view scheduler_name;
 
-  bool empty() const { return labels.empty() && rewrites.empty(); }
+  bool empty() const { return labels.empty() && rewrites.empty() && scheduler_name.empty(); }
   void Clear() {
     labels.clear();
     rewrites.clear();
+    scheduler_name = {};
   }
 };
 

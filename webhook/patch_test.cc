@@ -163,6 +163,37 @@ TEST(PatchTest, LabelsComeBeforeRewritesInOneDocument) {
   EXPECT_EQ(patch[1]["op"], "replace");
 }
 
+TEST(PatchTest, SchedulerNameIsSetWithOneAddWhetherOrNotTheSpecHasOne) {
+  Mutation m;
+  m.scheduler_name = "hyperplace";
+  const std::string patch = Patch(Labels(Presence::kPresent, Presence::kPresent), m);
+  EXPECT_EQ(patch, R"([{"op":"add","path":"/spec/schedulerName","value":"hyperplace"}])");
+  for (const char* pod : {R"({"metadata":{"labels":{}},"spec":{"containers":[]}})",
+                          R"({"metadata":{},"spec":{"schedulerName":"default-scheduler"}})"}) {
+    SCOPED_TRACE(pod);
+    EXPECT_EQ(Apply(json::parse(pod), patch)["spec"]["schedulerName"], "hyperplace");
+  }
+}
+
+TEST(PatchTest, SchedulerNameComesAfterLabelsAndRewrites) {
+  Mutation m = TwoLabels();
+  ValueRewrite& r = m.rewrites.emplace_back();
+  r.selector_key = "node.kubernetes.io/instance-type";
+  r.from = "p5.48xlarge";
+  r.to = "ml.p5.48xlarge";
+  m.scheduler_name = "hyperplace";
+  const json pod =
+      json::parse(R"({"metadata":{"name":"p"},"spec":{"schedulerName":"default-scheduler",)"
+                  R"("nodeSelector":{"node.kubernetes.io/instance-type":"p5.48xlarge"}}})");
+  const json patch = json::parse(Patch(Labels(Presence::kPresent, Presence::kAbsent), m));
+  ASSERT_EQ(patch.size(), 3u);
+  EXPECT_EQ(patch[2]["path"], "/spec/schedulerName");
+  const json patched = Apply(pod, patch.dump());
+  EXPECT_EQ(patched["spec"]["schedulerName"], "hyperplace");
+  EXPECT_EQ(patched["spec"]["nodeSelector"]["node.kubernetes.io/instance-type"], "ml.p5.48xlarge");
+  EXPECT_EQ(patched["metadata"]["labels"].size(), 2u);
+}
+
 TEST(PatchTest, EmptyMutationWritesNothing) {
   EXPECT_EQ(Patch(Labels(Presence::kPresent, Presence::kPresent), Mutation{}), "");
 }

@@ -392,6 +392,18 @@ class Reader {
           });
     }
     if (key == "affinity") return Affinity(value, spec, depth);
+    if (key == "schedulerName") {
+      spec.scheduler_name = {};
+      spec.scheduler_name_usable = true;
+      od::json_type type{};
+      if (!Type(value, type, kPath)) return false;
+      if (type == od::json_type::null) {
+        spec.scheduler_name_presence = Presence::kNull;
+        return ConsumeNull(value, kPath);
+      }
+      spec.scheduler_name_presence = Presence::kPresent;
+      return LenientString(value, spec.scheduler_name, spec.scheduler_name_usable, kPath, depth);
+    }
     return Skip(value, kPath, depth);
   }
 

@@ -91,6 +91,9 @@ TEST(ReviewDecodeTest, GoldenPodReviewKeepsWhatTheRulesRead) {
   ASSERT_EQ(o.spec.node_selector.size(), 1u);
   EXPECT_EQ(o.spec.node_selector[0].key, "node.kubernetes.io/instance-type");
   EXPECT_EQ(o.spec.node_selector[0].value, "p5.48xlarge");
+  // The API server's default, as every pod that names no scheduler arrives.
+  EXPECT_EQ(o.spec.scheduler_name_presence, Presence::kPresent);
+  EXPECT_EQ(o.spec.scheduler_name, "default-scheduler");
   EXPECT_FALSE(o.template_spec.present);
 
   // The object's raw bytes: a view into the body equal to request.object.
@@ -325,6 +328,40 @@ TEST(ReviewDecodeTest, UnexpectedShapesInASpecAreUnusableNotErrors) {
     EXPECT_EQ(r.input.object.spec.present, c.spec_present);
     EXPECT_EQ(r.input.object.spec.node_selector_usable, c.node_selector_usable);
     EXPECT_EQ(r.input.object.spec.affinity_usable, c.affinity_usable);
+  }
+}
+
+TEST(ReviewDecodeTest, SchedulerNameIsAbsentNullAStringOrUnusable) {
+  struct Case {
+    const char* name;
+    std::string object;
+    Presence presence;
+    bool usable;
+    std::string_view value;
+  };
+  const Case kCases[] = {
+      {"absent", R"({"spec":{}})", Presence::kAbsent, true, ""},
+      {"null", R"({"spec":{"schedulerName":null}})", Presence::kNull, true, ""},
+      {"string", R"({"spec":{"schedulerName":"volcano"}})", Presence::kPresent, true, "volcano"},
+      {"escaped", R"({"spec":{"schedulerName":"hyper\u0070lace"}})", Presence::kPresent, true,
+       "hyperplace"},
+      {"repeated: the last counts",
+       R"({"spec":{"schedulerName":"volcano","schedulerName":"default-scheduler"}})",
+       Presence::kPresent, true, "default-scheduler"},
+      {"a number", R"({"spec":{"schedulerName":7}})", Presence::kPresent, false, ""},
+      {"an object", R"({"spec":{"schedulerName":{"a":"b"}}})", Presence::kPresent, false, ""},
+  };
+  for (const Case& c : kCases) {
+    SCOPED_TRACE(c.name);
+    Decoder decoder;
+    AdmissionRequest r;
+    std::unique_ptr<Padded> keep;
+    Status st = DecodeText(decoder, PodReview(c.object), r, keep);
+    ASSERT_TRUE(st.ok()) << st.message();
+    const PodSpecView& spec = r.input.object.spec;
+    EXPECT_EQ(spec.scheduler_name_presence, c.presence);
+    EXPECT_EQ(spec.scheduler_name_usable, c.usable);
+    EXPECT_EQ(spec.scheduler_name, c.value);
   }
 }
 

@@ -333,6 +333,18 @@ void RewriteInstanceTypes(const PodSpecView& spec, SpecLocation location, const 
   }
 }
 
+// Rule 5. The scheduler the API server names when a pod names none (its defaulting runs before
+// admission, so an AdmissionReview never shows the name missing).
+constexpr std::string_view kDefaultScheduler = "default-scheduler";
+
+void SetSchedulerName(const PodSpecView& spec, const RulesConfig& config, Outcome& out) {
+  if (config.scheduler_name.empty() || !spec.present || !spec.scheduler_name_usable) return;
+  const std::string_view named =
+      spec.scheduler_name_presence == Presence::kPresent ? spec.scheduler_name : std::string_view();
+  if (named.empty() || named == kDefaultScheduler)
+    out.mutation.scheduler_name = config.scheduler_name;
+}
+
 // Whether an UPDATE changes `label`: added, removed or given another value.
 bool LabelChanged(const AdmissionInput& in, std::string_view label) {
   const std::string_view* now = in.object.labels.Find(label);
@@ -410,6 +422,7 @@ RulesConfig RulesConfig::FromConfig(const Config& config) {
   r.team_max_priority_class.insert(config.webhook.team_max_priority_class.begin(),
                                    config.webhook.team_max_priority_class.end());
   r.configured_priority_classes = config.webhook.priority_classes;
+  r.scheduler_name = config.webhook.scheduler_name;
   return r;
 }
 
@@ -446,6 +459,7 @@ void Evaluate(const AdmissionInput& in, const RulesConfig& config, const KueueOb
   // selectors of a suspended Job it admits).
   if (create && in.kind == Kind::kPod) {
     RewriteInstanceTypes(in.object.spec, SpecLocation::kSpec, config, out);
+    SetSchedulerName(in.object.spec, config, out);
   }
   if (create && in.kind == Kind::kJob) {
     RewriteInstanceTypes(in.object.template_spec, SpecLocation::kTemplateSpec, config, out);

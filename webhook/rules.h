@@ -26,6 +26,10 @@
 //      nodeSelector value, or a value of a required node-affinity "In" requirement, on the
 //      instance-type label that lacks the instance-type prefix is rewritten to the prefixed
 //      value, with one warning each.
+//   5. Scheduler name (CREATE of a Pod only, when webhook.schedulerName is set). A pod that names
+//      no scheduler, or "default-scheduler" (which the API server writes into every pod that
+//      names none, before any webhook sees it), gets spec.schedulerName set to hyperplace's
+//      scheduler; a pod naming any other scheduler keeps it.
 //
 // The resulting patch is idempotent: applied, a second evaluation adds nothing.
 #pragma once
@@ -80,6 +84,7 @@ struct RulesConfig {
   std::map<std::string, std::string, std::less<>> team_max_priority_class;
   // Values of the configured classes, to rank a team maximum the cluster does not have.
   std::vector<PriorityClassConfig> configured_priority_classes;
+  std::string scheduler_name;  // empty: rule 5 is off
 
   static RulesConfig FromConfig(const Config& config);
 };

@@ -622,7 +622,7 @@ TEST(RulesTest, PrefixedOrEmptySelectorsAreLeftAlone) {
   InputBuilder in;
   AlicePod(in).Label(kQueueLabel, kQueueA).Label(kPriorityLabel, "training-priority");
   in.NodeSelector(kTypeLabel, "ml.p5.48xlarge");
-  in.Requirement(0, kTypeLabel, "In", {"ml.g5.xlarge", ""});
+  in.Requirement(0, kTypeLabel, "In", {"ml.g5.xlarge", ""}).SchedulerName("hyperplace");
   EXPECT_EQ(f.Run(in).decision, Decision::kAllowed);
 }
 
@@ -631,7 +631,7 @@ TEST(RulesTest, RepeatedNodeSelectorKeyUsesTheLastValue) {
   InputBuilder in;
   AlicePod(in).Label(kQueueLabel, kQueueA).Label(kPriorityLabel, "training-priority");
   in.NodeSelector(kTypeLabel, "g5.xlarge").NodeSelector(kTypeLabel, "ml.p5.48xlarge");
-  EXPECT_EQ(f.Run(in).decision, Decision::kAllowed);
+  EXPECT_TRUE(f.Run(in).mutation.rewrites.empty());
 
   InputBuilder reversed;
   AlicePod(reversed).Label(kQueueLabel, kQueueA).Label(kPriorityLabel, "training-priority");
@@ -756,6 +756,111 @@ TEST(RulesTest, DenialMessagesStayOneLineAndBounded) {
   EXPECT_NE(o.message.find("\"mallory?mmm"), std::string::npos) << o.message;
 }
 
+// --- Rule 5: scheduler name --------------------------------------------------------------------
+
+// A pod of team-a that passes rules 1-3 untouched, so that only rule 5 can patch it.
+InputBuilder& LabelledAlicePod(InputBuilder& in) {
+  AlicePod(in).Label(kQueueLabel, kQueueA).Label(kPriorityLabel, "training-priority");
+  return in;
+}
+
+TEST(RulesTest, PodNamingNoSchedulerOrTheDefaultOneGoesToHyperplace) {
+  struct Case {
+    const char* name;
+    std::function<void(InputBuilder&)> build;
+  };
+  const Case kCases[] = {
+      {"no schedulerName", [](InputBuilder& in) { in.EmptySpec(); }},
+      // What every AdmissionReview of a pod that named none carries (the API server's default).
+      {"default-scheduler", [](InputBuilder& in) { in.SchedulerName("default-scheduler"); }},
+      {"empty", [](InputBuilder& in) { in.SchedulerName(""); }},
+  };
+  for (const Case& c : kCases) {
+    SCOPED_TRACE(c.name);
+    Fixture f;
+    InputBuilder in;
+    LabelledAlicePod(in);
+    c.build(in);
+    const Outcome& o = f.Run(in);
+    EXPECT_EQ(o.decision, Decision::kPatched);
+    EXPECT_EQ(o.mutation.scheduler_name, "hyperplace");
+    EXPECT_TRUE(o.mutation.labels.empty());
+    EXPECT_TRUE(o.warnings.empty());
+  }
+}
+
+TEST(RulesTest, PodNamingAnotherSchedulerKeepsIt) {
+  for (std::string_view named : {"hyperplace", "volcano", "kai-scheduler", "default-scheduler2"}) {
+    SCOPED_TRACE(named);
+    Fixture f;
+    InputBuilder in;
+    LabelledAlicePod(in).SchedulerName(named);
+    const Outcome& o = f.Run(in);
+    EXPECT_EQ(o.decision, Decision::kAllowed);
+    EXPECT_TRUE(o.mutation.empty());
+  }
+}
+
+TEST(RulesTest, SchedulerNameIsConfiguredOrOff) {
+  {
+    Fixture f;
+    f.config.extender.scheduler_names = {"gpu"};
+    f.config.webhook.scheduler_name = "gpu";
+    InputBuilder in;
+    LabelledAlicePod(in).SchedulerName("default-scheduler");
+    EXPECT_EQ(f.Run(in).mutation.scheduler_name, "gpu");
+  }
+  {
+    // Off: hyperplace is the extender of the cluster's default scheduler.
+    Fixture f;
+    f.config.webhook.scheduler_name.clear();
+    InputBuilder in;
+    LabelledAlicePod(in).SchedulerName("default-scheduler");
+    EXPECT_EQ(f.Run(in).decision, Decision::kAllowed);
+    EXPECT_TRUE(f.outcome.mutation.empty());
+  }
+}
+
+TEST(RulesTest, SchedulerNameIsSetOnTeamPodsCreatedOnly) {
+  struct Case {
+    const char* name;
+    std::function<void(InputBuilder&)> build;
+  };
+  const Case kCases[] = {
+      // Jobs, ReplicaSets and the like make pods, which the webhook sees and sets.
+      {"a Job's pod template",
+       [](InputBuilder& in) { LabelledAlicePod(in).Create(Kind::kJob).EmptySpec(true); }},
+      {"a pod outside team namespaces",
+       [](InputBuilder& in) { LabelledAlicePod(in).In("default").EmptySpec(); }},
+      // spec.schedulerName is immutable; an UPDATE changing a label is held to rules 1-3 only.
+      {"an UPDATE",
+       [](InputBuilder& in) {
+         LabelledAlicePod(in).Update(Kind::kPod).EmptySpec();
+         in.OldLabel(kQueueLabel, kQueueA).OldLabel(kPriorityLabel, "fine-tuning-priority");
+       }},
+      {"a schedulerName of another type",
+       [](InputBuilder& in) { LabelledAlicePod(in).UnusableSpec(); }},
+      {"no spec", [](InputBuilder& in) { LabelledAlicePod(in); }},
+  };
+  for (const Case& c : kCases) {
+    SCOPED_TRACE(c.name);
+    Fixture f;
+    InputBuilder in;
+    c.build(in);
+    const Outcome& o = f.Run(in);
+    EXPECT_NE(o.decision, Decision::kDenied);
+    EXPECT_EQ(o.mutation.scheduler_name, "");
+  }
+}
+
+TEST(RulesTest, DeniedPodGetsNoSchedulerName) {
+  Fixture f;
+  InputBuilder in;
+  in.Create(Kind::kPod).In(kTeamA).By("bob", {kTeamBGroup}).EmptySpec();
+  EXPECT_EQ(f.Run(in).decision, Decision::kDenied);
+  EXPECT_TRUE(f.outcome.mutation.empty());
+}
+
 // --- Idempotence ------------------------------------------------------------------------------
 
 TEST(RulesTest, ApplyingTheMutationLeavesNothingForASecondPass) {
@@ -773,6 +878,8 @@ TEST(RulesTest, ApplyingTheMutationLeavesNothingForASecondPass) {
   for (const LabelAddition& l : o.mutation.labels) second.Label(l.key, l.value);
   second.NodeSelector(kTypeLabel, o.mutation.rewrites[0].to);
   second.Requirement(0, kTypeLabel, "In", {o.mutation.rewrites[1].to});
+  ASSERT_EQ(o.mutation.scheduler_name, "hyperplace");
+  second.SchedulerName(o.mutation.scheduler_name);
   EXPECT_EQ(f.Run(second).decision, Decision::kAllowed);
   EXPECT_TRUE(f.outcome.mutation.empty());
 }

@@ -115,10 +115,23 @@ class InputBuilder {
     spec.expressions.push_back(e);
     return *this;
   }
+  // spec.schedulerName as a string.
+  InputBuilder& SchedulerName(std::string_view name, bool template_spec = false) {
+    PodSpecView& spec = Spec(template_spec);
+    spec.scheduler_name_presence = Presence::kPresent;
+    spec.scheduler_name = Keep(name);
+    return *this;
+  }
+  // A spec with no member the rules read (no nodeSelector, affinity or schedulerName).
+  InputBuilder& EmptySpec(bool template_spec = false) {
+    Spec(template_spec);
+    return *this;
+  }
   InputBuilder& UnusableSpec(bool template_spec = false) {
     PodSpecView& spec = Spec(template_spec);
     spec.node_selector_usable = false;
     spec.affinity_usable = false;
+    spec.scheduler_name_usable = false;
     return *this;
   }
 
