@@ -44,6 +44,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/yaml"
 
 	"hyperplace.dev/e2e/harness"
@@ -439,12 +440,12 @@ func (h histogram) Mean() float64 {
 
 // schedulerConfigFromManifest reads manifests/scheduler-config.yaml, checks that it registers
 // hyperplace the way DESIGN §4 says (names mode, filter + prioritize + bind, every node scored,
-// HTTPS with a client certificate, profile hyperplace), points the extender at url with the
-// client files of x (nil: plain HTTP, for the test proxies), names the profile
-// default-scheduler (this cluster has no other scheduler, and the scenarios' pods name none) and
-// turns leader election off (one scheduler, no lease wait). mutate, if given, edits the (single)
-// extender entry.
-func schedulerConfigFromManifest(t testing.TB, url string, x *extenderTLS, mutate func(ext map[string]any)) string {
+// HTTPS with a client certificate, profile hyperplace, leader election on its own lease, the
+// tuned scoring), and points the extender at url with the client files of x (nil: plain HTTP,
+// for the test proxies). kubeconfig (the scheduler's service account; "" for the harness's
+// system:kube-scheduler user) becomes clientConnection.kubeconfig. Everything else is as
+// shipped. mutate, if given, edits the (single) extender entry.
+func schedulerConfigFromManifest(t testing.TB, url string, x *extenderTLS, kubeconfig string, mutate func(ext map[string]any)) string {
 	t.Helper()
 	raw, err := os.ReadFile(repoPath("manifests", "scheduler-config.yaml"))
 	if err != nil {
@@ -497,7 +498,14 @@ func schedulerConfigFromManifest(t testing.TB, url string, x *extenderTLS, mutat
 	if profile["schedulerName"] != "hyperplace" {
 		t.Errorf("manifests/scheduler-config.yaml: profiles[0].schedulerName = %v, want hyperplace", profile["schedulerName"])
 	}
-	profile["schedulerName"] = "default-scheduler"
+	checkTunedScoring(t, profile, ext)
+	le, _ := cfg["leaderElection"].(map[string]any)
+	if le["leaderElect"] != true || le["resourceNamespace"] != "hyperplace-system" || le["resourceName"] != "hyperplace-scheduler" {
+		t.Errorf("manifests/scheduler-config.yaml: leaderElection %v, want leaderElect on the lease hyperplace-system/hyperplace-scheduler", le)
+	}
+	if kubeconfig != "" {
+		cfg["clientConnection"] = map[string]any{"kubeconfig": kubeconfig}
+	}
 	ext["urlPrefix"] = url
 	if x != nil {
 		ext["tlsConfig"] = map[string]any{"certFile": x.CertFile, "keyFile": x.KeyFile, "caFile": x.CAFile}
@@ -508,6 +516,87 @@ func schedulerConfigFromManifest(t testing.TB, url string, x *extenderTLS, mutat
 	if mutate != nil {
 		mutate(ext)
 	}
+	out, err := yaml.Marshal(cfg)
+	if err != nil {
+		t.Fatalf("scheduler config: %v", err)
+	}
+	return string(out)
+}
+
+// checkTunedScoring fails the test if the shipped profile's scoring drifts from what its
+// comment argues: NodeResourcesFit MostAllocated weighing every accelerator above cpu and
+// memory, the spreading plugins lowered to 1, and the extender's weight worth more per point of
+// hyperplace's score than the incidental plugins together.
+func checkTunedScoring(t testing.TB, profile, ext map[string]any) {
+	t.Helper()
+	weights := map[string]float64{}
+	plugins, _ := profile["plugins"].(map[string]any)
+	multi, _ := plugins["multiPoint"].(map[string]any)
+	enabled, _ := multi["enabled"].([]any)
+	for _, e := range enabled {
+		p, _ := e.(map[string]any)
+		name, _ := p["name"].(string)
+		weights[name], _ = p["weight"].(float64)
+	}
+	// Defaults of kube-scheduler v1.36 for those not listed.
+	for name, w := range map[string]float64{"TaintToleration": 3, "NodeAffinity": 2, "NodeResourcesFit": 1,
+		"PodTopologySpread": 2, "InterPodAffinity": 2, "NodeResourcesBalancedAllocation": 1, "ImageLocality": 1} {
+		if _, ok := weights[name]; !ok {
+			weights[name] = w
+		}
+	}
+	for _, name := range []string{"PodTopologySpread", "InterPodAffinity"} {
+		if weights[name] != 1 {
+			t.Errorf("manifests/scheduler-config.yaml: %s weight %v, want 1 (lowered from 2)", name, weights[name])
+		}
+	}
+	incidental := 100 * (weights["NodeResourcesFit"] + weights["PodTopologySpread"] + weights["InterPodAffinity"] +
+		weights["NodeResourcesBalancedAllocation"] + weights["ImageLocality"])
+	all := incidental + 100*(weights["TaintToleration"]+weights["NodeAffinity"])
+	w, _ := ext["weight"].(float64)
+	if 10*w <= incidental || 2*10*w <= all {
+		t.Errorf("manifests/scheduler-config.yaml: extender weight %v: 1 point is worth %v, 2 points %v; want above %v (the incidental plugins) and %v (every plugin)",
+			w, 10*w, 20*w, incidental, all)
+	}
+	var strategy map[string]any
+	configs, _ := profile["pluginConfig"].([]any)
+	for _, c := range configs {
+		pc, _ := c.(map[string]any)
+		if pc["name"] == "NodeResourcesFit" {
+			args, _ := pc["args"].(map[string]any)
+			strategy, _ = args["scoringStrategy"].(map[string]any)
+		}
+	}
+	if strategy["type"] != "MostAllocated" {
+		t.Errorf("manifests/scheduler-config.yaml: NodeResourcesFit scoringStrategy %v, want MostAllocated", strategy)
+	}
+	resources := map[string]float64{}
+	list, _ := strategy["resources"].([]any)
+	for _, r := range list {
+		m, _ := r.(map[string]any)
+		name, _ := m["name"].(string)
+		resources[name], _ = m["weight"].(float64)
+	}
+	for _, accel := range []string{"nvidia.com/gpu", "aws.amazon.com/neuron", "aws.amazon.com/neuroncore", "aws.amazon.com/neurondevice"} {
+		if resources[accel] <= resources["cpu"] || resources[accel] <= resources["memory"] {
+			t.Errorf("manifests/scheduler-config.yaml: MostAllocated weights %v: want %s above cpu and memory", resources, accel)
+		}
+	}
+}
+
+// selfManaged turns the shipped configuration into the one for a control plane whose own
+// scheduler takes the extender (README "Self-managed control plane"): the profile is the
+// default scheduler's, so pods that name no scheduler go through hyperplace, and leader election
+// is off (one scheduler, no lease).
+func selfManaged(t testing.TB, configYAML string) string {
+	t.Helper()
+	cfg := map[string]any{}
+	if err := yaml.Unmarshal([]byte(configYAML), &cfg); err != nil {
+		t.Fatalf("scheduler config: %v", err)
+	}
+	profiles, _ := cfg["profiles"].([]any)
+	profile, _ := profiles[0].(map[string]any)
+	profile["schedulerName"] = "default-scheduler"
 	cfg["leaderElection"] = map[string]any{"leaderElect": false}
 	out, err := yaml.Marshal(cfg)
 	if err != nil {
@@ -681,6 +770,37 @@ func applyRBAC(ctx context.Context, t testing.TB, c *harness.Cluster) {
 	}
 }
 
+// applySchedulerRBAC applies manifests/scheduler.yaml's ServiceAccount and RBAC for real (not its
+// Deployment: the test runs the scheduler as a process) and returns a kubeconfig of that service
+// account, so that hyperplace's scheduler runs with exactly the rights the manifest gives it.
+func applySchedulerRBAC(ctx context.Context, t testing.TB, c *harness.Cluster) string {
+	t.Helper()
+	a := newApplier(t, c, harness.UserAdmin)
+	for _, obj := range manifestObjects(t, repoPath("manifests", "scheduler.yaml")) {
+		if obj.GetKind() == "Deployment" {
+			continue
+		}
+		if _, err := a.Apply(ctx, obj, false); err != nil {
+			t.Fatalf("apply manifests/scheduler.yaml %s %s: %v", obj.GetKind(), obj.GetName(), err)
+		}
+	}
+	kubeconfig := c.ServiceAccountKubeconfig("hyperplace-system", "hyperplace-scheduler")
+	// RBAC is enforced asynchronously from its informers: wait until the account may list nodes.
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		t.Fatalf("scheduler kubeconfig: %v", err)
+	}
+	cs := kubernetes.NewForConfigOrDie(cfg)
+	if err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true,
+		func(ctx context.Context) (bool, error) {
+			_, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{Limit: 1})
+			return err == nil, nil
+		}); err != nil {
+		t.Fatalf("service account hyperplace-scheduler still cannot list nodes after applying scheduler.yaml: %v", err)
+	}
+	return kubeconfig
+}
+
 // ---------------------------------------------------------------------------------------------
 // Nodes.
 
@@ -849,7 +969,16 @@ type podOpts struct {
 	nodeSelector map[string]string
 	tolerations  []corev1.Toleration
 	requests     corev1.ResourceList
+	// spec.schedulerName. Empty: in a team namespace "hyperplace", as the webhook sets it (DESIGN
+	// §3 rule 5; most scenarios run without the webhook), elsewhere none (the default scheduler).
+	schedulerName string
+	// asUserSends: name no scheduler whatever the namespace, as a user's pod arrives at the
+	// webhook.
+	asUserSends bool
 }
+
+// hyperplaceScheduler is the profile of manifests/scheduler-config.yaml.
+const hyperplaceScheduler = "hyperplace"
 
 func (o podOpts) build() *corev1.Pod {
 	sel := map[string]string{}
@@ -874,12 +1003,17 @@ func (o podOpts) build() *corev1.Pod {
 			limits[k] = v // extended resources need limit == request
 		}
 	}
+	scheduler := o.schedulerName
+	if scheduler == "" && !o.asUserSends && strings.HasPrefix(o.ns, "hyperpod-ns-") {
+		scheduler = hyperplaceScheduler
+	}
 	var zero int64
 	return &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{
 			Name: o.name, Namespace: o.ns, Labels: o.labels, Annotations: o.annotations,
 		},
 		Spec: corev1.PodSpec{
+			SchedulerName:                 scheduler,
 			NodeSelector:                  sel,
 			Tolerations:                   o.tolerations,
 			TerminationGracePeriodSeconds: &zero,

@@ -43,9 +43,10 @@ type fixture struct {
 	c     *harness.Cluster
 	admin kubernetes.Interface
 	hp    *hyperplaceProc
-	// schedulerConfig is the configuration kube-scheduler runs with (restored after scenarios
-	// that swap it).
-	schedulerConfig string
+	// schedulerConfig is the configuration hyperplace's kube-scheduler runs with (restored after
+	// scenarios that swap it); schedulerKubeconfig its service account's (manifests/scheduler.yaml).
+	schedulerConfig     string
+	schedulerKubeconfig string
 	// apiDown are the intervals from each kube-apiserver restart's SIGTERM to its /readyz.
 	apiDown [][2]time.Time
 }
@@ -83,10 +84,18 @@ func TestHyperplace(t *testing.T) {
 	c := harness.Start(t, harness.Options{NoScheduler: true, Kwok: true})
 	f := &fixture{c: c, admin: c.Client(harness.UserAdmin)}
 
+	// As on EKS (DESIGN §4): the cluster's own scheduler, without an extender and with leader
+	// election on its lease kube-system/kube-scheduler, schedules every pod that names no other
+	// scheduler; hyperplace's scheduler, from manifests/scheduler-config.yaml as shipped (profile
+	// hyperplace, leader election on its own lease), runs beside it as the manifest's service
+	// account and schedules the team pods, which name it (the webhook sets it, or the scenario
+	// does as the webhook would).
+	c.StartSchedulerNamed("default-scheduler", "leaderElection: {leaderElect: true}")
 	applyRBAC(ctx, t, c)
 	checkLeastPrivilege(ctx, t, f)
+	f.schedulerKubeconfig = applySchedulerRBAC(ctx, t, c)
 	f.hp = startHyperplace(t, c, withWebhook, withExtenderTLS)
-	f.schedulerConfig = schedulerConfigFromManifest(t, f.hp.URL, f.hp.SchedulerTLS, nil)
+	f.schedulerConfig = schedulerConfigFromManifest(t, f.hp.URL, f.hp.SchedulerTLS, f.schedulerKubeconfig, nil)
 	c.StartScheduler(f.schedulerConfig)
 
 	t.Run("Manifests", f.testManifests)
@@ -589,6 +598,14 @@ func (f *fixture) testInstanceType(t *testing.T) {
 	if node := waitBound(ctx, t, f.admin, other, "metrics-agent"); node != m5.Name {
 		t.Errorf("control pod on %s, want %s", node, m5.Name)
 	}
+	// A pod outside team namespaces names no scheduler: the cluster's default one placed it.
+	if err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 30*time.Second, true,
+		func(ctx context.Context) (bool, error) {
+			evs, err := f.admin.CoreV1().Events(other).List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.name=metrics-agent,reason=Scheduled"})
+			return err == nil && len(evs.Items) == 1 && evs.Items[0].ReportingController == "default-scheduler", nil
+		}); err != nil {
+		t.Errorf("metrics-agent: want one Scheduled event, by default-scheduler")
+	}
 	deleteNamespacePods(ctx, t, f.admin, ns)
 	deleteNamespacePods(ctx, t, f.admin, other)
 }
@@ -660,7 +677,7 @@ func (f *fixture) testWebhook(t *testing.T) {
 		t.Fatalf("register the webhook: %v", err)
 	}
 	probe := func() bool {
-		p := podOpts{ns: nsA, name: "probe", scenario: scenario}.build()
+		p := podOpts{ns: nsA, name: "probe", scenario: scenario, asUserSends: true}.build()
 		got, err := f.admin.CoreV1().Pods(nsA).Create(ctx, p, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
 		return err == nil && got.Labels[labelQueue] != ""
 	}
@@ -697,15 +714,20 @@ func (f *fixture) testWebhook(t *testing.T) {
 	}
 
 	// alice in her team's namespace: queue and priority labels added.
-	got, err := create(alice, podOpts{ns: nsA, name: "alice-notebook", scenario: scenario}.build())
+	got, err := create(alice, podOpts{ns: nsA, name: "alice-notebook", scenario: scenario, asUserSends: true}.build())
 	if err != nil {
 		t.Fatalf("alice creating a pod in %s: %v", nsA, err)
 	}
 	if q, p := got.Labels[labelQueue], got.Labels[labelPriority]; q != nsA+"-localqueue" || p != "fine-tuning-priority" {
 		t.Errorf("alice's pod labels %v: want %s=%s-localqueue and %s=fine-tuning-priority (the lowest class)", got.Labels, labelQueue, nsA, labelPriority)
 	}
+	// ... and sent to hyperplace's scheduler (DESIGN §3 rule 5): she named none, so the API
+	// server's default-scheduler reached the webhook.
+	if got.Spec.SchedulerName != hyperplaceScheduler {
+		t.Errorf("alice's pod schedulerName %q, want %s", got.Spec.SchedulerName, hyperplaceScheduler)
+	}
 	// bob in team-b's: allowed, his team's queue.
-	got, err = create(bob, podOpts{ns: nsB, name: "bob-eval", scenario: scenario}.build())
+	got, err = create(bob, podOpts{ns: nsB, name: "bob-eval", scenario: scenario, asUserSends: true}.build())
 	if err != nil {
 		t.Fatalf("bob creating a pod in %s: %v", nsB, err)
 	}
@@ -730,21 +752,21 @@ func (f *fixture) testWebhook(t *testing.T) {
 		t.Logf("%s: %v", who, err)
 	}
 	// bob in team-a's namespace: refused, naming him, the team and the group he lacks.
-	_, err = create(bob, podOpts{ns: nsA, name: "bob-intruder", scenario: scenario}.build())
+	_, err = create(bob, podOpts{ns: nsA, name: "bob-intruder", scenario: scenario, asUserSends: true}.build())
 	denied("bob in "+nsA, err, `admission webhook "`, `"bob"`, `"team-a"`, `"hyperpod-ns-team-a-namespace-level-group"`)
 	// An unknown priority class: refused, listing the classes.
-	_, err = create(alice, podOpts{ns: nsA, name: "alice-urgent", scenario: scenario,
+	_, err = create(alice, podOpts{ns: nsA, name: "alice-urgent", scenario: scenario, asUserSends: true,
 		labels: map[string]string{labelPriority: "urgent-priority"}}.build())
 	denied("unknown priority class", err, `"urgent-priority"`, "training-priority", "inference-priority", "fine-tuning-priority")
 	// Another team's queue: refused, naming the right one.
-	_, err = create(alice, podOpts{ns: nsA, name: "alice-borrow", scenario: scenario,
+	_, err = create(alice, podOpts{ns: nsA, name: "alice-borrow", scenario: scenario, asUserSends: true,
 		labels: map[string]string{labelQueue: nsB + "-localqueue"}}.build())
 	denied("another team's queue", err, nsB+"-localqueue", nsA+"-localqueue")
 
 	// "p5.48xlarge" without ml.: rewritten (with a warning), and the pod then lands on the
 	// ml.p5.48xlarge node (without the webhook it matches no node: see InstanceType).
 	aliceWarnings.Take()
-	got, err = create(alice, podOpts{ns: nsA, name: "alice-p5", scenario: scenario,
+	got, err = create(alice, podOpts{ns: nsA, name: "alice-p5", scenario: scenario, asUserSends: true,
 		nodeSelector: map[string]string{labelInstanceType: "p5.48xlarge"}}.build())
 	if err != nil {
 		t.Fatalf("alice creating a p5.48xlarge pod: %v", err)
@@ -769,9 +791,12 @@ func (f *fixture) testWebhook(t *testing.T) {
 			if err != nil {
 				return false, nil
 			}
-			return slices.ContainsFunc(evs.Items, func(e corev1.Event) bool { return e.Reason == "Scheduled" }), nil
+			// Reported by hyperplace's scheduler (the profile's name), not the default one.
+			return slices.ContainsFunc(evs.Items, func(e corev1.Event) bool {
+				return e.Reason == "Scheduled" && e.ReportingController == hyperplaceScheduler
+			}), nil
 		}); err != nil {
-		t.Errorf("no Scheduled event for alice-p5 in %s: the scheduler's Events were refused?", nsA)
+		t.Errorf("no Scheduled event by %s for alice-p5 in %s: scheduled by another scheduler, or its Events were refused?", hyperplaceScheduler, nsA)
 	}
 
 	// Team scope covers every kind created, not only the ones hyperplace labels: bob's ReplicaSet
@@ -880,7 +905,7 @@ func (f *fixture) testGoldenCaptures(t *testing.T) {
 	}
 	run := func(mode, podName string, nodeCacheCapable bool) (filter, prioritize, bind []byte) {
 		f.c.StopScheduler()
-		f.c.StartScheduler(schedulerConfigFromManifest(t, proxy.URL, nil, func(ext map[string]any) {
+		f.c.StartScheduler(schedulerConfigFromManifest(t, proxy.URL, nil, f.schedulerKubeconfig, func(ext map[string]any) {
 			ext["nodeCacheCapable"] = nodeCacheCapable
 		}))
 		pod := podOpts{ns: ns, name: podName, scenario: scenario,

@@ -424,7 +424,7 @@ func (f *fixture) replicaFailover(t *testing.T, mode string, boundBeforeKill int
 		f.c.StartScheduler(f.schedulerConfig)
 	}()
 	f.c.StopScheduler()
-	f.c.StartScheduler(schedulerConfigFromManifest(t, proxy.URL, nil, nil))
+	f.c.StartScheduler(schedulerConfigFromManifest(t, proxy.URL, nil, f.schedulerKubeconfig, nil))
 
 	rec := recordPods(t, f.admin, ns)
 	createPods(ctx, t, f.admin, groupPods(ns, scenario, "llm-sft", size, annotRequiredTopo, labelLayer3, nil))

@@ -138,7 +138,7 @@ func TestThroughput(t *testing.T) {
 	// limit is raised in both (its default 50 QPS would cap the default binder, not hyperplace).
 	base := func(ext bool) string {
 		if ext {
-			return schedulerConfigFromManifest(t, hp.URL, hp.SchedulerTLS, nil)
+			return selfManaged(t, schedulerConfigFromManifest(t, hp.URL, hp.SchedulerTLS, "", nil))
 		}
 		out, _ := yaml.Marshal(map[string]any{
 			"percentageOfNodesToScore": 100,
@@ -306,7 +306,10 @@ func runPhase(ctx context.Context, t *testing.T, c *harness.Cluster, admin, fast
 
 	pods := make([]*corev1.Pod, throughputPods)
 	for i := range pods {
+		// Self-managed mode (selfManaged): the extender is in the default scheduler's profile, so
+		// the pods name that scheduler (the webhook is off there: webhook.schedulerName "").
 		pods[i] = podOpts{ns: ns, name: fmt.Sprintf("pod-%04d", i), scenario: "throughput", labels: teamLabels(ns, nil),
+			schedulerName: "default-scheduler",
 			requests: corev1.ResourceList{
 				corev1.ResourceCPU:    resource.MustParse("1"),
 				corev1.ResourceMemory: resource.MustParse("4Gi"),

@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"context"
 	"crypto/tls"
 	"fmt"
 	"os"
@@ -8,6 +9,8 @@ import (
 	"strconv"
 	"time"
 
+	authenticationv1 "k8s.io/api/authentication/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 )
 
@@ -123,6 +126,22 @@ func (c *Cluster) StartScheduler(configYAML string) *Process {
 			c.t.Fatalf("harness: kube-scheduler already running (call StopScheduler first)")
 		}
 	}
+	p := c.StartSchedulerNamed("kube-scheduler", configYAML)
+	c.mu.Lock()
+	c.scheduler = p
+	c.mu.Unlock()
+	return p
+}
+
+// StartSchedulerNamed starts one more kube-scheduler beside the one of
+// StartScheduler (another scheduler of the cluster, or a replica), configured
+// as StartScheduler describes, logging to LogDir/<name>.log. Its secure port
+// authenticates and authorizes with the configuration's
+// clientConnection.kubeconfig, so a scheduler running as a service account
+// needs that account's rights for it too. The caller stops it (Process.Stop,
+// Kill); teardown stops it otherwise.
+func (c *Cluster) StartSchedulerNamed(name, configYAML string) *Process {
+	c.t.Helper()
 	cfg := map[string]any{}
 	if err := yaml.Unmarshal([]byte(configYAML), &cfg); err != nil {
 		c.t.Fatalf("harness: scheduler configuration: %v", err)
@@ -130,16 +149,16 @@ func (c *Cluster) StartScheduler(configYAML string) *Process {
 	if cfg == nil {
 		cfg = map[string]any{}
 	}
-	kubeconfig := c.KubeconfigPath(UserScheduler)
 	setDefault(cfg, "kubescheduler.config.k8s.io/v1", "apiVersion")
 	setDefault(cfg, "KubeSchedulerConfiguration", "kind")
-	setDefault(cfg, kubeconfig, "clientConnection", "kubeconfig")
+	setDefault(cfg, c.KubeconfigPath(UserScheduler), "clientConnection", "kubeconfig")
 	setDefault(cfg, false, "leaderElection", "leaderElect")
+	kubeconfig, _ := cfg["clientConnection"].(map[string]any)["kubeconfig"].(string)
 	out, err := yaml.Marshal(cfg)
 	if err != nil {
 		c.t.Fatalf("harness: scheduler configuration: %v", err)
 	}
-	cfgPath := filepath.Join(c.Dir, "kube-scheduler.yaml")
+	cfgPath := filepath.Join(c.Dir, name+".yaml")
 	if err := os.WriteFile(cfgPath, out, 0o644); err != nil {
 		c.t.Fatalf("harness: %v", err)
 	}
@@ -151,28 +170,46 @@ func (c *Cluster) StartScheduler(configYAML string) *Process {
 		"--config=" + cfgPath,
 		"--bind-address=127.0.0.1",
 		"--secure-port=" + strconv.Itoa(port),
-		"--cert-dir=" + filepath.Join(c.Dir, "scheduler-certs"),
+		"--cert-dir=" + filepath.Join(c.Dir, name+"-certs"),
 		"--authentication-kubeconfig=" + kubeconfig,
 		"--authorization-kubeconfig=" + kubeconfig,
 		"--authorization-always-allow-paths=/healthz,/readyz,/livez,/metrics",
-		"--authentication-skip-lookup=true",
 		"-v=2",
 	}
 	began := time.Now()
-	p, err := c.startProcess("kube-scheduler", "kube-scheduler", args, nil)
+	p, err := c.startProcess(name, "kube-scheduler", args, nil)
 	if err != nil {
 		c.t.Fatalf("harness: %v", err)
 	}
-	c.mu.Lock()
-	c.scheduler = p
-	c.mu.Unlock()
-	// The scheduler serves a self-signed certificate.
+	// The scheduler serves a self-signed certificate. A standby of leader
+	// election is ready too (its informers sync before it waits for the lease).
 	if err := waitReady(p, fmt.Sprintf("https://127.0.0.1:%d/readyz", port), "",
 		&tls.Config{InsecureSkipVerify: true}, c.opts.ReadyTimeout); err != nil {
 		c.t.Fatalf("harness: %v", err)
 	}
-	c.t.Logf("harness: kube-scheduler ready after %v", time.Since(began).Round(time.Millisecond))
+	c.t.Logf("harness: %s ready after %v", name, time.Since(began).Round(time.Millisecond))
 	return p
+}
+
+// ServiceAccountKubeconfig writes a kubeconfig for namespace/name, a
+// ServiceAccount that must exist, with a token from the TokenRequest API
+// (valid for the test's life), and returns its path. A process using it has
+// exactly the rights RBAC gives that account.
+func (c *Cluster) ServiceAccountKubeconfig(namespace, name string) string {
+	c.t.Helper()
+	seconds := int64(24 * 3600)
+	tr, err := c.Client(UserAdmin).CoreV1().ServiceAccounts(namespace).CreateToken(context.Background(), name,
+		&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: &seconds}},
+		metav1.CreateOptions{})
+	if err != nil {
+		c.t.Fatalf("harness: token for service account %s/%s: %v", namespace, name, err)
+	}
+	user := "system:serviceaccount:" + namespace + ":" + name
+	path := filepath.Join(c.Dir, "kubeconfig", fileName(user)+".kubeconfig")
+	if err := os.WriteFile(path, []byte(c.kubeconfigWithToken(user, tr.Status.Token)), 0o600); err != nil {
+		c.t.Fatalf("harness: %v", err)
+	}
+	return path
 }
 
 // StopScheduler stops kube-scheduler if it runs.

@@ -343,6 +343,10 @@ func (c *Cluster) writeSecrets() error {
 }
 
 func (c *Cluster) kubeconfig(user string) string {
+	return c.kubeconfigWithToken(user, c.tokens[user])
+}
+
+func (c *Cluster) kubeconfigWithToken(user, token string) string {
 	return fmt.Sprintf(`apiVersion: v1
 kind: Config
 clusters:
@@ -360,7 +364,7 @@ contexts:
     cluster: e2e
     user: %q
 current-context: e2e
-`, c.APIServerURL, c.CA.CertPath, user, c.tokens[user], user)
+`, c.APIServerURL, c.CA.CertPath, user, token, user)
 }
 
 // freePort asks the kernel for a free TCP port on 127.0.0.1.
