@@ -7,7 +7,8 @@
 // For each review the webhook's patch is applied with an independent RFC 6902 implementation
 // (nlohmann::json::patch) and the result must equal the object transformed by a straightforward
 // re-implementation of the rules' effects here: every original label kept, the queue and priority
-// labels added when missing, instance-type values prefixed where the rules say and nowhere else.
+// labels added when missing, instance-type values prefixed where the rules say and nowhere else,
+// and a Pod naming no scheduler (or "default-scheduler") sent to hyperplace's.
 // Reviewing the patched object again must give no patch.
 #include <fuzzer/FuzzedDataProvider.h>
 
@@ -139,6 +140,25 @@ std::string LabelKey(FuzzedDataProvider& in) {
 json PodSpec(FuzzedDataProvider& in) {
   json spec = json::object();
   spec["containers"] = json::array({{{"name", "c"}, {"image", "i"}}});
+  switch (in.ConsumeIntegralInRange<int>(0, 5)) {
+    case 1:
+      spec["schedulerName"] = "default-scheduler";  // the API server's default
+      break;
+    case 2:
+      spec["schedulerName"] = "";
+      break;
+    case 3:
+      spec["schedulerName"] = nullptr;
+      break;
+    case 4:
+      spec["schedulerName"] = "hyperplace";
+      break;
+    case 5:
+      spec["schedulerName"] = Text(in, 8);
+      break;
+    default:
+      break;  // absent
+  }
   if (in.ConsumeBool()) {
     json selector = json::object();
     const int entries = in.ConsumeIntegralInRange<int>(0, 3);
@@ -305,7 +325,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   json& labels = expected["metadata"]["labels"];
   if (!labels.contains(kQueueLabel)) labels[kQueueLabel] = kQueue;
   if (!labels.contains(kPriorityLabel)) labels[kPriorityLabel] = kDefaultClass;
-  if (kind == 0) ExpectedSelectors(expected["spec"]);
+  if (kind == 0) {
+    ExpectedSelectors(expected["spec"]);
+    // Rule 5: a Pod naming no scheduler, or the API server's default, goes to hyperplace's.
+    json& spec = expected["spec"];
+    const json named = spec.contains("schedulerName") ? spec["schedulerName"] : json();
+    if (named.is_null() || named == "" || named == "default-scheduler") {
+      spec["schedulerName"] = "hyperplace";
+    }
+  }
   if (kind == 1) ExpectedSelectors(expected["spec"]["template"]["spec"]);
 
   json patched = object;
