@@ -83,6 +83,7 @@ func TestHyperplace(t *testing.T) {
 	ctx := t.Context()
 	c := harness.Start(t, harness.Options{NoScheduler: true, Kwok: true})
 	f := &fixture{c: c, admin: c.Client(harness.UserAdmin)}
+	audit := startSchedulerAudit(t, f.admin)
 
 	// As on EKS (DESIGN §4): the cluster's own scheduler, without an extender and with leader
 	// election on its lease kube-system/kube-scheduler, schedules every pod that names no other
@@ -109,14 +110,19 @@ func TestHyperplace(t *testing.T) {
 	t.Run("RequiredTopologyUnhealthyRack", f.testRequiredTopologyUnhealthyRack)
 	t.Run("PreferredTopologyWholeNodeGPUs", f.testPreferredTopologyWholeNodeGPUs)
 	t.Run("AcceleratorPacking", f.testAcceleratorPacking)
+	t.Run("InTreeScoresDisagree", f.testInTreeScoresDisagree)
 	t.Run("UnhealthyNodes", f.testUnhealthyNodes)
 	t.Run("PodDensity", f.testPodDensity)
 	t.Run("InstanceType", f.testInstanceType)
 	t.Run("Webhook", f.testWebhook)
 	t.Run("GoldenCaptures", f.testGoldenCaptures)
 	t.Run("ReplicaFailover", f.testReplicaFailover)
+	t.Run("SchedulerFailover", f.testSchedulerFailover)
 	t.Run("HyperplaceKilledMidBatch", f.testKilledMidBatch)
 	t.Run("APIServerRestart", f.testAPIServerRestart)
+
+	// Over the whole run: each pod placed once, by the scheduler it names.
+	audit.check(ctx, t, f.admin)
 
 	// hyperplace is still up, and SIGTERM makes it drain and exit 0 (DESIGN §4).
 	if exited, err := f.hp.proc.Exited(); exited {
@@ -1010,18 +1016,7 @@ func (f *fixture) testKilledMidBatch(t *testing.T) {
 	})
 	rec := recordPods(t, f.admin, ns)
 	const count = 100
-	var pods []*corev1.Pod
-	for i := 0; i < count; i++ {
-		pods = append(pods, podOpts{ns: ns, name: fmt.Sprintf("batch-%03d", i), scenario: scenario, labels: teamLabels(ns, nil)}.build())
-	}
-	created := make(chan error, 1)
-	go func() { created <- createPodsErr(ctx, f.admin, pods) }()
-
-	// Kill as soon as the batch is under way.
-	if err := wait.PollUntilContextTimeout(ctx, 5*time.Millisecond, 120*time.Second, true,
-		func(ctx context.Context) (bool, error) { return rec.Bound() >= 10, nil }); err != nil {
-		t.Fatalf("batch never started: %d bound", rec.Bound())
-	}
+	created := f.batchUnderWay(ctx, t, rec, ns, scenario, count, 10)
 	f.hp.Kill()
 	boundAtKill := rec.Bound()
 	t.Logf("SIGKILLed hyperplace with %d of %d pods bound", boundAtKill, count)
@@ -1072,6 +1067,24 @@ func (f *fixture) testKilledMidBatch(t *testing.T) {
 		t.Errorf("%d pods lack a Scheduled event", noEvent)
 	}
 	deleteNamespacePods(ctx, t, f.admin, ns)
+}
+
+// batchUnderWay creates count plain team pods in ns (batch-000, ...) in the background and
+// returns once `started` of them are bound, when the failure scenarios strike; the channel then
+// yields the creation's error.
+func (f *fixture) batchUnderWay(ctx context.Context, t *testing.T, rec *podRecorder, ns, scenario string, count, started int) <-chan error {
+	t.Helper()
+	var pods []*corev1.Pod
+	for i := 0; i < count; i++ {
+		pods = append(pods, podOpts{ns: ns, name: fmt.Sprintf("batch-%03d", i), scenario: scenario, labels: teamLabels(ns, nil)}.build())
+	}
+	created := make(chan error, 1)
+	go func() { created <- createPodsErr(ctx, f.admin, pods) }()
+	if err := wait.PollUntilContextTimeout(ctx, 5*time.Millisecond, 120*time.Second, true,
+		func(ctx context.Context) (bool, error) { return rec.Bound() >= started, nil }); err != nil {
+		t.Fatalf("batch never started: %d bound", rec.Bound())
+	}
+	return created
 }
 
 // kube-apiserver restarts: hyperplace's watches restart (its metric says so) and its cache keeps
