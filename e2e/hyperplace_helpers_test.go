@@ -11,6 +11,7 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -1406,4 +1407,91 @@ func extenderArgsPod(body []byte) (ns, name string) {
 func execOutput(bin string, args ...string) (string, error) {
 	out, err := exec.Command(bin, args...).CombinedOutput()
 	return string(out), err
+}
+
+// ---------------------------------------------------------------------------------------------
+// Team users and the webhook.
+
+// applyWorkloadAuthors gives both teams' groups a test-only ClusterRole to create pods,
+// ReplicaSets and Jobs in any namespace, so that hyperplace's webhook, not RBAC, is what keeps
+// each user in their own team's namespace.
+func applyWorkloadAuthors(ctx context.Context, t testing.TB, c *harness.Cluster) {
+	t.Helper()
+	a := newApplier(t, c, harness.UserAdmin)
+	for _, obj := range []*unstructured.Unstructured{
+		{Object: map[string]any{
+			"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+			"metadata": map[string]any{"name": "e2e-workload-author"},
+			"rules": []any{
+				map[string]any{"apiGroups": []any{""}, "resources": []any{"pods"},
+					"verbs": []any{"create", "get", "list", "delete"}},
+				map[string]any{"apiGroups": []any{"apps"}, "resources": []any{"replicasets"},
+					"verbs": []any{"create", "get", "list", "delete"}},
+				map[string]any{"apiGroups": []any{"batch"}, "resources": []any{"jobs"},
+					"verbs": []any{"create", "get", "list", "update", "patch", "delete"}},
+			},
+		}},
+		{Object: map[string]any{
+			"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+			"metadata": map[string]any{"name": "e2e-workload-author"},
+			"roleRef":  map[string]any{"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "e2e-workload-author"},
+			"subjects": []any{
+				map[string]any{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "hyperpod-ns-team-a-namespace-level-group"},
+				map[string]any{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "hyperpod-ns-team-b-namespace-level-group"},
+			},
+		}},
+	} {
+		if _, err := a.Apply(ctx, obj, false); err != nil {
+			t.Fatalf("apply %s: %v", obj.GetKind(), err)
+		}
+	}
+}
+
+// registerWebhook registers manifests/mutating-webhook.yaml with hyperplace's loopback URL and
+// the cluster CA as caBundle (rules, namespaceSelector, failurePolicy, timeout as shipped), and
+// waits until it mutates a dry-run pod in the team namespace ns. The returned function
+// unregisters it and waits until it no longer does.
+func registerWebhook(ctx context.Context, t testing.TB, c *harness.Cluster, hp *hyperplaceProc, ns, scenario string) (unregister func()) {
+	t.Helper()
+	admin := c.Client(harness.UserAdmin)
+	objs := manifestObjects(t, repoPath("manifests", "mutating-webhook.yaml"))
+	if len(objs) != 1 || objs[0].GetKind() != "MutatingWebhookConfiguration" {
+		t.Fatalf("manifests/mutating-webhook.yaml: want one MutatingWebhookConfiguration, have %d objects", len(objs))
+	}
+	mwc := objs[0]
+	hooks, _, _ := unstructured.NestedSlice(mwc.Object, "webhooks")
+	if len(hooks) == 0 {
+		t.Fatalf("manifests/mutating-webhook.yaml: no webhooks")
+	}
+	for i := range hooks {
+		h := hooks[i].(map[string]any)
+		h["clientConfig"] = map[string]any{
+			"url":      hp.WebhookURL + "/mutate",
+			"caBundle": base64.StdEncoding.EncodeToString(c.CA.CertPEM),
+		}
+	}
+	if err := unstructured.SetNestedSlice(mwc.Object, hooks, "webhooks"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := newApplier(t, c, harness.UserAdmin).Apply(ctx, mwc, false); err != nil {
+		t.Fatalf("register the webhook: %v", err)
+	}
+	probe := func() bool {
+		p := podOpts{ns: ns, name: "probe", scenario: scenario, asUserSends: true}.build()
+		got, err := admin.CoreV1().Pods(ns).Create(ctx, p, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+		return err == nil && got.Labels[labelQueue] != ""
+	}
+	if err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 30*time.Second, true,
+		func(ctx context.Context) (bool, error) { return probe(), nil }); err != nil {
+		t.Fatalf("the registered webhook never mutated a dry-run pod in %s", ns)
+	}
+	return func() {
+		if err := admin.AdmissionregistrationV1().MutatingWebhookConfigurations().Delete(context.Background(), mwc.GetName(), metav1.DeleteOptions{}); err != nil {
+			t.Errorf("unregister the webhook: %v", err)
+		}
+		if err := wait.PollUntilContextTimeout(context.Background(), 200*time.Millisecond, 30*time.Second, true,
+			func(ctx context.Context) (bool, error) { return !probe(), nil }); err != nil {
+			t.Errorf("the webhook still mutates after its configuration was deleted")
+		}
+	}
 }

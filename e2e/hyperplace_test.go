@@ -631,76 +631,9 @@ func (f *fixture) testWebhook(t *testing.T) {
 	createNodeObjects(ctx, t, f.admin, p5)
 	waitNodesInCache(ctx, t, f.hp, int(before.Sum("hyperplace_cache_nodes"))+1)
 
-	a := newApplier(t, f.c, harness.UserAdmin)
-	for _, obj := range []*unstructured.Unstructured{
-		{Object: map[string]any{
-			"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
-			"metadata": map[string]any{"name": "e2e-workload-author"},
-			"rules": []any{
-				map[string]any{"apiGroups": []any{""}, "resources": []any{"pods"},
-					"verbs": []any{"create", "get", "list", "delete"}},
-				map[string]any{"apiGroups": []any{"apps"}, "resources": []any{"replicasets"},
-					"verbs": []any{"create", "get", "list", "delete"}},
-				map[string]any{"apiGroups": []any{"batch"}, "resources": []any{"jobs"},
-					"verbs": []any{"create", "get", "list", "update", "patch", "delete"}},
-			},
-		}},
-		{Object: map[string]any{
-			"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
-			"metadata": map[string]any{"name": "e2e-workload-author"},
-			"roleRef":  map[string]any{"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "e2e-workload-author"},
-			"subjects": []any{
-				map[string]any{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "hyperpod-ns-team-a-namespace-level-group"},
-				map[string]any{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "hyperpod-ns-team-b-namespace-level-group"},
-			},
-		}},
-	} {
-		if _, err := a.Apply(ctx, obj, false); err != nil {
-			t.Fatalf("apply %s: %v", obj.GetKind(), err)
-		}
-	}
-
-	objs := manifestObjects(t, repoPath("manifests", "mutating-webhook.yaml"))
-	if len(objs) != 1 || objs[0].GetKind() != "MutatingWebhookConfiguration" {
-		t.Fatalf("manifests/mutating-webhook.yaml: want one MutatingWebhookConfiguration, have %d objects", len(objs))
-	}
-	mwc := objs[0]
-	hooks, _, _ := unstructured.NestedSlice(mwc.Object, "webhooks")
-	if len(hooks) == 0 {
-		t.Fatalf("manifests/mutating-webhook.yaml: no webhooks")
-	}
-	for i := range hooks {
-		h := hooks[i].(map[string]any)
-		h["clientConfig"] = map[string]any{
-			"url":      f.hp.WebhookURL + "/mutate",
-			"caBundle": base64.StdEncoding.EncodeToString(f.c.CA.CertPEM),
-		}
-	}
-	if err := unstructured.SetNestedSlice(mwc.Object, hooks, "webhooks"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := a.Apply(ctx, mwc, false); err != nil {
-		t.Fatalf("register the webhook: %v", err)
-	}
-	probe := func() bool {
-		p := podOpts{ns: nsA, name: "probe", scenario: scenario, asUserSends: true}.build()
-		got, err := f.admin.CoreV1().Pods(nsA).Create(ctx, p, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
-		return err == nil && got.Labels[labelQueue] != ""
-	}
-	defer func() {
-		if err := f.admin.AdmissionregistrationV1().MutatingWebhookConfigurations().Delete(context.Background(), mwc.GetName(), metav1.DeleteOptions{}); err != nil {
-			t.Errorf("unregister the webhook: %v", err)
-		}
-		// Later scenarios must not go through it (they kill hyperplace and restart the apiserver).
-		if err := wait.PollUntilContextTimeout(context.Background(), 200*time.Millisecond, 30*time.Second, true,
-			func(ctx context.Context) (bool, error) { return !probe(), nil }); err != nil {
-			t.Errorf("the webhook still mutates after its configuration was deleted")
-		}
-	}()
-	if err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 30*time.Second, true,
-		func(ctx context.Context) (bool, error) { return probe(), nil }); err != nil {
-		t.Fatalf("the registered webhook never mutated a dry-run pod in %s", nsA)
-	}
+	applyWorkloadAuthors(ctx, t, f.c)
+	unregister := registerWebhook(ctx, t, f.c, f.hp, nsA, scenario)
+	defer unregister()
 
 	// Clients of alice and bob that keep the apiserver's warnings.
 	client := func(user string) (kubernetes.Interface, *warningList) {
