@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Builds the real control plane used by the e2e tests, from the Go module proxy:
-#   kube-apiserver, kube-scheduler  (k8s.io/kubernetes, pinned in e2e/go.mod)
+#   kube-apiserver, kube-scheduler, kube-controller-manager
+#                                   (k8s.io/kubernetes, pinned in e2e/go.mod)
 #   etcd                            (go.etcd.io/etcd/server/v3, pinned in e2e/tools/etcd/go.mod)
-#   kwok                            (sigs.k8s.io/kwok, pinned in e2e/tools/kwok/go.mod)
+#   kwok, with kwok-pod-stages.yaml (sigs.k8s.io/kwok, pinned in e2e/tools/kwok/go.mod)
+#   kueue, with its CRDs and webhook configurations in kueue-config/
+#                                   (sigs.k8s.io/kueue, pinned in e2e/tools/kueue/go.mod)
 # into ${HYPERPLACE_E2E_BIN:-$HOME/.cache/hyperplace-e2e/bin}.
 #
 # A binary is rebuilt only when its stamp (<name>.stamp beside it) differs: the
@@ -11,7 +14,7 @@
 # go.mod changes (e.g. a new harness dependency) do not rebuild it. GOCACHE and
 # GOMODCACHE keep their defaults so that a rebuild on the same machine is warm.
 #
-# Usage: e2e/build.sh [--force] [etcd|kube|kwok ...]     (default: all)
+# Usage: e2e/build.sh [--force] [etcd|kube|kwok|kueue ...]     (default: all)
 # On a shared machine: GOFLAGS=-p=1 nice -n 10 e2e/build.sh
 set -euo pipefail
 
@@ -24,12 +27,12 @@ targets=()
 for a in "$@"; do
   case "$a" in
     --force) force=1 ;;
-    etcd|kube|kwok) targets+=("$a") ;;
+    etcd|kube|kwok|kueue) targets+=("$a") ;;
     -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     *) echo "build.sh: unknown argument '$a'" >&2; exit 2 ;;
   esac
 done
-[ ${#targets[@]} -gt 0 ] || targets=(etcd kube kwok)
+[ ${#targets[@]} -gt 0 ] || targets=(etcd kube kwok kueue)
 
 command -v go >/dev/null || { echo "build.sh: go is not on PATH (need Go >= 1.26)" >&2; exit 1; }
 gov=$(go env GOVERSION)
@@ -83,13 +86,25 @@ for t in "${targets[@]}"; do
     done
     sa=$(stamp kube-apiserver "$dir" k8s.io/kubernetes "$ver" "$ldf" k8s.io/kubernetes/cmd/kube-apiserver)
     ss=$(stamp kube-scheduler "$dir" k8s.io/kubernetes "$ver" "$ldf" k8s.io/kubernetes/cmd/kube-scheduler)
-    if uptodate kube-apiserver "$sa" && uptodate kube-scheduler "$ss"; then
-      echo "kube-apiserver, kube-scheduler $ver: up to date"; continue
+    sc=$(stamp kube-controller-manager "$dir" k8s.io/kubernetes "$ver" "$ldf" k8s.io/kubernetes/cmd/kube-controller-manager)
+    pkgs=()
+    uptodate kube-apiserver "$sa" || pkgs+=(k8s.io/kubernetes/cmd/kube-apiserver)
+    uptodate kube-scheduler "$ss" || pkgs+=(k8s.io/kubernetes/cmd/kube-scheduler)
+    uptodate kube-controller-manager "$sc" || pkgs+=(k8s.io/kubernetes/cmd/kube-controller-manager)
+    if [ ${#pkgs[@]} = 0 ]; then
+      echo "kube-apiserver, kube-scheduler, kube-controller-manager $ver: up to date"; continue
     fi
-    echo "building kube-apiserver, kube-scheduler $ver ..."
-    gobuild "$dir" "$tmp" "$ldf" k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-scheduler
-    install_bin "$tmp" kube-apiserver "$sa"
-    install_bin "$tmp" kube-scheduler "$ss"
+    echo "building ${pkgs[*]##*/} $ver ..."
+    # One go build for all: the packages they share compile once.
+    gobuild "$dir" "$tmp" "$ldf" "${pkgs[@]}"
+    for p in "${pkgs[@]}"; do
+      name=${p##*/}
+      case $name in
+        kube-apiserver) install_bin "$tmp" "$name" "$sa" ;;
+        kube-scheduler) install_bin "$tmp" "$name" "$ss" ;;
+        kube-controller-manager) install_bin "$tmp" "$name" "$sc" ;;
+      esac
+    done
     ;;
   etcd)
     dir=$here/tools/etcd
@@ -107,10 +122,34 @@ for t in "${targets[@]}"; do
     ver=$(modversion "$dir" sigs.k8s.io/kwok)
     ldf="-s -w"
     s=$(stamp kwok "$dir" sigs.k8s.io/kwok "$ver" "$ldf" sigs.k8s.io/kwok/cmd/kwok)
+    # kwok's default pod stages, less pod-complete (which ends a Job's pods as soon as they
+    # run): the tests end them.
+    stages=$(cd "$dir" && go list -m -f '{{.Dir}}' sigs.k8s.io/kwok)/kustomize/stage/pod/fast
+    { cat "$stages/pod-ready.yaml"; echo "---"; cat "$stages/pod-delete.yaml"; } > "$BIN/kwok-pod-stages.yaml"
     if uptodate kwok "$s"; then echo "kwok $ver: up to date"; continue; fi
     echo "building kwok $ver ..."
     gobuild "$dir" "$tmp" "$ldf" sigs.k8s.io/kwok/cmd/kwok
     install_bin "$tmp" kwok "$s"
+    ;;
+  kueue)
+    dir=$here/tools/kueue
+    ver=$(modversion "$dir" sigs.k8s.io/kueue)
+    ldf="-s -w -X sigs.k8s.io/kueue/pkg/version.GitVersion=$ver"
+    s=$(stamp kueue "$dir" sigs.k8s.io/kueue "$ver" "$ldf" sigs.k8s.io/kueue/cmd/kueue)
+    if uptodate kueue "$s" && [ -d "$BIN/kueue-config" ]; then echo "kueue $ver: up to date"; continue; fi
+    echo "building kueue $ver ..."
+    gobuild "$dir" "$tmp" "$ldf" sigs.k8s.io/kueue/cmd/kueue
+    # The tests install Kueue's CRDs and webhooks from the same module, without go at run time.
+    src=$(cd "$dir" && go list -m -f '{{.Dir}}' sigs.k8s.io/kueue)/config/components
+    rm -rf "$BIN/kueue-config" "$tmp/kueue-config"
+    mkdir -p "$tmp/kueue-config/crd/bases" "$tmp/kueue-config/crd/patches"
+    cp "$src"/crd/bases/*.yaml "$tmp/kueue-config/crd/bases/"
+    cp "$src"/crd/kustomization.yaml "$tmp/kueue-config/crd/"
+    cp "$src"/crd/patches/*.yaml "$tmp/kueue-config/crd/patches/"
+    cp "$src"/webhook/manifests.yaml "$tmp/kueue-config/webhooks.yaml"
+    chmod -R u+w "$tmp/kueue-config"
+    mv "$tmp/kueue-config" "$BIN/kueue-config"
+    install_bin "$tmp" kueue "$s"
     ;;
   esac
   echo "  $t: $(( $(date +%s) - start ))s"

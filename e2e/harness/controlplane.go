@@ -231,8 +231,10 @@ func (c *Cluster) Scheduler() *Process {
 }
 
 // StartKwok starts kwok (the fake kubelet) managing all nodes, with its
-// built-in default stages: nodes become Ready, pods bound to a node become
-// Running. Pod IPs come from 10.244.0.0/16; nothing is ever sent there.
+// built-in node stages (nodes become Ready) and its default pod stages less
+// pod-complete (BinDir/kwok-pod-stages.yaml, from build.sh): pods bound to a
+// node become Running and stay so, a Job's too, until deleted. Pod IPs come
+// from 10.244.0.0/16; nothing is ever sent there.
 func (c *Cluster) StartKwok() *Process {
 	c.t.Helper()
 	c.mu.Lock()
@@ -248,6 +250,7 @@ func (c *Cluster) StartKwok() *Process {
 		"--manage-all-nodes=true",
 		"--cidr=10.244.0.0/16", // pod IPs; nothing is ever sent there
 		"--node-ip=10.244.0.1",
+		"--config=" + filepath.Join(c.bin, "kwok-pod-stages.yaml"),
 	}
 	p, err := c.startProcess("kwok", "kwok", args, nil)
 	if err != nil {

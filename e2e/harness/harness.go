@@ -32,6 +32,9 @@ const (
 	UserAlice      = "alice"                 // team a
 	UserBob        = "bob"                   // team b
 	UserKwok       = "kwok"                  // group system:masters
+	// UserControllerManager runs kube-controller-manager with its own credentials for every
+	// controller, as its name (group system:masters: its controllers need all their roles).
+	UserControllerManager = "system:kube-controller-manager"
 )
 
 // User is one line of the apiserver's static token file.
@@ -48,6 +51,7 @@ var DefaultUsers = []User{
 	{Name: UserAlice, Groups: []string{"hyperpod-ns-team-a-namespace-level-group"}},
 	{Name: UserBob, Groups: []string{"hyperpod-ns-team-b-namespace-level-group"}},
 	{Name: UserKwok, Groups: []string{"system:masters"}},
+	{Name: UserControllerManager, Groups: []string{"system:masters"}},
 }
 
 // Options configures Start. The zero value starts etcd, kube-apiserver and a
@@ -131,7 +135,7 @@ func Start(t testing.TB, opts Options) *Cluster {
 	}
 	need := []string{"etcd", "kube-apiserver", "kube-scheduler"}
 	if opts.Kwok {
-		need = append(need, "kwok")
+		need = append(need, "kwok", "kwok-pod-stages.yaml")
 	}
 	for _, b := range need {
 		if _, err := os.Stat(filepath.Join(opts.BinDir, b)); err != nil {

@@ -1,0 +1,448 @@
+package e2e_test
+
+// hyperplace next to real task governance: Kueue v0.17.0 (its CRDs, webhooks and controller,
+// built from the module proxy) and kube-controller-manager's Job controller, on their own
+// control plane.
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+
+	"hyperplace.dev/e2e/harness"
+)
+
+// userCarol is a member of team c, which is onboarded during the run.
+const userCarol = "carol"
+
+type kueueFixture struct {
+	c     *harness.Cluster
+	admin kubernetes.Interface
+	dyn   dynamic.Interface
+	hp    *hyperplaceProc
+}
+
+// TestKueue: one control plane with Kueue (batch/job integration), kube-controller-manager
+// (Job, garbage-collector and namespace controllers), the cluster's default scheduler and, once
+// the example's queues exist, hyperplace (extender and webhook, registered as shipped) and
+// hyperplace's own scheduler, as on EKS.
+func TestKueue(t *testing.T) {
+	ctx := t.Context()
+	c := harness.Start(t, harness.Options{NoScheduler: true, Kwok: true, Users: []harness.User{
+		{Name: userCarol, Groups: []string{"hyperpod-ns-team-c-namespace-level-group"}},
+	}})
+	c.StartControllerManager()
+	c.StartKueue(harness.KueueOptions{})
+	c.StartSchedulerNamed("default-scheduler", "leaderElection: {leaderElect: true}")
+	dyn, err := dynamic.NewForConfig(c.RESTConfig(harness.UserAdmin))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &kueueFixture{c: c, admin: c.Client(harness.UserAdmin), dyn: dyn}
+
+	t.Run("ExampleManifests", f.testExampleManifests)
+	t.Run("JobController", f.testJobController)
+
+	applyRBAC(ctx, t, c)
+	schedulerKubeconfig := applySchedulerRBAC(ctx, t, c)
+	f.hp = startHyperplace(t, c, withWebhook, withExtenderTLS)
+	c.StartScheduler(schedulerConfigFromManifest(t, f.hp.URL, f.hp.SchedulerTLS, schedulerKubeconfig, nil))
+	applyWorkloadAuthors(ctx, t, c)
+	unregister := registerWebhook(ctx, t, c, f.hp, "hyperpod-ns-team-a", "kueue-probe")
+	defer unregister()
+
+	t.Run("TeamJob", f.testTeamJob)
+	t.Run("WatchedQueuesAndClasses", f.testWatchedQueuesAndClasses)
+}
+
+var kueueGVR = func(resource string) schema.GroupVersionResource {
+	return schema.GroupVersionResource{Group: "kueue.x-k8s.io", Version: "v1beta2", Resource: resource}
+}
+
+// ExampleManifests: manifests/kueue-example.yaml is applied for real, as admin, through Kueue's
+// webhooks (registered with failurePolicy Fail: an object they did not answer is refused), with
+// no warning; Kueue then reports both teams' ClusterQueues and LocalQueues Active, which it does
+// only once their flavors, topology and cohort resolve.
+func (f *kueueFixture) testExampleManifests(t *testing.T) {
+	ctx := t.Context()
+	a := newApplier(t, f.c, harness.UserAdmin)
+	objs := manifestObjects(t, repoPath("manifests", "kueue-example.yaml"))
+	kinds := map[string]int{}
+	for _, obj := range objs {
+		id := fmt.Sprintf("%s %s", obj.GetKind(), obj.GetName())
+		if _, err := a.Apply(ctx, obj, false); err != nil {
+			t.Errorf("kueue-example.yaml: %s: %v", id, err)
+			continue
+		}
+		for _, w := range a.TakeWarnings() {
+			t.Errorf("kueue-example.yaml: %s: apiserver warning: %s", id, w)
+		}
+		kinds[obj.GetKind()]++
+	}
+	t.Logf("applied %v", kinds)
+	for _, kind := range []string{"Topology", "ResourceFlavor", "ClusterQueue", "LocalQueue", "WorkloadPriorityClass"} {
+		if kinds[kind] == 0 {
+			t.Errorf("kueue-example.yaml applied no %s", kind)
+		}
+	}
+	for _, obj := range objs {
+		var res string
+		switch obj.GetKind() {
+		case "ClusterQueue":
+			res = "clusterqueues"
+		case "LocalQueue":
+			res = "localqueues"
+		default:
+			continue
+		}
+		var last string
+		err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 30*time.Second, true,
+			func(ctx context.Context) (bool, error) {
+				got, err := f.dyn.Resource(kueueGVR(res)).Namespace(obj.GetNamespace()).Get(ctx, obj.GetName(), metav1.GetOptions{})
+				if err != nil {
+					last = err.Error()
+					return false, nil
+				}
+				ok, msg := condition(got, "Active")
+				last = msg
+				return ok, nil
+			})
+		if err != nil {
+			t.Errorf("%s %s/%s not Active: %s", obj.GetKind(), obj.GetNamespace(), obj.GetName(), last)
+		}
+	}
+}
+
+// condition reports whether obj's status condition typ is True, and its reason and message.
+func condition(obj *unstructured.Unstructured, typ string) (bool, string) {
+	conds, _, _ := unstructured.NestedSlice(obj.Object, "status", "conditions")
+	for _, c := range conds {
+		m, _ := c.(map[string]any)
+		if m["type"] == typ {
+			return m["status"] == "True", fmt.Sprintf("%v %v: %v", m["status"], m["reason"], m["message"])
+		}
+	}
+	return false, "no " + typ + " condition"
+}
+
+// JobController: a Job outside the teams' namespaces (no queue label, so Kueue leaves it alone)
+// gets its pods from kube-controller-manager's Job controller; the default scheduler binds them
+// to a plain node and kwok runs them, and they stay Running (kwok's pod-complete stage is off:
+// the tests end their pods).
+func (f *kueueFixture) testJobController(t *testing.T) {
+	ctx := t.Context()
+	const scenario = "job-controller"
+	node := nodeOpts{scenario: scenario, index: 0, typ: m5_large}.build()
+	createNodeObjects(ctx, t, f.admin, node)
+	ns := sharedNamespace(ctx, t, f.admin, "platform-batch")
+	pod := podOpts{ns: ns, name: "unused", scenario: scenario}.build()
+	parallel := int32(3)
+	job := &batchv1.Job{
+		ObjectMeta: metav1.ObjectMeta{Name: "nightly-report", Namespace: ns},
+		Spec: batchv1.JobSpec{
+			Parallelism: &parallel, Completions: &parallel,
+			Template: corev1.PodTemplateSpec{Spec: pod.Spec},
+		},
+	}
+	if _, err := f.admin.BatchV1().Jobs(ns).Create(ctx, job, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("create Job: %v", err)
+	}
+	var pods []corev1.Pod
+	err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 60*time.Second, true,
+		func(ctx context.Context) (bool, error) {
+			l, err := f.admin.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "job-name=nightly-report"})
+			if err != nil {
+				return false, nil
+			}
+			pods = l.Items
+			running := 0
+			for _, p := range pods {
+				if p.Status.Phase == corev1.PodRunning && p.Spec.NodeName == node.Name {
+					running++
+				}
+			}
+			return running == int(parallel), nil
+		})
+	if err != nil {
+		t.Fatalf("Job's pods: %d, want %d Running on %s: %v", len(pods), parallel, node.Name, describePods(pods))
+	}
+	// Still Running a while later: nothing completes them but the test.
+	time.Sleep(3 * time.Second)
+	l, err := f.admin.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "job-name=nightly-report"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range l.Items {
+		if p.Status.Phase != corev1.PodRunning {
+			t.Errorf("Job pod %s is %s, want it left Running", p.Name, p.Status.Phase)
+		}
+	}
+	// The garbage collector removes a deleted Job's pods.
+	background := metav1.DeletePropagationBackground
+	if err := f.admin.BatchV1().Jobs(ns).Delete(ctx, job.Name, metav1.DeleteOptions{PropagationPolicy: &background}); err != nil {
+		t.Fatal(err)
+	}
+	if err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 60*time.Second, true,
+		func(ctx context.Context) (bool, error) {
+			l, err := f.admin.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "job-name=nightly-report"})
+			return err == nil && len(l.Items) == 0, nil
+		}); err != nil {
+		t.Errorf("the deleted Job's pods were not garbage-collected")
+	}
+}
+
+// describePods is each pod's name, phase and node.
+func describePods(pods []corev1.Pod) []string {
+	var out []string
+	for _, p := range pods {
+		out = append(out, fmt.Sprintf("%s %s on %q", p.Name, p.Status.Phase, p.Spec.NodeName))
+	}
+	return out
+}
+
+// TeamJob: alice creates a batch Job in her team's namespace with neither Kueue label, 4 pods of
+// 8 GPUs each with required layer-3 topology. hyperplace's webhook adds her team's queue and the
+// default priority; Kueue's webhook (after hyperplace's: configurations run in name order)
+// suspends the Job, Kueue admits its Workload against team-a's quota, with the example's
+// topology-aware flavor; the Job controller creates the pods; Kueue's topology ungater gives
+// each a node (kubernetes.io/hostname) in the one rack that holds all 4 (racks of 3 and 5
+// ml.p5.48xlarge); hyperplace's scheduler places them there, through hyperplace, and kwok runs
+// them.
+func (f *kueueFixture) testTeamJob(t *testing.T) {
+	ctx := t.Context()
+	const scenario = "team-job"
+	ns := "hyperpod-ns-team-a"
+	d := func(s string) string { return "nn-" + scenario + "-" + s }
+	var nodes []*corev1.Node
+	rackOf := map[string]string{}
+	for i, r := range []struct {
+		l3 string
+		n  int
+	}{{d("l3-a"), 3}, {d("l3-b"), 5}} {
+		for k := 0; k < r.n; k++ {
+			n := nodeOpts{scenario: scenario, index: 10*i + k, typ: p5_48xlarge, l1: d("l1"), l2: d("l2"), l3: r.l3}.build()
+			nodes = append(nodes, n)
+			rackOf[n.Name] = r.l3
+		}
+	}
+	cached := f.hp.Metrics(t).Sum("hyperplace_cache_nodes")
+	createNodeObjects(ctx, t, f.admin, nodes...)
+	waitNodesInCache(ctx, t, f.hp, int(cached)+len(nodes))
+
+	rec := recordPods(t, f.admin, ns)
+	gpu8 := requestList("nvidia.com/gpu", "8", "cpu", "184", "memory", "1900Gi")
+	tmpl := podOpts{ns: ns, scenario: scenario, asUserSends: true,
+		annotations: map[string]string{annotRequiredTopo: labelLayer3}, requests: gpu8}.build()
+	const size = 4
+	n := int32(size)
+	job := &batchv1.Job{
+		ObjectMeta: metav1.ObjectMeta{Name: "llama-pretrain", Namespace: ns},
+		Spec: batchv1.JobSpec{
+			Parallelism: &n, Completions: &n,
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Annotations: tmpl.Annotations}, Spec: tmpl.Spec},
+		},
+	}
+	created, err := f.c.Client(harness.UserAlice).BatchV1().Jobs(ns).Create(ctx, job, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("alice creates a Job in %s: %v", ns, err)
+	}
+	if q, p := created.Labels[labelQueue], created.Labels[labelPriority]; q != ns+"-localqueue" || p != "fine-tuning-priority" {
+		t.Errorf("alice's Job labelled queue %q priority %q, want %s-localqueue and fine-tuning-priority (hyperplace's webhook)", q, p, ns)
+	}
+	if created.Spec.Suspend == nil || !*created.Spec.Suspend {
+		t.Errorf("alice's Job was not suspended at creation (Kueue's webhook did not see its queue label)")
+	}
+	defer func() {
+		background := metav1.DeletePropagationBackground
+		_ = f.admin.BatchV1().Jobs(ns).Delete(context.Background(), job.Name, metav1.DeleteOptions{PropagationPolicy: &background})
+		deleteNamespacePods(context.Background(), t, f.admin, ns)
+	}()
+
+	// Kueue admits the Job's Workload.
+	var wl *unstructured.Unstructured
+	var last string
+	if err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 60*time.Second, true,
+		func(ctx context.Context) (bool, error) {
+			l, err := f.dyn.Resource(kueueGVR("workloads")).Namespace(ns).List(ctx, metav1.ListOptions{})
+			if err != nil || len(l.Items) == 0 {
+				last = fmt.Sprintf("no Workload (%v)", err)
+				return false, nil
+			}
+			wl = &l.Items[0]
+			ok, msg := condition(wl, "Admitted")
+			last = msg
+			return ok, nil
+		}); err != nil {
+		t.Fatalf("alice's Job was not admitted by Kueue: %s", last)
+	}
+	t.Logf("Workload %s admitted", wl.GetName())
+
+	if err := rec.WaitBoundOrStall(ctx, size, 30*time.Second, 120*time.Second); err != nil {
+		t.Fatalf("the Job's pods: %v; %v", err, pendingPods(rec))
+	}
+	waitRunning(ctx, t, f.admin, ns, size)
+	events := scheduledEvents(ctx, t, f.admin, ns)
+	perNode := map[string]int{}
+	for name, r := range rec.Snapshot() {
+		p := r.Pod
+		node := p.Spec.NodeName
+		perNode[node]++
+		t.Logf("%s on %s (rack %s), nodeSelector %v", name, node, rackOf[node], p.Spec.NodeSelector)
+		if rackOf[node] != d("l3-b") {
+			t.Errorf("pod %s in rack %s, want %s (the only rack that holds the Job)", name, rackOf[node], d("l3-b"))
+		}
+		if p.Spec.SchedulerName != hyperplaceScheduler {
+			t.Errorf("pod %s names scheduler %q, want %s (hyperplace's webhook, rule 5)", name, p.Spec.SchedulerName, hyperplaceScheduler)
+		}
+		if host := p.Spec.NodeSelector["kubernetes.io/hostname"]; host != node {
+			t.Errorf("pod %s: Kueue's topology assignment kubernetes.io/hostname=%q, bound to %s", name, host, node)
+		}
+		if len(p.Spec.SchedulingGates) != 0 {
+			t.Errorf("pod %s still has scheduling gates %v", name, p.Spec.SchedulingGates)
+		}
+		if events[name] != 1 {
+			t.Errorf("pod %s has %d Scheduled events, want 1", name, events[name])
+		}
+	}
+	for node, k := range perNode {
+		if k > 1 {
+			t.Errorf("node %s holds %d of the Job's whole-node pods", node, k)
+		}
+	}
+	rec.CheckBoundOnce(t)
+	if bound := f.hp.Metrics(t).Sum("hyperplace_extender_binds_total", `result="bound"`); bound < size {
+		t.Errorf("hyperplace bound %v pods, want the Job's %d", bound, size)
+	}
+}
+
+// WatchedQueuesAndClasses: hyperplace's webhook knows LocalQueues and WorkloadPriorityClasses
+// from its watch of the API server (DESIGN §3). A class created after hyperplace started is
+// accepted as soon as the watch brings it, and refused (403, the allowed classes listed) once
+// deleted; so is a new team's LocalQueue, the only queue its pods may name. Pods are created as
+// dry runs, by alice (team a) and carol (team c).
+func (f *kueueFixture) testWatchedQueuesAndClasses(t *testing.T) {
+	ctx := t.Context()
+	const ns = "hyperpod-ns-team-a"
+	alice := f.c.Client(harness.UserAlice)
+	try := func(queue, class string) error {
+		p := podOpts{ns: ns, name: "watch-probe", scenario: "watch", asUserSends: true,
+			labels: map[string]string{labelQueue: queue, labelPriority: class}}.build()
+		_, err := alice.CoreV1().Pods(ns).Create(ctx, p, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+		return err
+	}
+	// until polls try until ok(err), and returns the last error.
+	until := func(what string, queue, class string, ok func(error) bool) error {
+		t.Helper()
+		began := time.Now()
+		var last error
+		if err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 15*time.Second, true,
+			func(ctx context.Context) (bool, error) { last = try(queue, class); return ok(last), nil }); err != nil {
+			t.Errorf("%s: still %v", what, last)
+			return last
+		}
+		t.Logf("%s after %v: %v", what, time.Since(began).Round(100*time.Millisecond), last)
+		return last
+	}
+	accepted := func(err error) bool { return err == nil }
+	refused := func(err error) bool { // by hyperplace's webhook, not by RBAC
+		return apierrors.IsForbidden(err) && strings.Contains(err.Error(), `admission webhook "mutate.hyperplace`)
+	}
+	apply := func(obj *unstructured.Unstructured, res string) {
+		t.Helper()
+		if _, err := f.dyn.Resource(kueueGVR(res)).Namespace(obj.GetNamespace()).Create(ctx, obj, metav1.CreateOptions{}); err != nil {
+			t.Fatalf("create %s %s: %v", obj.GetKind(), obj.GetName(), err)
+		}
+	}
+	remove := func(obj *unstructured.Unstructured, res string) {
+		t.Helper()
+		if err := f.dyn.Resource(kueueGVR(res)).Namespace(obj.GetNamespace()).Delete(ctx, obj.GetName(), metav1.DeleteOptions{}); err != nil {
+			t.Fatalf("delete %s %s: %v", obj.GetKind(), obj.GetName(), err)
+		}
+	}
+	const queue, class = ns + "-localqueue", "training-priority"
+
+	wpc := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "kueue.x-k8s.io/v1beta2", "kind": "WorkloadPriorityClass",
+		"metadata": map[string]any{"name": "research-priority"},
+		"value":    int64(7), "description": "Created after hyperplace started.",
+	}}
+	if err := try(queue, "research-priority"); !refused(err) {
+		t.Errorf("a pod of the class research-priority before it exists: %v, want refused", err)
+	}
+	apply(wpc, "workloadpriorityclasses")
+	until("class research-priority created: pod", queue, "research-priority", accepted)
+	remove(wpc, "workloadpriorityclasses")
+	if err := until("class research-priority deleted: pod", queue, "research-priority", refused); err != nil &&
+		!strings.Contains(err.Error(), "fine-tuning-priority") {
+		t.Errorf("refusal of the deleted class does not list the allowed ones: %v", err)
+	}
+
+	// A team onboarded after hyperplace started (HyperPod creates its namespace, ClusterQueue and
+	// LocalQueue): carol's pods are refused until its LocalQueue exists, and again once it is gone.
+	nsC := teamNamespace(ctx, t, f.admin, "team-c")
+	if _, err := f.admin.RbacV1().RoleBindings(nsC).Create(ctx, &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "team-c-workload-author", Namespace: nsC},
+		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: "e2e-workload-author"},
+		Subjects:   []rbacv1.Subject{{APIGroup: "rbac.authorization.k8s.io", Kind: "Group", Name: "hyperpod-ns-team-c-namespace-level-group"}},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("team-c's RoleBinding: %v", err)
+	}
+	carol := f.c.Client(userCarol)
+	tryC := func() error {
+		p := podOpts{ns: nsC, name: "watch-probe", scenario: "watch", asUserSends: true}.build()
+		_, err := carol.CoreV1().Pods(nsC).Create(ctx, p, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+		return err
+	}
+	untilC := func(what string, ok func(error) bool) {
+		t.Helper()
+		began := time.Now()
+		var last error
+		if err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 15*time.Second, true,
+			func(ctx context.Context) (bool, error) { last = tryC(); return ok(last), nil }); err != nil {
+			t.Errorf("%s: still %v", what, last)
+			return
+		}
+		t.Logf("%s after %v: %v", what, time.Since(began).Round(100*time.Millisecond), last)
+	}
+	untilC("team-c without its LocalQueue: carol's pod", refused)
+	cq := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "kueue.x-k8s.io/v1beta2", "kind": "ClusterQueue",
+		"metadata": map[string]any{"name": nsC + "-clusterqueue"},
+		"spec": map[string]any{
+			"namespaceSelector": map[string]any{"matchLabels": map[string]any{"kubernetes.io/metadata.name": nsC}},
+			"cohortName":        "hyperpod",
+			"resourceGroups": []any{map[string]any{
+				"coveredResources": []any{"cpu", "memory", "nvidia.com/gpu", "pods"},
+				"flavors": []any{map[string]any{"name": "ml-p5-48xlarge", "resources": []any{
+					map[string]any{"name": "cpu", "nominalQuota": "192"},
+					map[string]any{"name": "memory", "nominalQuota": "2Ti"},
+					map[string]any{"name": "nvidia.com/gpu", "nominalQuota": "8"},
+					map[string]any{"name": "pods", "nominalQuota": "49"},
+				}}},
+			}},
+		},
+	}}
+	apply(cq, "clusterqueues")
+	lq := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "kueue.x-k8s.io/v1beta2", "kind": "LocalQueue",
+		"metadata": map[string]any{"name": nsC + "-localqueue", "namespace": nsC},
+		"spec":     map[string]any{"clusterQueue": cq.GetName()},
+	}}
+	apply(lq, "localqueues")
+	untilC("team-c's LocalQueue created: carol's pod", accepted)
+	remove(lq, "localqueues")
+	untilC("team-c's LocalQueue deleted: carol's pod", refused)
+}
