@@ -66,6 +66,8 @@ func TestKueue(t *testing.T) {
 
 	t.Run("TeamJob", f.testTeamJob)
 	t.Run("WatchedQueuesAndClasses", f.testWatchedQueuesAndClasses)
+	t.Run("QuotaBorrowAndReclaim", f.testQuotaBorrowAndReclaim)
+	t.Run("PriorityPreemption", f.testPriorityPreemption)
 }
 
 var kueueGVR = func(resource string) schema.GroupVersionResource {
@@ -225,69 +227,21 @@ func (f *kueueFixture) testTeamJob(t *testing.T) {
 	ctx := t.Context()
 	const scenario = "team-job"
 	ns := "hyperpod-ns-team-a"
-	d := func(s string) string { return "nn-" + scenario + "-" + s }
-	var nodes []*corev1.Node
-	rackOf := map[string]string{}
-	for i, r := range []struct {
-		l3 string
-		n  int
-	}{{d("l3-a"), 3}, {d("l3-b"), 5}} {
-		for k := 0; k < r.n; k++ {
-			n := nodeOpts{scenario: scenario, index: 10*i + k, typ: p5_48xlarge, l1: d("l1"), l2: d("l2"), l3: r.l3}.build()
-			nodes = append(nodes, n)
-			rackOf[n.Name] = r.l3
-		}
-	}
-	cached := f.hp.Metrics(t).Sum("hyperplace_cache_nodes")
-	createNodeObjects(ctx, t, f.admin, nodes...)
-	waitNodesInCache(ctx, t, f.hp, int(cached)+len(nodes))
-
+	rackOf := f.p5Racks(t, scenario, 3, 5)
 	rec := recordPods(t, f.admin, ns)
 	gpu8 := requestList("nvidia.com/gpu", "8", "cpu", "184", "memory", "1900Gi")
-	tmpl := podOpts{ns: ns, scenario: scenario, asUserSends: true,
-		annotations: map[string]string{annotRequiredTopo: labelLayer3}, requests: gpu8}.build()
 	const size = 4
-	n := int32(size)
-	job := &batchv1.Job{
-		ObjectMeta: metav1.ObjectMeta{Name: "llama-pretrain", Namespace: ns},
-		Spec: batchv1.JobSpec{
-			Parallelism: &n, Completions: &n,
-			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Annotations: tmpl.Annotations}, Spec: tmpl.Spec},
-		},
-	}
-	created, err := f.c.Client(harness.UserAlice).BatchV1().Jobs(ns).Create(ctx, job, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatalf("alice creates a Job in %s: %v", ns, err)
-	}
+	job := gangJob(ns, scenario, "llama-pretrain", size, gpu8, map[string]string{annotRequiredTopo: labelLayer3}, nil)
+	created := f.createJob(t, harness.UserAlice, job)
 	if q, p := created.Labels[labelQueue], created.Labels[labelPriority]; q != ns+"-localqueue" || p != "fine-tuning-priority" {
 		t.Errorf("alice's Job labelled queue %q priority %q, want %s-localqueue and fine-tuning-priority (hyperplace's webhook)", q, p, ns)
 	}
 	if created.Spec.Suspend == nil || !*created.Spec.Suspend {
 		t.Errorf("alice's Job was not suspended at creation (Kueue's webhook did not see its queue label)")
 	}
-	defer func() {
-		background := metav1.DeletePropagationBackground
-		_ = f.admin.BatchV1().Jobs(ns).Delete(context.Background(), job.Name, metav1.DeleteOptions{PropagationPolicy: &background})
-		deleteNamespacePods(context.Background(), t, f.admin, ns)
-	}()
 
 	// Kueue admits the Job's Workload.
-	var wl *unstructured.Unstructured
-	var last string
-	if err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 60*time.Second, true,
-		func(ctx context.Context) (bool, error) {
-			l, err := f.dyn.Resource(kueueGVR("workloads")).Namespace(ns).List(ctx, metav1.ListOptions{})
-			if err != nil || len(l.Items) == 0 {
-				last = fmt.Sprintf("no Workload (%v)", err)
-				return false, nil
-			}
-			wl = &l.Items[0]
-			ok, msg := condition(wl, "Admitted")
-			last = msg
-			return ok, nil
-		}); err != nil {
-		t.Fatalf("alice's Job was not admitted by Kueue: %s", last)
-	}
+	wl := f.waitWorkload(t, ns, job.Name, "Admitted", 60*time.Second)
 	t.Logf("Workload %s admitted", wl.GetName())
 
 	if err := rec.WaitBoundOrStall(ctx, size, 30*time.Second, 120*time.Second); err != nil {
@@ -301,8 +255,8 @@ func (f *kueueFixture) testTeamJob(t *testing.T) {
 		node := p.Spec.NodeName
 		perNode[node]++
 		t.Logf("%s on %s (rack %s), nodeSelector %v", name, node, rackOf[node], p.Spec.NodeSelector)
-		if rackOf[node] != d("l3-b") {
-			t.Errorf("pod %s in rack %s, want %s (the only rack that holds the Job)", name, rackOf[node], d("l3-b"))
+		if rackOf[node] != "nn-team-job-l3-b" {
+			t.Errorf("pod %s in rack %s, want nn-team-job-l3-b (the only rack that holds the Job)", name, rackOf[node])
 		}
 		if p.Spec.SchedulerName != hyperplaceScheduler {
 			t.Errorf("pod %s names scheduler %q, want %s (hyperplace's webhook, rule 5)", name, p.Spec.SchedulerName, hyperplaceScheduler)
@@ -445,4 +399,255 @@ func (f *kueueFixture) testWatchedQueuesAndClasses(t *testing.T) {
 	untilC("team-c's LocalQueue created: carol's pod", accepted)
 	remove(lq, "localqueues")
 	untilC("team-c's LocalQueue deleted: carol's pod", refused)
+	remove(cq, "clusterqueues") // its quota would join the cohort the later scenarios count on
+}
+
+// ---------------------------------------------------------------------------------------------
+// Jobs through Kueue.
+
+// p5Racks creates ml.p5.48xlarge nodes of the scenario, rack after rack (layer-3 domains under
+// one layer-2 domain), waits until hyperplace caches them, and deletes them at the end of the
+// test (after its pods: cleanups run last first). It returns node -> rack.
+func (f *kueueFixture) p5Racks(t *testing.T, scenario string, racks ...int) map[string]string {
+	t.Helper()
+	ctx := t.Context()
+	d := func(s string) string { return "nn-" + scenario + "-" + s }
+	var nodes []*corev1.Node
+	rackOf := map[string]string{}
+	for i, n := range racks {
+		for k := 0; k < n; k++ {
+			node := nodeOpts{scenario: scenario, index: 100*i + k, typ: p5_48xlarge, l1: d("l1"), l2: d("l2"),
+				l3: d(fmt.Sprintf("l3-%c", 'a'+i))}.build()
+			nodes = append(nodes, node)
+			rackOf[node.Name] = node.Labels[labelLayer3]
+		}
+	}
+	cached := f.hp.Metrics(t).Sum("hyperplace_cache_nodes")
+	createNodeObjects(ctx, t, f.admin, nodes...)
+	t.Cleanup(func() {
+		if err := f.admin.CoreV1().Nodes().DeleteCollection(context.Background(), metav1.DeleteOptions{},
+			metav1.ListOptions{LabelSelector: labelScenario + "=" + scenario}); err != nil {
+			t.Errorf("delete the nodes of %s: %v", scenario, err)
+		}
+	})
+	waitNodesInCache(ctx, t, f.hp, int(cached)+len(nodes))
+	return rackOf
+}
+
+// gangJob is a batch Job of size pods (parallelism = completions = size) requesting req, with
+// the given pod-template annotations (Kueue's topology requests) and Job labels, on the
+// scenario's nodes, naming no scheduler: as a team user writes it.
+func gangJob(ns, scenario, name string, size int, req corev1.ResourceList, annotations, labels map[string]string) *batchv1.Job {
+	tmpl := podOpts{ns: ns, scenario: scenario, asUserSends: true, annotations: annotations, requests: req}.build()
+	n := int32(size)
+	return &batchv1.Job{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: labels},
+		Spec: batchv1.JobSpec{
+			Parallelism: &n, Completions: &n,
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Annotations: annotations}, Spec: tmpl.Spec},
+		},
+	}
+}
+
+// createJob creates job as user and deletes it (and its pods) at the end of the test.
+func (f *kueueFixture) createJob(t *testing.T, user string, job *batchv1.Job) *batchv1.Job {
+	t.Helper()
+	created, err := f.c.Client(user).BatchV1().Jobs(job.Namespace).Create(t.Context(), job, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("%s creates Job %s/%s: %v", user, job.Namespace, job.Name, err)
+	}
+	t.Cleanup(func() { f.deleteJob(t, job.Namespace, job.Name) })
+	return created
+}
+
+// deleteJob deletes a Job with its pods and Workload, and waits until they are gone (so that
+// its quota is free for the next scenario).
+func (f *kueueFixture) deleteJob(t *testing.T, ns, name string) {
+	t.Helper()
+	ctx := context.Background()
+	background := metav1.DeletePropagationBackground
+	if err := f.admin.BatchV1().Jobs(ns).Delete(ctx, name, metav1.DeleteOptions{PropagationPolicy: &background}); err != nil && !apierrors.IsNotFound(err) {
+		t.Errorf("delete Job %s/%s: %v", ns, name, err)
+	}
+	if err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 60*time.Second, true,
+		func(ctx context.Context) (bool, error) {
+			pods, err := f.admin.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "job-name=" + name})
+			if err != nil || len(pods.Items) > 0 {
+				return false, nil
+			}
+			return f.workload(ctx, ns, name) == nil, nil
+		}); err != nil {
+		t.Errorf("Job %s/%s: pods or Workload left after its deletion", ns, name)
+	}
+}
+
+// workload is the Workload Kueue made for Job ns/name (owned by it), or nil.
+func (f *kueueFixture) workload(ctx context.Context, ns, job string) *unstructured.Unstructured {
+	l, err := f.dyn.Resource(kueueGVR("workloads")).Namespace(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil
+	}
+	for i := range l.Items {
+		for _, o := range l.Items[i].GetOwnerReferences() {
+			if o.Kind == "Job" && o.Name == job {
+				return &l.Items[i]
+			}
+		}
+	}
+	return nil
+}
+
+// waitWorkload waits until the Job's Workload has condition typ True and returns it.
+func (f *kueueFixture) waitWorkload(t *testing.T, ns, job, typ string, timeout time.Duration) *unstructured.Unstructured {
+	t.Helper()
+	var wl *unstructured.Unstructured
+	last := "no Workload"
+	if err := wait.PollUntilContextTimeout(t.Context(), 200*time.Millisecond, timeout, true,
+		func(ctx context.Context) (bool, error) {
+			if wl = f.workload(ctx, ns, job); wl == nil {
+				return false, nil
+			}
+			ok, msg := condition(wl, typ)
+			last = msg
+			return ok, nil
+		}); err != nil {
+		t.Fatalf("Job %s/%s: Workload not %s after %v: %s", ns, job, typ, timeout, last)
+	}
+	return wl
+}
+
+// runningPods waits until n pods of the Job run and returns them.
+func (f *kueueFixture) runningPods(t *testing.T, ns, job string, n int, timeout time.Duration) []corev1.Pod {
+	t.Helper()
+	var pods []corev1.Pod
+	if err := wait.PollUntilContextTimeout(t.Context(), 200*time.Millisecond, timeout, true,
+		func(ctx context.Context) (bool, error) {
+			l, err := f.admin.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "job-name=" + job})
+			if err != nil {
+				return false, nil
+			}
+			pods = pods[:0]
+			for _, p := range l.Items {
+				if p.Status.Phase == corev1.PodRunning && p.DeletionTimestamp == nil {
+					pods = append(pods, p)
+				}
+			}
+			return len(pods) == n, nil
+		}); err != nil {
+		t.Fatalf("Job %s/%s: %d pods Running, want %d", ns, job, len(pods), n)
+	}
+	return pods
+}
+
+// QuotaBorrowAndReclaim (Lend and Borrow in a cohort): team a's ClusterQueue has 32 GPUs of its
+// own and may borrow 16; team b's 16 sit idle. alice's Job of 5 whole-p5 pods (40 GPUs, required
+// layer 3) is admitted by borrowing 8 of team b's, and runs in the one rack of 5 (a rack of 1
+// beside it). Then bob's Job of 2 whole-node pods arrives: team b wants its quota back, and Kueue
+// preempts the borrower (reclaimWithinCohort: Any) although bob's Job is of lower priority
+// (fine-tuning against alice's training). alice's pods go; hyperplace's cache frees their slots
+// and GPUs, so bob's gang lands whole in the same rack, and alice's Job waits.
+func (f *kueueFixture) testQuotaBorrowAndReclaim(t *testing.T) {
+	const scenario = "quota"
+	rackOf := f.p5Racks(t, scenario, 5, 1)
+	gpu8 := requestList("nvidia.com/gpu", "8", "cpu", "184", "memory", "1900Gi")
+	topo := map[string]string{annotRequiredTopo: labelLayer3}
+	const nsA, nsB = "hyperpod-ns-team-a", "hyperpod-ns-team-b"
+
+	f.createJob(t, harness.UserAlice, gangJob(nsA, scenario, "borrower", 5, gpu8, topo,
+		map[string]string{labelPriority: "training-priority"}))
+	wl := f.waitWorkload(t, nsA, "borrower", "Admitted", 60*time.Second)
+	borrowed, _, _ := unstructured.NestedSlice(wl.Object, "status", "admission", "podSetAssignments")
+	t.Logf("alice's Job admitted: %v", borrowed)
+	// Kueue reports the borrowing in the ClusterQueue's status (written after the admission).
+	var gpus string
+	if err := wait.PollUntilContextTimeout(t.Context(), 200*time.Millisecond, 30*time.Second, true,
+		func(ctx context.Context) (bool, error) {
+			cq, err := f.dyn.Resource(kueueGVR("clusterqueues")).Get(ctx, "hyperpod-ns-team-a-clusterqueue", metav1.GetOptions{})
+			if err == nil {
+				gpus = borrowedGPUs(cq)
+			}
+			return gpus == "8", nil
+		}); err != nil {
+		t.Errorf("team a's ClusterQueue borrows %q GPUs, want 8 (40 used, 32 its own)", gpus)
+	}
+	for _, p := range f.runningPods(t, nsA, "borrower", 5, 90*time.Second) {
+		if rackOf[p.Spec.NodeName] != "nn-quota-l3-a" {
+			t.Errorf("alice's pod %s on %s in rack %q, want nn-quota-l3-a", p.Name, p.Spec.NodeName, rackOf[p.Spec.NodeName])
+		}
+	}
+
+	f.createJob(t, harness.UserBob, gangJob(nsB, scenario, "reclaimer", 2, gpu8, topo, nil))
+	f.expectPreempted(t, nsA, "borrower", "reclamation within the cohort")
+	f.waitWorkload(t, nsB, "reclaimer", "Admitted", 60*time.Second)
+	pods := f.runningPods(t, nsB, "reclaimer", 2, 90*time.Second)
+	nodes := map[string]bool{}
+	for _, p := range pods {
+		nodes[p.Spec.NodeName] = true
+		if rackOf[p.Spec.NodeName] != "nn-quota-l3-a" {
+			t.Errorf("bob's pod %s on %s in rack %q, want nn-quota-l3-a (the only rack that holds it)", p.Name, p.Spec.NodeName, rackOf[p.Spec.NodeName])
+		}
+		if p.Spec.SchedulerName != hyperplaceScheduler {
+			t.Errorf("bob's pod %s names scheduler %q", p.Name, p.Spec.SchedulerName)
+		}
+	}
+	if len(nodes) != 2 {
+		t.Errorf("bob's 2 whole-node pods on %v", nodes)
+	}
+	// alice's Job waits: 40 GPUs do not fit beside team b's 16 in the cohort's 48.
+	if wl := f.workload(t.Context(), nsA, "borrower"); wl != nil {
+		if ok, _ := condition(wl, "Admitted"); ok {
+			t.Errorf("alice's Job admitted again beside bob's")
+		}
+	}
+}
+
+// expectPreempted waits until Kueue evicts the Job's Workload and checks that it was preempted
+// for the given cause (words of Kueue's message).
+func (f *kueueFixture) expectPreempted(t *testing.T, ns, job, cause string) {
+	t.Helper()
+	_, why := condition(f.waitWorkload(t, ns, job, "Evicted", 60*time.Second), "Evicted")
+	t.Logf("Job %s/%s evicted: %s", ns, job, why)
+	if !strings.Contains(why, "Preempted") || !strings.Contains(why, cause) {
+		t.Errorf("Job %s/%s evicted for %q, want Preempted, %s", ns, job, why, cause)
+	}
+}
+
+// borrowedGPUs is nvidia.com/gpu's borrowed amount in a ClusterQueue's flavorsUsage.
+func borrowedGPUs(cq *unstructured.Unstructured) string {
+	usage, _, _ := unstructured.NestedSlice(cq.Object, "status", "flavorsUsage")
+	for _, u := range usage {
+		fl, _ := u.(map[string]any)
+		res, _ := fl["resources"].([]any)
+		for _, r := range res {
+			m, _ := r.(map[string]any)
+			if m["name"] == "nvidia.com/gpu" {
+				if b, ok := m["borrowed"]; ok {
+					return fmt.Sprint(b)
+				}
+			}
+		}
+	}
+	return ""
+}
+
+// PriorityPreemption: inside team a's ClusterQueue (withinClusterQueue: LowerPriority), with team
+// b using its own quota so that nothing can be borrowed: alice's fine-tuning Job takes team a's
+// 32 GPUs (4 whole-p5 pods); her inference-priority Job of 1 pod preempts it and runs.
+func (f *kueueFixture) testPriorityPreemption(t *testing.T) {
+	const scenario = "priority"
+	f.p5Racks(t, scenario, 7)
+	gpu8 := requestList("nvidia.com/gpu", "8", "cpu", "184", "memory", "1900Gi")
+	const nsA, nsB = "hyperpod-ns-team-a", "hyperpod-ns-team-b"
+	f.createJob(t, harness.UserBob, gangJob(nsB, scenario, "team-b-work", 2, gpu8, nil, nil))
+	f.waitWorkload(t, nsB, "team-b-work", "Admitted", 60*time.Second)
+	f.createJob(t, harness.UserAlice, gangJob(nsA, scenario, "finetune", 4, gpu8, nil,
+		map[string]string{labelPriority: "fine-tuning-priority"}))
+	f.waitWorkload(t, nsA, "finetune", "Admitted", 60*time.Second)
+	f.runningPods(t, nsA, "finetune", 4, 90*time.Second)
+
+	f.createJob(t, harness.UserAlice, gangJob(nsA, scenario, "serve", 1, gpu8, nil,
+		map[string]string{labelPriority: "inference-priority"}))
+	f.expectPreempted(t, nsA, "finetune", "prioritization in the ClusterQueue")
+	f.waitWorkload(t, nsA, "serve", "Admitted", 60*time.Second)
+	f.runningPods(t, nsA, "serve", 1, 90*time.Second)
 }
