@@ -209,6 +209,7 @@ func (f *fixture) testSchedulerFailover(t *testing.T) {
 	ctx := t.Context()
 	const scenario = "scheduler-failover"
 	ns := teamNamespace(ctx, t, f.admin, "sched-failover")
+	t.Cleanup(func() { deleteNamespacePods(context.Background(), t, f.admin, ns) }) // also when it fails
 	f.makeNodes(ctx, t, scenario, g5_xlarge, []layout{
 		{"nn-sfo-l1", "nn-sfo-l2", "nn-sfo-l3-a", 4},
 		{"nn-sfo-l1", "nn-sfo-l2", "nn-sfo-l3-b", 4},
@@ -282,6 +283,7 @@ func (f *fixture) testSchedulerFailover(t *testing.T) {
 	}
 	boundAtTakeover := rec.Bound()
 	standbyHolder = holder()
+	// (The count includes the standby's first binds, made before the poll saw its log line.)
 	t.Logf("the standby took the lease %v after the kill (holder %q); %d pods bound meanwhile; kube-system/%s bound %v after the kill",
 		tookOver.Sub(killed).Round(100*time.Millisecond), standbyHolder, boundAtTakeover-boundAtKill, system.Name,
 		systemBound.Sub(killed).Round(100*time.Millisecond))
@@ -290,10 +292,6 @@ func (f *fixture) testSchedulerFailover(t *testing.T) {
 	}
 	if systemBound.After(tookOver) {
 		t.Errorf("kube-system/%s was bound only after hyperplace's standby took over: the default scheduler waited for it", system.Name)
-	}
-	if n := boundAtTakeover - boundAtKill; n > 16 {
-		// Only binds the leader had sent before it died may complete without a leader.
-		t.Errorf("%d pods bound while hyperplace's scheduler had no leader", n)
 	}
 
 	if err := <-created; err != nil {
@@ -330,9 +328,9 @@ func (f *fixture) testSchedulerFailover(t *testing.T) {
 		t.Errorf("the standby bound no pod of the batch")
 	}
 	if neither > 16 || noEvent > 16 {
+		// Only binds the leader had sent before it died may complete without a leader.
 		t.Errorf("%d pods bound by neither scheduler's account, %d without a Scheduled event: more than the binds in flight at the kill", neither, noEvent)
 	}
-	deleteNamespacePods(ctx, t, f.admin, ns)
 }
 
 // acquiredLease: a kube-scheduler's log says it became the leader on hyperplace's lease.
@@ -485,6 +483,12 @@ func (a *schedulerAudit) check(ctx context.Context, t *testing.T, cs kubernetes.
 	}
 	sort.Strings(summary)
 	t.Logf("over the run: %d pods bound; placed by %s; %d bound without a Scheduled event", bound, strings.Join(summary, ", "), withoutEvent)
+	// A pod without an event was bound by hyperplace for a scheduler that died before the reply:
+	// only the two kill scenarios (HyperplaceKilledMidBatch, SchedulerFailover) allow that, at
+	// most 16 each.
+	if withoutEvent > 32 {
+		t.Errorf("%d bound pods have no Scheduled event, more than the kill scenarios' binds in flight", withoutEvent)
+	}
 	if placedBy[hyperplaceScheduler] == 0 || placedBy[defaultScheduler] == 0 {
 		t.Errorf("placed by %v: want pods placed by both %s and %s", placedBy, hyperplaceScheduler, defaultScheduler)
 	}

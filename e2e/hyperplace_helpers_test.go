@@ -30,6 +30,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -1476,6 +1477,14 @@ func registerWebhook(ctx context.Context, t testing.TB, c *harness.Cluster, hp *
 	if _, err := newApplier(t, c, harness.UserAdmin).Apply(ctx, mwc, false); err != nil {
 		t.Fatalf("register the webhook: %v", err)
 	}
+	// Unregistered even if the test stops before it calls unregister: with failurePolicy Fail a
+	// webhook left behind would refuse every team pod once hyperplace is down.
+	t.Cleanup(func() {
+		err := admin.AdmissionregistrationV1().MutatingWebhookConfigurations().Delete(context.Background(), mwc.GetName(), metav1.DeleteOptions{})
+		if err != nil && !apierrors.IsNotFound(err) {
+			t.Errorf("unregister the webhook: %v", err)
+		}
+	})
 	probe := func() bool {
 		p := podOpts{ns: ns, name: "probe", scenario: scenario, asUserSends: true}.build()
 		got, err := admin.CoreV1().Pods(ns).Create(ctx, p, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})

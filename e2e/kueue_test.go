@@ -399,7 +399,16 @@ func (f *kueueFixture) testWatchedQueuesAndClasses(t *testing.T) {
 	untilC("team-c's LocalQueue created: carol's pod", accepted)
 	remove(lq, "localqueues")
 	untilC("team-c's LocalQueue deleted: carol's pod", refused)
-	remove(cq, "clusterqueues") // its quota would join the cohort the later scenarios count on
+	// Its quota would join the cohort the later scenarios count on: wait until it is gone
+	// (Kueue's resource-in-use finalizer goes first).
+	remove(cq, "clusterqueues")
+	if err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 30*time.Second, true,
+		func(ctx context.Context) (bool, error) {
+			_, err := f.dyn.Resource(kueueGVR("clusterqueues")).Get(ctx, cq.GetName(), metav1.GetOptions{})
+			return apierrors.IsNotFound(err), nil
+		}); err != nil {
+		t.Fatalf("ClusterQueue %s not gone", cq.GetName())
+	}
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -428,6 +437,14 @@ func (f *kueueFixture) p5Racks(t *testing.T, scenario string, racks ...int) map[
 		if err := f.admin.CoreV1().Nodes().DeleteCollection(context.Background(), metav1.DeleteOptions{},
 			metav1.ListOptions{LabelSelector: labelScenario + "=" + scenario}); err != nil {
 			t.Errorf("delete the nodes of %s: %v", scenario, err)
+			return
+		}
+		// The next scenario counts hyperplace's cache from here.
+		if err := wait.PollUntilContextTimeout(context.Background(), 200*time.Millisecond, 60*time.Second, true,
+			func(ctx context.Context) (bool, error) {
+				return f.hp.Metrics(t).Sum("hyperplace_cache_nodes") == cached, nil
+			}); err != nil {
+			t.Errorf("hyperplace caches %v nodes after deleting those of %s, want %v", f.hp.Metrics(t).Sum("hyperplace_cache_nodes"), scenario, cached)
 		}
 	})
 	waitNodesInCache(ctx, t, f.hp, int(cached)+len(nodes))
@@ -612,11 +629,15 @@ func (f *kueueFixture) expectPreempted(t *testing.T, ns, job, cause string) {
 	}
 }
 
-// borrowedGPUs is nvidia.com/gpu's borrowed amount in a ClusterQueue's flavorsUsage.
+// borrowedGPUs is nvidia.com/gpu's borrowed amount of flavor ml-p5-48xlarge in a ClusterQueue's
+// flavorsUsage.
 func borrowedGPUs(cq *unstructured.Unstructured) string {
 	usage, _, _ := unstructured.NestedSlice(cq.Object, "status", "flavorsUsage")
 	for _, u := range usage {
 		fl, _ := u.(map[string]any)
+		if fl["name"] != "ml-p5-48xlarge" {
+			continue
+		}
 		res, _ := fl["resources"].([]any)
 		for _, r := range res {
 			m, _ := r.(map[string]any)

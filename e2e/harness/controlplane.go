@@ -63,8 +63,9 @@ func (c *Cluster) apiserverArgs() []string {
 		"--service-account-key-file=" + filepath.Join(pki, "sa.key"),
 		"--service-account-signing-key-file=" + filepath.Join(pki, "sa.key"),
 		"--service-cluster-ip-range=10.0.0.0/24",
-		// No kube-controller-manager: nothing creates default service
-		// accounts or lifts the not-ready taint.
+		// kube-controller-manager runs only where a test starts it, and
+		// then without the service-account and node controllers: nothing
+		// creates default service accounts or lifts the not-ready taint.
 		"--disable-admission-plugins=ServiceAccount,TaintNodesByCondition",
 		"--enable-admission-plugins=MutatingAdmissionWebhook,ValidatingAdmissionWebhook",
 		"--allow-privileged=true",

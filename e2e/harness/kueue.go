@@ -331,7 +331,9 @@ func (c *Cluster) StartKueue(opts KueueOptions) *Process {
 	if err := waitReady(p, fmt.Sprintf("http://127.0.0.1:%d/readyz", healthPort), "", nil, c.opts.ReadyTimeout); err != nil {
 		c.t.Fatalf("harness: %v", err)
 	}
-	// Ready means the webhook server listens; the apiserver must also reach it (CA injected).
+	// /readyz alone proves little: Kueue first runs a bootstrap manager for its certificates on
+	// the same port, with no readiness checks (so it answers 200). What counts is that the
+	// apiserver reaches Kueue's webhooks with the injected CA: a dry-run object through them.
 	probe := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "kueue.x-k8s.io/v1beta2", "kind": "ResourceFlavor",
 		"metadata": map[string]any{"name": "harness-probe"},
