@@ -8,7 +8,6 @@ package e2e_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -336,12 +335,9 @@ func (f *fixture) testSchedulerFailover(t *testing.T) {
 // acquiredLease: a kube-scheduler's log says it became the leader on hyperplace's lease.
 // (client-go's leader election logs `"Successfully acquired lease" lock="<namespace>/<name>"`.)
 func acquiredLease(logPath string) bool {
-	b, err := os.ReadFile(logPath)
-	if err != nil {
-		return false
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if strings.Contains(line, "Successfully acquired lease") && strings.Contains(line, "hyperplace-system/hyperplace-scheduler") {
+	lines, _ := matchingLines(logPath, "Successfully acquired lease")
+	for _, line := range lines {
+		if strings.Contains(line, `lock="hyperplace-system/hyperplace-scheduler"`) {
 			return true
 		}
 	}
@@ -351,14 +347,8 @@ func acquiredLease(logPath string) bool {
 // boundIn is the set of pods of ns a kube-scheduler's log (-v=2) says it bound.
 func boundIn(logPath, ns string) map[string]bool {
 	out := map[string]bool{}
-	b, err := os.ReadFile(logPath)
-	if err != nil {
-		return out
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if !strings.Contains(line, "Successfully bound pod to node") {
-			continue
-		}
+	lines, _ := matchingLines(logPath, "Successfully bound pod to node")
+	for _, line := range lines {
 		if _, rest, ok := strings.Cut(line, `pod="`+ns+`/`); ok {
 			name, _, _ := strings.Cut(rest, `"`)
 			out[name] = true

@@ -594,10 +594,7 @@ func (f *fixture) testInstanceType(t *testing.T) {
 
 	// Control: outside team namespaces the plain node takes pods (it is a healthy node; the
 	// rejection above is hyperplace's instance-type rule).
-	other := "platform-tools"
-	if _, err := f.admin.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: other}}, metav1.CreateOptions{}); err != nil {
-		t.Fatalf("namespace: %v", err)
-	}
+	other := sharedNamespace(ctx, t, f.admin, "platform-tools")
 	ctl := podOpts{ns: other, name: "metrics-agent", scenario: scenario,
 		nodeSelector: map[string]string{"kubernetes.io/hostname": m5.Name}}.build()
 	createPods(ctx, t, f.admin, []*corev1.Pod{ctl})
@@ -1124,11 +1121,21 @@ func (f *fixture) testAPIServerRestart(t *testing.T) {
 	deleteNamespacePods(ctx, t, f.admin, ns)
 }
 
-// grepLines returns the lines of a file that contain s.
+// grepLines returns the lines of a file that contain s, or why it could not be read: for
+// failure messages.
 func grepLines(path, s string) string {
-	b, err := os.ReadFile(path)
+	lines, err := matchingLines(path, s)
 	if err != nil {
 		return err.Error()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// matchingLines returns the lines of a file that contain s.
+func matchingLines(path, s string) ([]string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
 	}
 	var out []string
 	for _, line := range strings.Split(string(b), "\n") {
@@ -1136,7 +1143,7 @@ func grepLines(path, s string) string {
 			out = append(out, line)
 		}
 	}
-	return strings.Join(out, "\n")
+	return out, nil
 }
 
 func pendingPods(rec *podRecorder) []string {
