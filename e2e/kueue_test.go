@@ -7,6 +7,7 @@ package e2e_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -95,6 +96,7 @@ func (f *kueueFixture) testExampleManifests(t *testing.T) {
 		kinds[obj.GetKind()]++
 	}
 	t.Logf("applied %v", kinds)
+	checkKueueConventions(t, objs)
 	for _, kind := range []string{"Topology", "ResourceFlavor", "ClusterQueue", "LocalQueue", "WorkloadPriorityClass"} {
 		if kinds[kind] == 0 {
 			t.Errorf("kueue-example.yaml applied no %s", kind)
@@ -124,6 +126,46 @@ func (f *kueueFixture) testExampleManifests(t *testing.T) {
 			})
 		if err != nil {
 			t.Errorf("%s %s/%s not Active: %s", obj.GetKind(), obj.GetNamespace(), obj.GetName(), last)
+		}
+	}
+}
+
+// checkKueueConventions: what Kueue accepts is not all hyperplace needs. The Topology's levels
+// are the network layers hyperplace reads, top to bottom; flavors select ml. instance types;
+// LocalQueues carry HyperPod's names (the webhook's default queue); the priority classes the
+// webhook defaults to exist.
+func checkKueueConventions(t *testing.T, objs []*unstructured.Unstructured) {
+	t.Helper()
+	var classes []string
+	for _, o := range objs {
+		switch name := o.GetName(); o.GetKind() {
+		case "Topology":
+			levels, _, _ := unstructured.NestedSlice(o.Object, "spec", "levels")
+			var labels []string
+			for _, l := range levels {
+				lm, _ := l.(map[string]any)
+				s, _ := lm["nodeLabel"].(string)
+				labels = append(labels, s)
+			}
+			if len(labels) < 3 || labels[0] != labelLayer1 || labels[1] != labelLayer2 || labels[2] != labelLayer3 {
+				t.Errorf("Topology %s levels %v: want %s, %s, %s first", name, labels, labelLayer1, labelLayer2, labelLayer3)
+			}
+		case "ResourceFlavor":
+			it, _, _ := unstructured.NestedString(o.Object, "spec", "nodeLabels", labelInstanceType)
+			if !strings.HasPrefix(it, "ml.") {
+				t.Errorf("ResourceFlavor %s selects instance type %q, want an ml. type", name, it)
+			}
+		case "LocalQueue":
+			if ns := o.GetNamespace(); name != ns+"-localqueue" {
+				t.Errorf("LocalQueue %s in %s: HyperPod names it %s-localqueue", name, ns, ns)
+			}
+		case "WorkloadPriorityClass":
+			classes = append(classes, name)
+		}
+	}
+	for _, want := range []string{"inference-priority", "training-priority", "fine-tuning-priority"} {
+		if !slices.Contains(classes, want) {
+			t.Errorf("kueue-example.yaml lacks WorkloadPriorityClass %s (webhook default)", want)
 		}
 	}
 }
