@@ -155,6 +155,9 @@ PodFacts DerivePodFacts(const Pod& pod, const Policy& policy) {
   if (auto level = pod.annotations.Get(policy.preferred_topology_annotation)) {
     f.preferred_level = *level;
   }
+  f.domain_assigned = pod.node_selector.Has(policy.hostname_label) ||
+                      std::any_of(policy.topology_levels.begin(), policy.topology_levels.end(),
+                                  [&](const std::string& l) { return pod.node_selector.Has(l); });
   f.instance_types = SelectedInstanceTypes(pod, policy);
   const auto& prefix = policy.team_namespace_prefix;
   f.accelerated = (pod.namespace_name.size() > prefix.size() &&

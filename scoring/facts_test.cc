@@ -161,6 +161,19 @@ TEST(PodFactsTest, AcceleratedByNamespaceOrQueue) {
           .accelerated);
 }
 
+TEST(PodFactsTest, DomainAssignedWhenTheSelectorPinsANodeOrATopologyDomain) {
+  Policy policy = DefaultPolicy();
+  auto assigned = [&](PodBuilder b) { return DerivePodFacts(b.Build(), policy).domain_assigned; };
+  // Kueue TAS's ungater writes the lowest level of its Topology: the hostname, or a layer.
+  EXPECT_TRUE(assigned(
+      PodBuilder("hyperpod-ns-a", "p").NodeSelector("kubernetes.io/hostname", "hyperpod-i-0a")));
+  EXPECT_TRUE(assigned(PodBuilder("hyperpod-ns-a", "p").NodeSelector(LayerKey(3), "nn-r1")));
+  EXPECT_TRUE(assigned(PodBuilder("hyperpod-ns-a", "p").NodeSelector(LayerKey(1), "nn-t")));
+  EXPECT_FALSE(assigned(PodBuilder("hyperpod-ns-a", "p")));
+  EXPECT_FALSE(assigned(PodBuilder("hyperpod-ns-a", "p")
+                            .NodeSelector("node.kubernetes.io/instance-type", "ml.p5.48xlarge")));
+}
+
 TEST(NormalizeInstanceTypeTest, AddsThePrefixOnlyWhenMissing) {
   EXPECT_EQ(NormalizeInstanceType("p5.48xlarge", "ml."), "ml.p5.48xlarge");
   EXPECT_EQ(NormalizeInstanceType("ml.p5.48xlarge", "ml."), "ml.p5.48xlarge");

@@ -91,7 +91,13 @@ Reason NodeRules(const Cycle& cycle, const Policy& policy, std::size_t i) {
 
 void Filter(const Cycle& cycle, const Policy& policy, std::span<Reason> out) {
   for (std::size_t i = 0; i < out.size(); ++i) out[i] = NodeRules(cycle, policy, i);
-  if (!cycle.pod->required_level.empty()) RequiredTopology(cycle, policy, out);
+  // A domain assigned at admission (Kueue TAS) is final: a pod refused there stays Pending, since
+  // Kueue does not reassign it. Its peers may still sit elsewhere (a Job re-admitted into another
+  // rack while its evicted pods terminate), and Kueue counts capacity its own way; health,
+  // instance type, pod slots and resources above still apply.
+  if (!cycle.pod->required_level.empty() && !cycle.pod->domain_assigned) {
+    RequiredTopology(cycle, policy, out);
+  }
 }
 
 }  // namespace hyperplace::scoring

@@ -11,7 +11,8 @@ namespace hyperplace::scoring {
 // Writes, for each candidate, Reason::kFits or the first rule that rejects it. Rules in order:
 // health label, health taint, accelerated type, selected instance type, max pods, resources (the
 // first requested resource short: FirstShortResource), required topology (label present, peers'
-// domain, domain capacity in copies that fit for the whole group).
+// domain, domain capacity in copies that fit for the whole group), skipped for a pod whose
+// nodeSelector already pins its domain (PodFacts::domain_assigned: Kueue TAS chose it).
 // `out.size()` must equal `cycle.candidates.size()`.
 void Filter(const Cycle& cycle, const Policy& policy, std::span<Reason> out);
 

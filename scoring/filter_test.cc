@@ -134,6 +134,38 @@ TEST(FilterTest, RequiredTopologyKeepsPodsInThePeersDomain) {
   EXPECT_EQ(got["b1"], Reason::kOutsideGroupDomain);
 }
 
+// Kueue TAS chose the node at admission (its ungater pinned kubernetes.io/hostname): hyperplace
+// refuses it for health and capacity only, never for topology, even where its own rules disagree.
+TEST(FilterTest, DomainAssignedByKueueIsNeverRejectedForTopology) {
+  static constexpr char kHost[] = "kubernetes.io/hostname";
+  Harness h;
+  h.AddNode(NodeBuilder("a1").InstanceType("ml.p5.48xlarge").Layers({"t", "s", "r1"}).Build());
+  h.AddNode(NodeBuilder("b1").InstanceType("ml.p5.48xlarge").Layers({"t", "s", "r2"}).Build());
+  h.AddNode(NodeBuilder("b2")
+                .InstanceType("ml.p5.48xlarge")
+                .Layers({"t", "s", "r2"})
+                .Health("Unschedulable")
+                .Build());
+  h.AddNode(NodeBuilder("c1").InstanceType("ml.p5.48xlarge").Layers({"t", "s"}).Build());
+  // An evicted admission's pod still terminates in r1; Kueue re-admitted the Job into r2.
+  h.AddPeer("a1");
+  auto pinned = [](std::string_view node) {
+    return PodBuilder("hyperpod-ns-a", "p")
+        .Group("g", 4)
+        .RequiredTopology(LayerKey(3))
+        .NodeSelector(kHost, node)
+        .Build();
+  };
+  EXPECT_EQ(h.Filter(pinned("b1"))["b1"], Reason::kFits);  // not kOutsideGroupDomain
+  EXPECT_EQ(h.Filter(pinned("b2"))["b2"], Reason::kNodeUnhealthy);
+  EXPECT_EQ(h.Filter(pinned("c1"))["c1"], Reason::kFits);  // not kMissingTopologyLabel
+  // The same pod without Kueue's assignment: hyperplace's own rules decide.
+  auto own = h.Filter(
+      PodBuilder("hyperpod-ns-a", "p").Group("g", 4).RequiredTopology(LayerKey(3)).Build());
+  EXPECT_EQ(own["b1"], Reason::kOutsideGroupDomain);
+  EXPECT_EQ(own["c1"], Reason::kMissingTopologyLabel);
+}
+
 TEST(FilterTest, SplitPeersFollowTheDomainHoldingMost) {
   Harness h;
   h.AddNode(NodeBuilder("a").InstanceType("ml.p5.48xlarge").Layers({"t", "s", "r-a"}).Build());
