@@ -10,11 +10,8 @@ package e2e_test
 // decision. Each scenario's nodes carry its own scenario label and are deleted afterwards.
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"sort"
 	"testing"
 	"time"
@@ -322,37 +319,16 @@ func (s *accelRun) probe(pod *corev1.Pod, when string) []string {
 	for _, n := range s.nodes {
 		names = append(names, n.Name)
 	}
-	body, err := json.Marshal(map[string]any{"Pod": pod, "Nodes": nil, "NodeNames": names})
-	if err != nil {
-		return []string{fmt.Sprintf("probe: %v", err)}
-	}
-	post := func(verb string, out any) error {
-		resp, err := s.f.hp.HTTP.Post(s.f.hp.URL+"/"+verb, "application/json", bytes.NewReader(body))
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		raw, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != 200 {
-			return fmt.Errorf("%s: %s", resp.Status, raw)
-		}
-		return json.Unmarshal(raw, out)
-	}
-	var filter struct {
-		NodeNames                  []string
-		FailedNodes                map[string]string
-		FailedAndUnresolvableNodes map[string]string
-		Error                      string
-	}
+	var filter filterReply
 	var scores []struct {
 		Host  string
 		Score int
 	}
-	if err := post("filter", &filter); err != nil {
+	if err := s.f.hp.Ask("filter", pod, names, &filter); err != nil {
 		return []string{fmt.Sprintf("probe /filter for %s: %v", pod.Name, err)}
 	}
 	var out []string
-	if err := post("prioritize", &scores); err != nil {
+	if err := s.f.hp.Ask("prioritize", pod, names, &scores); err != nil {
 		out = append(out, fmt.Sprintf("probe /prioritize for %s: %v", pod.Name, err))
 	}
 	score := map[string]string{}

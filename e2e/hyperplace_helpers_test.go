@@ -76,7 +76,8 @@ const (
 	resourceNeuronCore = corev1.ResourceName("aws.amazon.com/neuroncore")
 
 	// The extender's reason texts (README "What the extender decides").
-	reasonMaxPods = "hyperplace: node reached the maximum pods for its instance type"
+	reasonMaxPods   = "hyperplace: node reached the maximum pods for its instance type"
+	reasonUnhealthy = "hyperplace: node health status is not schedulable"
 )
 
 // repoPath is a path inside the repository (tests run in e2e/).
@@ -276,6 +277,34 @@ func (h *hyperplaceProc) waitReady(url string, hc *http.Client, timeout time.Dur
 
 // Kill SIGKILLs hyperplace.
 func (h *hyperplaceProc) Kill() { h.proc.Kill() }
+
+// filterReply is the extender's /filter answer in names mode.
+type filterReply struct {
+	NodeNames                  []string
+	FailedNodes                map[string]string
+	FailedAndUnresolvableNodes map[string]string
+	Error                      string
+}
+
+// Ask sends hyperplace's extender verb ("filter", "prioritize") what kube-scheduler sends in names
+// mode for pod and the node names, and decodes the answer into out. Both verbs only read its
+// cache.
+func (h *hyperplaceProc) Ask(verb string, pod *corev1.Pod, names []string, out any) error {
+	body, err := json.Marshal(map[string]any{"Pod": pod, "Nodes": nil, "NodeNames": names})
+	if err != nil {
+		return err
+	}
+	resp, err := h.HTTP.Post(h.URL+"/"+verb, "application/json", bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		return fmt.Errorf("%s: %s", resp.Status, raw)
+	}
+	return json.Unmarshal(raw, out)
+}
 
 // Metrics scrapes /metrics.
 func (h *hyperplaceProc) Metrics(t testing.TB) metricSet {

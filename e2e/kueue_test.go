@@ -19,6 +19,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
@@ -66,9 +67,11 @@ func TestKueue(t *testing.T) {
 	defer unregister()
 
 	t.Run("TeamJob", f.testTeamJob)
+	t.Run("TASHealthAside", f.testTASHealthAside)
 	t.Run("WatchedQueuesAndClasses", f.testWatchedQueuesAndClasses)
 	t.Run("QuotaBorrowAndReclaim", f.testQuotaBorrowAndReclaim)
 	t.Run("PriorityPreemption", f.testPriorityPreemption)
+	t.Run("CompareWithKueueTAS", f.testCompareWithKueueTAS)
 }
 
 var kueueGVR = func(resource string) schema.GroupVersionResource {
@@ -324,6 +327,113 @@ func (f *kueueFixture) testTeamJob(t *testing.T) {
 	}
 }
 
+// TASHealthAside: with the example's topology-aware flavor Kueue chooses every pod's node at
+// admission, and hyperplace must never contradict it for topology; health is the exception, and
+// Kueue reads health only from taints. Rack a holds 4 p5: one tainted by HyperPod's health agent
+// (Kueue and hyperplace both skip it), one the agent labelled UnschedulablePendingReplacement
+// without a taint (Kueue cannot know), two healthy; rack b holds 2. alice's Job of 3 whole-node
+// pods (required layer 3) fits only rack a's three untainted nodes, so Kueue assigns the labelled
+// one too. hyperplace binds the two pods Kueue sent to healthy nodes, refuses the third with its
+// health reason, and rejects no node for a topology reason; once the agent marks the node
+// Schedulable again, that pod is placed where Kueue said.
+func (f *kueueFixture) testTASHealthAside(t *testing.T) {
+	ctx := t.Context()
+	const scenario = "tas-health"
+	const ns = "hyperpod-ns-team-a"
+	taint := corev1.Taint{Key: labelHealth, Value: "Unschedulable", Effect: corev1.TaintEffectNoSchedule}
+	nodes := f.p5Nodes(t, scenario, p5Rack{nodes: 4, edit: func(k int, o *nodeOpts) {
+		switch k {
+		case 0:
+			o.health, o.taints = "Unschedulable", []corev1.Taint{taint}
+		case 1:
+			o.health = "UnschedulablePendingReplacement"
+		}
+	}}, p5Rack{nodes: 2})
+	tainted, labelled := nodes[0].Name, nodes[1].Name
+	before := f.hp.Metrics(t)
+	rec := recordPods(t, f.admin, ns)
+	gpu8 := requestList("nvidia.com/gpu", "8", "cpu", "184", "memory", "1900Gi")
+	job := gangJob(ns, scenario, "health-aside", 3, gpu8, map[string]string{annotRequiredTopo: labelLayer3}, nil)
+	f.createJob(t, harness.UserAlice, job)
+	f.waitWorkload(t, ns, job.Name, "Admitted", 60*time.Second)
+	if err := rec.WaitBoundOrStall(ctx, 2, 30*time.Second, 120*time.Second); err != nil {
+		t.Fatalf("the pods Kueue sent to healthy nodes: %v; %v", err, pendingPods(rec))
+	}
+
+	// The pod Kueue assigned to the labelled node waits, refused for health alone.
+	var waiting string
+	for name, r := range rec.Snapshot() {
+		host := r.Pod.Spec.NodeSelector["kubernetes.io/hostname"]
+		switch {
+		case host == "":
+			t.Errorf("pod %s has no node from Kueue's topology assignment (nodeSelector %v)", name, r.Pod.Spec.NodeSelector)
+		case host == tainted:
+			t.Errorf("Kueue assigned pod %s to the tainted node %s", name, tainted)
+		case host == labelled:
+			waiting = name
+		case r.Pod.Spec.NodeName != host:
+			t.Errorf("pod %s bound to %q, Kueue assigned %s", name, r.Pod.Spec.NodeName, host)
+		}
+	}
+	if waiting == "" {
+		t.Fatalf("Kueue assigned no pod to %s, the untainted node its health label rules out: the scenario's premise fails", labelled)
+	}
+	msg := waitSchedulingFailure(ctx, t, f.admin, ns, waiting, reasonUnhealthy, 60*time.Second)
+	t.Logf("pod %s, assigned by Kueue to %s: %s", waiting, labelled, msg)
+	r := rejections(before, f.hp.Metrics(t))
+	if r["node_unhealthy"] == 0 {
+		t.Errorf("hyperplace counted no node_unhealthy rejection (rejections %v)", r)
+	}
+	for _, reason := range []string{"outside_group_domain", "domain_too_small", "missing_topology_label"} {
+		if r[reason] != 0 {
+			t.Errorf("hyperplace rejected %v nodes as %s: it contradicted Kueue's topology assignment", r[reason], reason)
+		}
+	}
+
+	// The health agent clears the node. kube-scheduler requeues the waiting pod on that node
+	// event, and its retry can reach hyperplace before hyperplace's own watch holds the change:
+	// hyperplace refuses once more, and the pod waits for the next node event (or the scheduler's
+	// periodic flush of unschedulable pods, 5 minutes). So the test waits until hyperplace itself
+	// admits the node for the pod; if the pod is still waiting then, one more label change is the
+	// next node event, and the pod must be bound on it.
+	setLabel := func(key, value string) {
+		t.Helper()
+		patch := fmt.Sprintf(`{"metadata":{"labels":{%q:%q}}}`, key, value)
+		if _, err := f.admin.CoreV1().Nodes().Patch(ctx, labelled, types.StrategicMergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
+			t.Fatalf("label %s %s=%s: %v", labelled, key, value, err)
+		}
+	}
+	setLabel(labelHealth, "Schedulable")
+	recovered := time.Now()
+	pod := rec.Snapshot()[waiting].Pod
+	bound := func() bool { return rec.Snapshot()[waiting].Pod.Spec.NodeName != "" }
+	var answer filterReply
+	if err := wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, 30*time.Second, true,
+		func(ctx context.Context) (bool, error) {
+			if bound() { // once bound, hyperplace counts the pod on the node: no room for a copy
+				return true, nil
+			}
+			err := f.hp.Ask("filter", pod, []string{labelled}, &answer)
+			return err == nil && slices.Contains(answer.NodeNames, labelled), nil
+		}); err != nil {
+		t.Fatalf("hyperplace still refuses %s for pod %s after it was marked Schedulable: %+v", labelled, waiting, answer)
+	}
+	if err := rec.WaitBoundOrStall(ctx, 3, 5*time.Second, 10*time.Second); err != nil {
+		t.Logf("pod %s not retried on the node event in time (%v): kube-scheduler's retry reached hyperplace before its watch did; one more node event", waiting, err)
+		setLabel(labelScenario+"-recheck", "1")
+		if err := rec.WaitBoundOrStall(ctx, 3, 30*time.Second, 60*time.Second); err != nil {
+			t.Fatalf("after %s recovered and changed again: %v; %v", labelled, err, pendingPods(rec))
+		}
+	}
+	if got := rec.Snapshot()[waiting].Pod.Spec.NodeName; got != labelled {
+		t.Errorf("pod %s bound to %q after the node recovered, Kueue assigned %s", waiting, got, labelled)
+	}
+	t.Logf("pod %s bound to %s %v after the node recovered; rejections by reason during the scenario: %v",
+		waiting, labelled, time.Since(recovered).Round(100*time.Millisecond), rejections(before, f.hp.Metrics(t)))
+	f.runningPods(t, ns, job.Name, 3, 60*time.Second)
+	rec.CheckBoundOnce(t)
+}
+
 // WatchedQueuesAndClasses: hyperplace's webhook knows LocalQueues and WorkloadPriorityClasses
 // from its watch of the API server (DESIGN §3). A class created after hyperplace started is
 // accepted as soon as the watch brings it, and refused (403, the allowed classes listed) once
@@ -356,18 +466,6 @@ func (f *kueueFixture) testWatchedQueuesAndClasses(t *testing.T) {
 	refused := func(err error) bool { // by hyperplace's webhook, not by RBAC
 		return apierrors.IsForbidden(err) && strings.Contains(err.Error(), `admission webhook "mutate.hyperplace`)
 	}
-	apply := func(obj *unstructured.Unstructured, res string) {
-		t.Helper()
-		if _, err := f.dyn.Resource(kueueGVR(res)).Namespace(obj.GetNamespace()).Create(ctx, obj, metav1.CreateOptions{}); err != nil {
-			t.Fatalf("create %s %s: %v", obj.GetKind(), obj.GetName(), err)
-		}
-	}
-	remove := func(obj *unstructured.Unstructured, res string) {
-		t.Helper()
-		if err := f.dyn.Resource(kueueGVR(res)).Namespace(obj.GetNamespace()).Delete(ctx, obj.GetName(), metav1.DeleteOptions{}); err != nil {
-			t.Fatalf("delete %s %s: %v", obj.GetKind(), obj.GetName(), err)
-		}
-	}
 	const queue, class = ns + "-localqueue", "training-priority"
 
 	wpc := &unstructured.Unstructured{Object: map[string]any{
@@ -378,9 +476,9 @@ func (f *kueueFixture) testWatchedQueuesAndClasses(t *testing.T) {
 	if err := try(queue, "research-priority"); !refused(err) {
 		t.Errorf("a pod of the class research-priority before it exists: %v, want refused", err)
 	}
-	apply(wpc, "workloadpriorityclasses")
+	f.createKueueObject(t, wpc, "workloadpriorityclasses")
 	until("class research-priority created: pod", queue, "research-priority", accepted)
-	remove(wpc, "workloadpriorityclasses")
+	f.deleteKueueObject(t, wpc, "workloadpriorityclasses")
 	if err := until("class research-priority deleted: pod", queue, "research-priority", refused); err != nil &&
 		!strings.Contains(err.Error(), "fine-tuning-priority") {
 		t.Errorf("refusal of the deleted class does not list the allowed ones: %v", err)
@@ -431,46 +529,68 @@ func (f *kueueFixture) testWatchedQueuesAndClasses(t *testing.T) {
 			}},
 		},
 	}}
-	apply(cq, "clusterqueues")
+	f.createKueueObject(t, cq, "clusterqueues")
 	lq := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "kueue.x-k8s.io/v1beta2", "kind": "LocalQueue",
 		"metadata": map[string]any{"name": nsC + "-localqueue", "namespace": nsC},
 		"spec":     map[string]any{"clusterQueue": cq.GetName()},
 	}}
-	apply(lq, "localqueues")
+	f.createKueueObject(t, lq, "localqueues")
 	untilC("team-c's LocalQueue created: carol's pod", accepted)
-	remove(lq, "localqueues")
+	f.deleteKueueObject(t, lq, "localqueues")
 	untilC("team-c's LocalQueue deleted: carol's pod", refused)
 	// Its quota would join the cohort the later scenarios count on: wait until it is gone
 	// (Kueue's resource-in-use finalizer goes first).
-	remove(cq, "clusterqueues")
-	if err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 30*time.Second, true,
-		func(ctx context.Context) (bool, error) {
-			_, err := f.dyn.Resource(kueueGVR("clusterqueues")).Get(ctx, cq.GetName(), metav1.GetOptions{})
-			return apierrors.IsNotFound(err), nil
-		}); err != nil {
-		t.Fatalf("ClusterQueue %s not gone", cq.GetName())
-	}
+	f.deleteKueueObject(t, cq, "clusterqueues")
 }
 
 // ---------------------------------------------------------------------------------------------
 // Jobs through Kueue.
 
 // p5Racks creates ml.p5.48xlarge nodes of the scenario, rack after rack (layer-3 domains under
-// one layer-2 domain), waits until hyperplace caches them, and deletes them at the end of the
-// test (after its pods: cleanups run last first). It returns node -> rack.
+// one layer-2 domain): see p5Nodes. It returns node -> rack.
 func (f *kueueFixture) p5Racks(t *testing.T, scenario string, racks ...int) map[string]string {
+	t.Helper()
+	var rs []p5Rack
+	for _, n := range racks {
+		rs = append(rs, p5Rack{nodes: n})
+	}
+	rackOf := map[string]string{}
+	for _, n := range f.p5Nodes(t, scenario, rs...) {
+		rackOf[n.Name] = n.Labels[labelLayer3]
+	}
+	return rackOf
+}
+
+// p5Rack is one layer-3 domain of ml.p5.48xlarge nodes, under layer-2 domain l2 of the scenario
+// ("" is the scenario's one layer-2 domain); edit, if set, changes node k's options (health,
+// taints).
+type p5Rack struct {
+	l2    string
+	nodes int
+	edit  func(k int, o *nodeOpts)
+}
+
+// p5Nodes creates the scenario's racks (named nn-<scenario>-l3-a, -b, … in order), waits until
+// hyperplace caches the nodes, and deletes them at the end of the test (after its pods: cleanups
+// run last first).
+func (f *kueueFixture) p5Nodes(t *testing.T, scenario string, racks ...p5Rack) []*corev1.Node {
 	t.Helper()
 	ctx := t.Context()
 	d := func(s string) string { return "nn-" + scenario + "-" + s }
 	var nodes []*corev1.Node
-	rackOf := map[string]string{}
-	for i, n := range racks {
-		for k := 0; k < n; k++ {
-			node := nodeOpts{scenario: scenario, index: 100*i + k, typ: p5_48xlarge, l1: d("l1"), l2: d("l2"),
-				l3: d(fmt.Sprintf("l3-%c", 'a'+i))}.build()
-			nodes = append(nodes, node)
-			rackOf[node.Name] = node.Labels[labelLayer3]
+	for i, r := range racks {
+		l2 := d("l2")
+		if r.l2 != "" {
+			l2 = d("l2-" + r.l2)
+		}
+		for k := 0; k < r.nodes; k++ {
+			o := nodeOpts{scenario: scenario, index: 100*i + k, typ: p5_48xlarge, l1: d("l1"), l2: l2,
+				l3: d(fmt.Sprintf("l3-%c", 'a'+i))}
+			if r.edit != nil {
+				r.edit(k, &o)
+			}
+			nodes = append(nodes, o.build())
 		}
 	}
 	cached := f.hp.Metrics(t).Sum("hyperplace_cache_nodes")
@@ -490,7 +610,7 @@ func (f *kueueFixture) p5Racks(t *testing.T, scenario string, racks ...int) map[
 		}
 	})
 	waitNodesInCache(ctx, t, f.hp, int(cached)+len(nodes))
-	return rackOf
+	return nodes
 }
 
 // gangJob is a batch Job of size pods (parallelism = completions = size) requesting req, with
@@ -581,21 +701,29 @@ func (f *kueueFixture) runningPods(t *testing.T, ns, job string, n int, timeout 
 	var pods []corev1.Pod
 	if err := wait.PollUntilContextTimeout(t.Context(), 200*time.Millisecond, timeout, true,
 		func(ctx context.Context) (bool, error) {
-			l, err := f.admin.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "job-name=" + job})
-			if err != nil {
-				return false, nil
-			}
-			pods = pods[:0]
-			for _, p := range l.Items {
-				if p.Status.Phase == corev1.PodRunning && p.DeletionTimestamp == nil {
-					pods = append(pods, p)
-				}
+			if p, err := f.jobPodsRunning(ctx, ns, job); err == nil {
+				pods = p
 			}
 			return len(pods) == n, nil
 		}); err != nil {
 		t.Fatalf("Job %s/%s: %d pods Running, want %d", ns, job, len(pods), n)
 	}
 	return pods
+}
+
+// jobPodsRunning lists the Job's pods that run and are not being deleted.
+func (f *kueueFixture) jobPodsRunning(ctx context.Context, ns, job string) ([]corev1.Pod, error) {
+	l, err := f.admin.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "job-name=" + job})
+	if err != nil {
+		return nil, err
+	}
+	var pods []corev1.Pod
+	for _, p := range l.Items {
+		if p.Status.Phase == corev1.PodRunning && p.DeletionTimestamp == nil {
+			pods = append(pods, p)
+		}
+	}
+	return pods, nil
 }
 
 // QuotaBorrowAndReclaim (Lend and Borrow in a cohort): team a's ClusterQueue has 32 GPUs of its

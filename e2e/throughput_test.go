@@ -9,12 +9,10 @@ package e2e_test
 import (
 	"context"
 	"crypto/tls"
-	"encoding/json"
 	"fmt"
 	"math"
 	"net/http"
 	"os"
-	"path/filepath"
 	"runtime"
 	"sort"
 	"strings"
@@ -216,24 +214,7 @@ func TestThroughput(t *testing.T) {
 			}
 		}
 	}
-	out, err := json.MarshalIndent(report, "", "  ")
-	if err != nil {
-		t.Fatalf("throughput report: %v", err)
-	}
-	dirs := []string{c.LogDir}
-	if d := os.Getenv("HYPERPLACE_E2E_RESULTS_DIR"); d != "" {
-		dirs = append(dirs, d)
-	}
-	for _, d := range dirs {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		path := filepath.Join(d, "throughput.json")
-		if err := os.WriteFile(path, append(out, '\n'), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("wrote %s", path)
-	}
+	writeResult(t, c, "throughput.json", report)
 }
 
 func formatCPU(m map[string]float64) string {
