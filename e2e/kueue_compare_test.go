@@ -79,11 +79,12 @@ type cmpResult struct {
 }
 
 // CompareWithKueueTAS: 16 ml.p5.48xlarge in two layer-2 domains (racks of 4, 3 and 2 under one,
-// 5 and 2 under the other; one node of the rack of 5 labelled for a reboot), the stream created job after job (each once the previous runs or its
-// wait of 30 s ends), first with Kueue TAS placing it, then, on the same nodes emptied, with hyperplace
-// placing it. What both setups promise is asserted: Kueue admitted every job that runs, a
-// required gang that runs sits in one rack, TAS pods run on the node Kueue assigned, and quota-only
-// pods carry no assignment (hyperplace chose). The figures are logged as a table and written to
+// 5 and 2 under the other; one node of the rack of 5 labelled for a reboot). The stream is created
+// job after job, each once the previous runs or a 15 s wait ends (admission and placement take
+// 1-2 s): first with Kueue TAS placing it, then, on the same nodes emptied, with hyperplace placing
+// it. What both setups promise is asserted: Kueue admitted every job that runs, a required gang
+// that runs sits in one rack, TAS pods run on the node Kueue assigned, and quota-only pods carry
+// no assignment (hyperplace chose). The figures are logged as a table and written to
 // kueue-tas-comparison.json.
 func (f *kueueFixture) testCompareWithKueueTAS(t *testing.T) {
 	ctx := t.Context()
@@ -218,7 +219,7 @@ func (f *kueueFixture) runStream(t *testing.T, mode, flavor, requiredKey, prefer
 		}
 		r := cmpResult{Job: j.name, Pods: j.pods, GPUsPerPod: j.gpus, Topology: topo}
 		var running []corev1.Pod
-		_ = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true,
+		_ = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 15*time.Second, true,
 			func(ctx context.Context) (bool, error) {
 				// The last call may come with the wait's context cancelled: keep the last list.
 				if p, err := f.jobPodsRunning(ctx, ns, j.name); err == nil {
