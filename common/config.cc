@@ -774,6 +774,7 @@ void DecodeExtender(MapDecoder& m, ExtenderConfig& e) {
 void DecodeCluster(MapDecoder& m, ClusterConfig& c) {
   m.String("instanceTypeLabel", c.instance_type_label);
   m.String("instanceTypePrefix", c.instance_type_prefix);
+  m.String("hostnameLabel", c.hostname_label);
   m.StringList("topologyLevels", c.topology_levels);
   m.String("healthLabel", c.health_label);
   m.StringList("schedulableHealthValues", c.schedulable_health_values);
@@ -1040,6 +1041,7 @@ void ValidateCluster(const ClusterConfig& c, const std::string& path, Errors& er
   auto at = [&](std::string_view key) { return ChildPath(path, key); };
 
   CheckKey(errors, at("instanceTypeLabel"), c.instance_type_label);
+  CheckKey(errors, at("hostnameLabel"), c.hostname_label);
   if (c.instance_type_prefix.empty()) {
     AddError(errors, at("instanceTypePrefix"), "must not be empty");
   }
@@ -1534,6 +1536,7 @@ std::string ConfigToYaml(const Config& config) {
   out << YAML::Key << "cluster" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "instanceTypeLabel" << YAML::Value << c.instance_type_label;
   out << YAML::Key << "instanceTypePrefix" << YAML::Value << c.instance_type_prefix;
+  out << YAML::Key << "hostnameLabel" << YAML::Value << c.hostname_label;
   out << YAML::Key << "topologyLevels" << YAML::Value;
   EmitStringList(out, c.topology_levels);
   out << YAML::Key << "healthLabel" << YAML::Value << c.health_label;

@@ -94,6 +94,9 @@ struct ExtenderConfig {
 struct ClusterConfig {
   std::string instance_type_label = "node.kubernetes.io/instance-type";
   std::string instance_type_prefix = "ml.";
+  // The node-name label: a pod whose nodeSelector names it (as Kueue TAS pins pods) has its node,
+  // and so its topology domain, chosen already.
+  std::string hostname_label = "kubernetes.io/hostname";
   // Network topology levels, from the top of the hierarchy (least selective) to the level closest
   // to the instance. A node may carry only a prefix of them (layer 4 exists on some types only).
   std::vector<std::string> topology_levels = {

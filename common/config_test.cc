@@ -58,6 +58,7 @@ void ExpectSameConfig(const Config& a, const Config& b) {
   const ClusterConfig& cb = b.cluster;
   EXPECT_EQ(ca.instance_type_label, cb.instance_type_label);
   EXPECT_EQ(ca.instance_type_prefix, cb.instance_type_prefix);
+  EXPECT_EQ(ca.hostname_label, cb.hostname_label);
   EXPECT_EQ(ca.topology_levels, cb.topology_levels);
   EXPECT_EQ(ca.health_label, cb.health_label);
   EXPECT_EQ(ca.schedulable_health_values, cb.schedulable_health_values);
@@ -152,6 +153,7 @@ Config CustomConfig() {
   c.cluster.topology_levels = {"zone", "example.com/rack"};
   c.cluster.health_label = "example.com/health";
   c.cluster.schedulable_health_values = {"ok", "null", "true", "123", "~"};
+  c.cluster.hostname_label = "example.com/node-name";
   c.cluster.deep_health_label = "example.com/deep";
   c.cluster.deep_health_passed = "yes";
   c.cluster.deep_health_in_progress = "pending: now";
@@ -889,6 +891,7 @@ TEST(ConfigTest, ConfigToYamlWritesEveryField) {
                             "cluster:",
                             "instanceTypeLabel: node.kubernetes.io/instance-type",
                             "instanceTypePrefix: ml.",
+                            "hostnameLabel: kubernetes.io/hostname",
                             "topologyLevels:",
                             "healthLabel:",
                             "schedulableHealthValues:",

@@ -9,6 +9,7 @@ scoring::Policy MakePolicy(const Config& config) {
   scoring::Policy p;
   p.instance_type_label = c.instance_type_label;
   p.instance_type_prefix = c.instance_type_prefix;
+  p.hostname_label = c.hostname_label;
   p.topology_levels = c.topology_levels;
   p.health_label = c.health_label;
   p.schedulable_health_values = c.schedulable_health_values;

@@ -120,6 +120,19 @@ std::vector<std::string> SelectedInstanceTypes(const Pod& pod, const Policy& pol
   return types;
 }
 
+// The nodeSelector pins the required domain: a node, the required level, or a level below it.
+bool DomainAssigned(const Pod& pod, const Policy& policy, std::string_view required_level) {
+  const Labels& selector = pod.node_selector;
+  if (selector.Has(policy.hostname_label)) return true;
+  if (required_level.empty()) return false;
+  if (selector.Has(required_level)) return true;
+  const int required = policy.LevelIndex(required_level);
+  if (required < 0) return false;
+  const auto& levels = policy.topology_levels;
+  return std::any_of(levels.begin() + required + 1, levels.end(),
+                     [&](const std::string& l) { return selector.Has(l); });
+}
+
 }  // namespace
 
 PodFacts DerivePodFacts(const Pod& pod, const Policy& policy) {
@@ -155,9 +168,7 @@ PodFacts DerivePodFacts(const Pod& pod, const Policy& policy) {
   if (auto level = pod.annotations.Get(policy.preferred_topology_annotation)) {
     f.preferred_level = *level;
   }
-  f.domain_assigned = pod.node_selector.Has(policy.hostname_label) ||
-                      std::any_of(policy.topology_levels.begin(), policy.topology_levels.end(),
-                                  [&](const std::string& l) { return pod.node_selector.Has(l); });
+  f.domain_assigned = DomainAssigned(pod, policy, f.required_level);
   f.instance_types = SelectedInstanceTypes(pod, policy);
   const auto& prefix = policy.team_namespace_prefix;
   f.accelerated = (pod.namespace_name.size() > prefix.size() &&

@@ -53,9 +53,10 @@ struct PodFacts {
   std::int32_t group_total = 0;      // kueue pod-group-total-count; 0 when unknown
   std::string_view required_level;   // label key of the required topology level, or empty
   std::string_view preferred_level;  // label key of the preferred topology level, or empty
-  // Its nodeSelector already pins a node or a topology domain (the hostname label or a topology
-  // level's label), as Kueue's topology-aware scheduling does when it ungates a pod: the domain was
-  // chosen at admission, so hyperplace's filter must not second-guess it for topology reasons.
+  // Its nodeSelector already pins its required domain: the hostname label, the required level's
+  // label, or a deeper level's, as Kueue's topology-aware scheduling writes when it ungates a pod.
+  // The domain was chosen at admission, so the filter must not second-guess it for topology. A
+  // coarser pin (a spine for a gang that requires one rack) chooses nothing: false.
   bool domain_assigned = false;
   // Targets accelerated capacity: in a team namespace, has a queue, or selects an instance type.
   bool accelerated = false;

@@ -161,17 +161,29 @@ TEST(PodFactsTest, AcceleratedByNamespaceOrQueue) {
           .accelerated);
 }
 
-TEST(PodFactsTest, DomainAssignedWhenTheSelectorPinsANodeOrATopologyDomain) {
+TEST(PodFactsTest, DomainAssignedWhenTheSelectorPinsTheRequiredDomain) {
   Policy policy = DefaultPolicy();
   auto assigned = [&](PodBuilder b) { return DerivePodFacts(b.Build(), policy).domain_assigned; };
-  // Kueue TAS's ungater writes the lowest level of its Topology: the hostname, or a layer.
+  auto rack_gang = [] { return PodBuilder("hyperpod-ns-a", "p").RequiredTopology(LayerKey(3)); };
+  // Kueue TAS's ungater writes its Topology's levels down to the lowest: the hostname alone when
+  // that is the lowest, else every layer down to the deepest.
+  EXPECT_TRUE(assigned(rack_gang().NodeSelector("kubernetes.io/hostname", "hyperpod-i-0a")));
+  EXPECT_TRUE(assigned(rack_gang().NodeSelector(LayerKey(3), "nn-r1")));
+  EXPECT_TRUE(assigned(rack_gang().NodeSelector(LayerKey(4), "nn-n1")));
+  // A spine or a block pinned by hand leaves the rack to choose.
+  EXPECT_FALSE(assigned(rack_gang().NodeSelector(LayerKey(1), "nn-t")));
+  EXPECT_FALSE(assigned(rack_gang().NodeSelector(LayerKey(2), "nn-s")));
+  EXPECT_FALSE(assigned(rack_gang()));
+  EXPECT_FALSE(
+      assigned(rack_gang().NodeSelector("node.kubernetes.io/instance-type", "ml.p5.48xlarge")));
+  // Without a required level only a node counts.
   EXPECT_TRUE(assigned(
       PodBuilder("hyperpod-ns-a", "p").NodeSelector("kubernetes.io/hostname", "hyperpod-i-0a")));
-  EXPECT_TRUE(assigned(PodBuilder("hyperpod-ns-a", "p").NodeSelector(LayerKey(3), "nn-r1")));
-  EXPECT_TRUE(assigned(PodBuilder("hyperpod-ns-a", "p").NodeSelector(LayerKey(1), "nn-t")));
-  EXPECT_FALSE(assigned(PodBuilder("hyperpod-ns-a", "p")));
-  EXPECT_FALSE(assigned(PodBuilder("hyperpod-ns-a", "p")
-                            .NodeSelector("node.kubernetes.io/instance-type", "ml.p5.48xlarge")));
+  EXPECT_FALSE(assigned(PodBuilder("hyperpod-ns-a", "p").NodeSelector(LayerKey(3), "nn-r1")));
+  // The node-name label is configurable.
+  policy.hostname_label = "example.com/node";
+  EXPECT_TRUE(assigned(rack_gang().NodeSelector("example.com/node", "n1")));
+  EXPECT_FALSE(assigned(rack_gang().NodeSelector("kubernetes.io/hostname", "n1")));
 }
 
 TEST(NormalizeInstanceTypeTest, AddsThePrefixOnlyWhenMissing) {

@@ -12,7 +12,7 @@ namespace hyperplace::scoring {
 // health label, health taint, accelerated type, selected instance type, max pods, resources (the
 // first requested resource short: FirstShortResource), required topology (label present, peers'
 // domain, domain capacity in copies that fit for the whole group), skipped for a pod whose
-// nodeSelector already pins its domain (PodFacts::domain_assigned: Kueue TAS chose it).
+// nodeSelector already pins its required domain (PodFacts::domain_assigned: Kueue TAS chose it).
 // `out.size()` must equal `cycle.candidates.size()`.
 void Filter(const Cycle& cycle, const Policy& policy, std::span<Reason> out);
 

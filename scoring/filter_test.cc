@@ -159,11 +159,18 @@ TEST(FilterTest, DomainAssignedByKueueIsNeverRejectedForTopology) {
   EXPECT_EQ(h.Filter(pinned("b1"))["b1"], Reason::kFits);  // not kOutsideGroupDomain
   EXPECT_EQ(h.Filter(pinned("b2"))["b2"], Reason::kNodeUnhealthy);
   EXPECT_EQ(h.Filter(pinned("c1"))["c1"], Reason::kFits);  // not kMissingTopologyLabel
-  // The same pod without Kueue's assignment: hyperplace's own rules decide.
+  // The same pod without Kueue's assignment, or with only its spine pinned: hyperplace's own rules
+  // decide.
   auto own = h.Filter(
       PodBuilder("hyperpod-ns-a", "p").Group("g", 4).RequiredTopology(LayerKey(3)).Build());
   EXPECT_EQ(own["b1"], Reason::kOutsideGroupDomain);
   EXPECT_EQ(own["c1"], Reason::kMissingTopologyLabel);
+  auto spine = h.Filter(PodBuilder("hyperpod-ns-a", "p")
+                            .Group("g", 4)
+                            .RequiredTopology(LayerKey(3))
+                            .NodeSelector(LayerKey(1), "t")
+                            .Build());
+  EXPECT_EQ(spine["b1"], Reason::kOutsideGroupDomain);
 }
 
 TEST(FilterTest, SplitPeersFollowTheDomainHoldingMost) {

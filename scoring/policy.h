@@ -26,7 +26,7 @@ struct Policy {
   std::string instance_type_label = "node.kubernetes.io/instance-type";
   std::string instance_type_prefix = "ml.";
   std::vector<std::string> topology_levels;  // top of the hierarchy first; <= kMaxTopologyLevels
-  // The kubelet's node-name label: a pod whose nodeSelector names it has its node chosen already.
+  // The node-name label: a pod whose nodeSelector names it has its node chosen already.
   std::string hostname_label = "kubernetes.io/hostname";
   std::string health_label;
   std::vector<std::string> schedulable_health_values;
