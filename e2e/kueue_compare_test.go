@@ -69,10 +69,11 @@ type cmpResult struct {
 	Nodes       int     `json:"nodes"`
 	// GPUs free on partly used nodes of the layout once this job landed (all jobs so far).
 	StrandedGPUs int `json:"stranded_gpus_after"`
-	// Whole nodes (8 GPUs free) left once this job landed.
+	// Nodes with all 8 GPUs free once this job landed, healthy or not (the rebooting node counts).
 	FreeNodes int `json:"free_nodes_after"`
-	// GPUs taken by the running pods of gangs not wholly running (so far): a training job waits
-	// for its last worker, and every GPU it holds meanwhile is idle.
+	// GPUs taken by the running pods of the gangs (so far) that were not wholly running when their
+	// wait ended: a training job waits for its last worker, and every GPU it holds meanwhile is
+	// idle. Sampled at each such gang's wait, and never lowered: nothing recovers in the stream.
 	IdleHeldGPUs int `json:"idle_gpus_held_by_partial_gangs_after"`
 	// For a job not wholly running: its Workload's state and its pods' PodScheduled messages.
 	Waiting string `json:"waiting,omitempty"`
@@ -111,6 +112,7 @@ func (f *kueueFixture) testCompareWithKueueTAS(t *testing.T) {
 		"spec":     map[string]any{"nodeLabels": map[string]any{labelInstanceType: p5_48xlarge.name}},
 	}}
 	f.createKueueObject(t, quotaFlavor, "resourceflavors")
+	t.Cleanup(func() { f.deleteKueueObject(t, quotaFlavor, "resourceflavors") })
 
 	tas := f.runStream(t, "tas", "ml-p5-48xlarge", annotRequiredTopo, annotPreferTopo, byName)
 
@@ -156,12 +158,18 @@ func (f *kueueFixture) testCompareWithKueueTAS(t *testing.T) {
 }
 
 // runStream runs cmpStream in a fresh team namespace hyperpod-ns-cmp-<mode> whose ClusterQueue
-// admits it on flavor (twice the layout's capacity in quota, no cohort: capacity binds, not quota), with topology requests under the
-// given annotation keys, and deletes the jobs, queues and pods afterwards.
+// admits it on flavor (twice the layout's capacity in quota, no cohort: capacity binds, not
+// quota), with topology requests under the given annotation keys, and deletes the jobs, queues,
+// pods and namespace afterwards.
 func (f *kueueFixture) runStream(t *testing.T, mode, flavor, requiredKey, preferredKey string, byName map[string]*corev1.Node) []cmpResult {
 	t.Helper()
 	ctx := t.Context()
 	ns := teamNamespace(ctx, t, f.admin, "cmp-"+mode)
+	t.Cleanup(func() {
+		if err := f.admin.CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{}); err != nil {
+			t.Errorf("delete namespace %s: %v", ns, err)
+		}
+	})
 	cq := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "kueue.x-k8s.io/v1beta2", "kind": "ClusterQueue",
 		"metadata": map[string]any{"name": ns + "-clusterqueue"},
@@ -275,7 +283,7 @@ func (f *kueueFixture) runStream(t *testing.T, mode, flavor, requiredKey, prefer
 // whyWaiting says why a Job is not wholly running: its Workload's QuotaReserved and Admitted
 // conditions, and each pending pod's PodScheduled message (pods with the same message folded).
 func (f *kueueFixture) whyWaiting(ctx context.Context, ns, job string) string {
-	var parts []string
+	var parts, pods []string
 	if wl := f.workload(ctx, ns, job); wl == nil {
 		parts = append(parts, "no Workload")
 	} else {
@@ -305,10 +313,10 @@ func (f *kueueFixture) whyWaiting(ctx context.Context, ns, job string) string {
 		pending[why]++
 	}
 	for why, n := range pending {
-		parts = append(parts, fmt.Sprintf("%d pods %s", n, why))
+		pods = append(pods, fmt.Sprintf("%d pods %s", n, why))
 	}
-	sort.Strings(parts[min(2, len(parts)):])
-	return strings.Join(parts, "; ")
+	sort.Strings(pods)
+	return strings.Join(append(parts, pods...), "; ")
 }
 
 // gpuFragments counts, over the layout's nodes, the GPUs free on partly used nodes (stranded for

@@ -389,6 +389,28 @@ func (f *kueueFixture) testTASHealthAside(t *testing.T) {
 			t.Errorf("hyperplace rejected %v nodes as %s: it contradicted Kueue's topology assignment", r[reason], reason)
 		}
 	}
+	// The scheduler sends hyperplace only the node Kueue pinned, inside the gang's rack, so the
+	// counters above hold by construction. Where hyperplace's own rule disagrees (a pod pinned into
+	// another rack, as when Kueue re-admits a Job elsewhere while its evicted pods terminate), ask
+	// it directly: the waiting pod pinned to a node of rack b fits; the same pod unpinned does not,
+	// its gang's placed pods being in rack a.
+	probe := rec.Snapshot()[waiting].Pod.DeepCopy()
+	elsewhere := nodes[4].Name
+	probe.Spec.NodeSelector["kubernetes.io/hostname"] = elsewhere
+	var pinnedAnswer, ownAnswer filterReply
+	if err := f.hp.Ask("filter", probe, []string{elsewhere}, &pinnedAnswer); err != nil {
+		t.Fatalf("ask hyperplace: %v", err)
+	}
+	if !slices.Contains(pinnedAnswer.NodeNames, elsewhere) {
+		t.Errorf("hyperplace refuses rack b's %s for a gang pod Kueue pinned there: %+v", elsewhere, pinnedAnswer)
+	}
+	delete(probe.Spec.NodeSelector, "kubernetes.io/hostname")
+	if err := f.hp.Ask("filter", probe, []string{elsewhere}, &ownAnswer); err != nil {
+		t.Fatalf("ask hyperplace: %v", err)
+	}
+	if why := ownAnswer.FailedAndUnresolvableNodes[elsewhere]; !strings.Contains(why, "outside the topology domain") {
+		t.Errorf("hyperplace's answer for the same pod unpinned on %s: %+v, want it outside the gang's domain", elsewhere, ownAnswer)
+	}
 
 	// The health agent clears the node. kube-scheduler requeues the waiting pod on that node
 	// event, and its retry can reach hyperplace before hyperplace's own watch holds the change:
