@@ -5,14 +5,14 @@ namespace hyperplace::extender {
 void BindTracker::Filtered(std::string_view uid) {
   if (uid.empty()) return;
   std::lock_guard lock(mu_);
-  if (!binds_seen_) return;
+  if (binder_ == Binder::kSchedulerBinds) return;
   pending_[std::string(uid)] = Clock::now();
 }
 
 void BindTracker::BindArrived(std::string_view uid) {
   {
     std::lock_guard lock(mu_);
-    binds_seen_ = true;
+    binder_ = Binder::kBinds;
     pending_.erase(std::string(uid));
   }
   bound_.notify_all();
@@ -29,11 +29,16 @@ std::chrono::nanoseconds BindTracker::WaitForPending(std::string_view uid,
                                                      std::chrono::milliseconds timeout) {
   const auto start = Clock::now();
   std::unique_lock lock(mu_);
-  if (!binds_seen_ || !OthersPending(uid)) return Clock::now() - start;
+  if (binder_ == Binder::kSchedulerBinds || !OthersPending(uid)) return Clock::now() - start;
   if (!bound_.wait_for(lock, timeout, [&] { return !OthersPending(uid); })) {
-    // They will not bind (a later plugin or preemption stopped them): stop waiting for them.
+    // They will not bind (a later plugin or preemption stopped them): stop waiting for them. If
+    // no bind ever came, the scheduler binds by itself: stop waiting altogether.
     for (auto it = pending_.begin(); it != pending_.end();) {
       it = it->first == uid ? std::next(it) : pending_.erase(it);
+    }
+    if (binder_ == Binder::kUnknown) {
+      binder_ = Binder::kSchedulerBinds;
+      pending_.clear();
     }
   }
   return Clock::now() - start;

@@ -6,13 +6,17 @@
 // nodes and splits groups. So: a pod that got candidates from /filter is "pending" until its
 // /bind arrives; the next /filter first waits (bounded) until no other pod is pending.
 //
-// Waiting starts only once a bind has been seen, so a scheduler that binds by itself (no
-// bindVerb) never waits. A pending pod that never binds (it failed later in the scheduler) is
-// forgotten after one wait. Thread-safe.
+// Waiting starts at once: the first gang after hyperplace starts (or restarts mid-burst) needs
+// it as much as any, and its first pod's bind is what would tell. A scheduler that binds by
+// itself (no bindVerb) never calls /bind: the first wait that times out with no bind ever seen
+// ends the waiting, so such a scheduler pays one bounded wait, and a bind seen later turns it
+// back on. A pending pod that never binds (it failed later in the scheduler) is forgotten after
+// one wait. Thread-safe.
 #pragma once
 
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -40,7 +44,10 @@ class BindTracker {
   mutable std::mutex mu_;
   std::condition_variable bound_;
   std::unordered_map<std::string, Clock::time_point> pending_;
-  bool binds_seen_ = false;
+  // kUnknown until the first bind (kBinds) or the first wait that timed out without one
+  // (kSchedulerBinds: nothing to wait for).
+  enum class Binder : std::uint8_t { kUnknown, kBinds, kSchedulerBinds };
+  Binder binder_ = Binder::kUnknown;
 };
 
 }  // namespace hyperplace::extender

@@ -10,12 +10,35 @@ namespace {
 
 using std::chrono::milliseconds;
 
-TEST(BindTrackerTest, NeverWaitsBeforeTheFirstBind) {
-  // A scheduler that binds by itself never calls /bind: filters must not wait for binds.
+TEST(BindTrackerTest, TheFirstGangWaitsForItsFirstBindToo) {
+  // Just started (or restarted mid-burst): no bind seen yet, and p1's is on its way.
+  BindTracker tracker;
+  tracker.Filtered("p1");
+  EXPECT_EQ(tracker.pending(), 1u);
+  std::atomic<bool> bound{false};
+  std::thread binder([&] {
+    std::this_thread::sleep_for(milliseconds(50));
+    bound.store(true);
+    tracker.BindArrived("p1");
+  });
+  tracker.WaitForPending("p2", milliseconds(10000));
+  EXPECT_TRUE(bound.load());  // the wait ended on p1's bind, not on the long timeout
+  binder.join();
+}
+
+TEST(BindTrackerTest, ASchedulerThatBindsByItselfCostsOneWait) {
+  // No bindVerb: /bind never comes. One wait runs out; after it, filters no longer wait.
   BindTracker tracker;
   tracker.Filtered("a");
+  tracker.WaitForPending("b", milliseconds(20));
   EXPECT_EQ(tracker.pending(), 0u);
-  EXPECT_LT(tracker.WaitForPending("b", milliseconds(10000)), milliseconds(5000));
+  tracker.Filtered("b");
+  EXPECT_EQ(tracker.pending(), 0u);
+  EXPECT_LT(tracker.WaitForPending("c", milliseconds(10000)), milliseconds(5000));
+  // A bind seen later (the scheduler's configuration changed) turns waiting back on.
+  tracker.BindArrived("c");
+  tracker.Filtered("d");
+  EXPECT_EQ(tracker.pending(), 1u);
 }
 
 TEST(BindTrackerTest, NextFilterWaitsUntilTheEarlierPodsBindArrives) {
