@@ -46,8 +46,10 @@ func TestKueue(t *testing.T) {
 	c := harness.Start(t, harness.Options{NoScheduler: true, Kwok: true, Users: []harness.User{
 		{Name: userCarol, Groups: []string{"hyperpod-ns-team-c-namespace-level-group"}},
 	}})
-	c.StartControllerManager()
+	// Kueue's CRDs first: the garbage collector learns resources at its start and then only at its
+	// periodic discovery resync (30 s), so a Workload would outlive its deleted Job until then.
 	c.StartKueue(harness.KueueOptions{})
+	c.StartControllerManager()
 	c.StartSchedulerNamed("default-scheduler", "leaderElection: {leaderElect: true}")
 	dyn, err := dynamic.NewForConfig(c.RESTConfig(harness.UserAdmin))
 	if err != nil {
