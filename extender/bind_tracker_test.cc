@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <string>
 #include <thread>
 
 namespace hyperplace::extender {
@@ -10,17 +11,22 @@ namespace {
 
 using std::chrono::milliseconds;
 
+// p's /bind, 50 ms from now on another thread; `bound` turns true just before it arrives.
+std::thread BindLater(BindTracker& tracker, std::string uid, std::atomic<bool>& bound) {
+  return std::thread([&tracker, uid = std::move(uid), &bound] {
+    std::this_thread::sleep_for(milliseconds(50));
+    bound.store(true);
+    tracker.BindArrived(uid);
+  });
+}
+
 TEST(BindTrackerTest, TheFirstGangWaitsForItsFirstBindToo) {
   // Just started (or restarted mid-burst): no bind seen yet, and p1's is on its way.
   BindTracker tracker;
   tracker.Filtered("p1");
   EXPECT_EQ(tracker.pending(), 1u);
   std::atomic<bool> bound{false};
-  std::thread binder([&] {
-    std::this_thread::sleep_for(milliseconds(50));
-    bound.store(true);
-    tracker.BindArrived("p1");
-  });
+  std::thread binder = BindLater(tracker, "p1", bound);
   tracker.WaitForPending("p2", milliseconds(10000));
   EXPECT_TRUE(bound.load());  // the wait ended on p1's bind, not on the long timeout
   binder.join();
@@ -46,11 +52,7 @@ TEST(BindTrackerTest, NextFilterWaitsUntilTheEarlierPodsBindArrives) {
   tracker.BindArrived("warm-up");  // hyperplace is the binder
   tracker.Filtered("p1");
   std::atomic<bool> bound{false};
-  std::thread binder([&] {
-    std::this_thread::sleep_for(milliseconds(50));
-    bound.store(true);
-    tracker.BindArrived("p1");
-  });
+  std::thread binder = BindLater(tracker, "p1", bound);
   tracker.WaitForPending("p2", milliseconds(10000));
   // The wait ended because p1's bind arrived, not because the long timeout passed.
   EXPECT_TRUE(bound.load());
