@@ -2,9 +2,11 @@
 # Runs hyperplace's whole test suite: build, unit and HTTP tests (CTest), the same tests under
 # ASan + UBSan and the concurrency tests under TSan (scripts/sanitize.sh), the format check, the
 # fuzz targets for a bounded time, and the end-to-end suite against a real kube-apiserver, etcd
-# and kube-scheduler built from Go modules (e2e/run.sh; about 12 minutes the first time on 2
-# cores, 3 minutes once the Go build cache is warm). Run scripts/setup.sh once first on a fresh
-# machine; the end-to-end suite needs Go >= 1.26 and the Go module proxy.
+# and kube-scheduler built from Go modules (e2e/run.sh; about 20 minutes the first time on 2
+# cores, 4.5 minutes once the Go caches are warm). C++ builds go through ccache when installed:
+# the whole suite then takes about 10 minutes on a machine that ran it before. Run
+# scripts/setup.sh once first on a fresh machine; the end-to-end suite needs Go >= 1.26 and the
+# Go module proxy.
 #
 #   FUZZ_SECONDS=60 scripts/test.sh   fuzz each target longer (default 20 s)
 #   SANITIZE=0 scripts/test.sh        skip the sanitizer builds (CI always runs them)
