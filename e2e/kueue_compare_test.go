@@ -170,27 +170,7 @@ func (f *kueueFixture) runStream(t *testing.T, mode, flavor, requiredKey, prefer
 			t.Errorf("delete namespace %s: %v", ns, err)
 		}
 	})
-	cq := &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": "kueue.x-k8s.io/v1beta2", "kind": "ClusterQueue",
-		"metadata": map[string]any{"name": ns + "-clusterqueue"},
-		"spec": map[string]any{
-			"namespaceSelector": map[string]any{"matchLabels": map[string]any{"kubernetes.io/metadata.name": ns}},
-			"resourceGroups": []any{map[string]any{
-				"coveredResources": []any{"cpu", "memory", "nvidia.com/gpu", "pods"},
-				"flavors": []any{map[string]any{"name": flavor, "resources": []any{
-					map[string]any{"name": "cpu", "nominalQuota": "6144"},
-					map[string]any{"name": "memory", "nominalQuota": "64Ti"},
-					map[string]any{"name": "nvidia.com/gpu", "nominalQuota": "256"},
-					map[string]any{"name": "pods", "nominalQuota": "784"},
-				}}},
-			}},
-		},
-	}}
-	lq := &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": "kueue.x-k8s.io/v1beta2", "kind": "LocalQueue",
-		"metadata": map[string]any{"name": ns + "-localqueue", "namespace": ns},
-		"spec":     map[string]any{"clusterQueue": cq.GetName()},
-	}}
+	cq, lq := teamQueues(ns, "", flavor, quota{cpu: "6144", memory: "64Ti", gpus: "256", pods: "784"})
 	f.createKueueObject(t, cq, "clusterqueues")
 	f.createKueueObject(t, lq, "localqueues")
 	// hyperplace's webhook writes only queues its watch has seen: wait for it.

@@ -536,29 +536,8 @@ func (f *kueueFixture) testWatchedQueuesAndClasses(t *testing.T) {
 		t.Logf("%s after %v: %v", what, time.Since(began).Round(100*time.Millisecond), last)
 	}
 	untilC("team-c without its LocalQueue: carol's pod", refused)
-	cq := &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": "kueue.x-k8s.io/v1beta2", "kind": "ClusterQueue",
-		"metadata": map[string]any{"name": nsC + "-clusterqueue"},
-		"spec": map[string]any{
-			"namespaceSelector": map[string]any{"matchLabels": map[string]any{"kubernetes.io/metadata.name": nsC}},
-			"cohortName":        "hyperpod",
-			"resourceGroups": []any{map[string]any{
-				"coveredResources": []any{"cpu", "memory", "nvidia.com/gpu", "pods"},
-				"flavors": []any{map[string]any{"name": "ml-p5-48xlarge", "resources": []any{
-					map[string]any{"name": "cpu", "nominalQuota": "192"},
-					map[string]any{"name": "memory", "nominalQuota": "2Ti"},
-					map[string]any{"name": "nvidia.com/gpu", "nominalQuota": "8"},
-					map[string]any{"name": "pods", "nominalQuota": "49"},
-				}}},
-			}},
-		},
-	}}
+	cq, lq := teamQueues(nsC, "hyperpod", "ml-p5-48xlarge", quota{cpu: "192", memory: "2Ti", gpus: "8", pods: "49"})
 	f.createKueueObject(t, cq, "clusterqueues")
-	lq := &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": "kueue.x-k8s.io/v1beta2", "kind": "LocalQueue",
-		"metadata": map[string]any{"name": nsC + "-localqueue", "namespace": nsC},
-		"spec":     map[string]any{"clusterQueue": cq.GetName()},
-	}}
 	f.createKueueObject(t, lq, "localqueues")
 	untilC("team-c's LocalQueue created: carol's pod", accepted)
 	f.deleteKueueObject(t, lq, "localqueues")
@@ -566,6 +545,40 @@ func (f *kueueFixture) testWatchedQueuesAndClasses(t *testing.T) {
 	// Its quota would join the cohort the later scenarios count on: wait until it is gone
 	// (Kueue's resource-in-use finalizer goes first).
 	f.deleteKueueObject(t, cq, "clusterqueues")
+}
+
+// quota is one flavor's nominal quota of the four resources the teams' ClusterQueues cover.
+type quota struct{ cpu, memory, gpus, pods string }
+
+// teamQueues is team namespace ns's ClusterQueue <ns>-clusterqueue (nominal quota q of flavor, in
+// cohort; "" for none) and its LocalQueue <ns>-localqueue, as HyperPod names them.
+func teamQueues(ns, cohort, flavor string, q quota) (cq, lq *unstructured.Unstructured) {
+	spec := map[string]any{
+		"namespaceSelector": map[string]any{"matchLabels": map[string]any{"kubernetes.io/metadata.name": ns}},
+		"resourceGroups": []any{map[string]any{
+			"coveredResources": []any{"cpu", "memory", "nvidia.com/gpu", "pods"},
+			"flavors": []any{map[string]any{"name": flavor, "resources": []any{
+				map[string]any{"name": "cpu", "nominalQuota": q.cpu},
+				map[string]any{"name": "memory", "nominalQuota": q.memory},
+				map[string]any{"name": "nvidia.com/gpu", "nominalQuota": q.gpus},
+				map[string]any{"name": "pods", "nominalQuota": q.pods},
+			}}},
+		}},
+	}
+	if cohort != "" {
+		spec["cohortName"] = cohort
+	}
+	cq = &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "kueue.x-k8s.io/v1beta2", "kind": "ClusterQueue",
+		"metadata": map[string]any{"name": ns + "-clusterqueue"},
+		"spec":     spec,
+	}}
+	lq = &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "kueue.x-k8s.io/v1beta2", "kind": "LocalQueue",
+		"metadata": map[string]any{"name": ns + "-localqueue", "namespace": ns},
+		"spec":     map[string]any{"clusterQueue": cq.GetName()},
+	}}
+	return cq, lq
 }
 
 // ---------------------------------------------------------------------------------------------
