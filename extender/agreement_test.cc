@@ -78,8 +78,10 @@ std::map<std::string, std::int64_t> ParseScores(const std::string& body) {
 // The pods checked: the generator's pending pods of every kind (gangs with placed peers, first
 // pods of required and preferred gangs, team pods without a group), and variants of a team pod
 // for the rules a generated pod does not exercise.
+constexpr char kPinnedByKueue[] = "required gang with placed peers, pinned to a node by Kueue TAS";
+
 std::vector<std::pair<std::string, std::string>> PodsToCheck(
-    const std::vector<bench::PendingPod>& pending) {
+    const std::vector<bench::PendingPod>& pending, std::string_view some_node) {
   std::vector<std::pair<std::string, std::string>> pods;
   // GeneratePendingPods' kinds by index % 20: 0..7 placed peers (required), 8..13 first of a
   // required gang, 14..16 first of a preferred gang, 17..19 no group.
@@ -88,6 +90,11 @@ std::vector<std::pair<std::string, std::string>> PodsToCheck(
   pods.emplace_back("first pod of a required gang", pending[8].json);
   pods.emplace_back("first pod of a preferred gang", pending[14].json);
   pods.emplace_back("team pod without a group", pending[17].json);
+
+  // The first of them as Kueue TAS lets it go: pinned to a node (any rack), no topology refusal.
+  json pinned = json::parse(pending[0].json);
+  pinned["spec"]["nodeSelector"]["kubernetes.io/hostname"] = some_node;
+  pods.emplace_back(kPinnedByKueue, pinned.dump());
 
   const json team_pod = json::parse(pending[17].json);
   json non_team = team_pod;  // not in a team namespace, no Kueue labels
@@ -219,7 +226,8 @@ TEST_P(ModesAgreeTest, NamesAndFullNodesGiveTheSameVerdictsAndScores) {
   ASSERT_EQ(state_->Current()->node_count(), n);
   ASSERT_EQ(state_->Current()->pod_count(), static_cast<std::size_t>(placed_));
   std::size_t passed_any = 0;
-  for (const auto& [what, pod] : PodsToCheck(pending_)) {
+  const auto pods = PodsToCheck(pending_, nodes_[n / 2].name);
+  for (const auto& [what, pod] : pods) {
     SCOPED_TRACE(what);
     const Verdicts names =
         ParseFilterReply(Post("/filter", bench::NodeNamesArgs(pod, nodes_)), true);
@@ -236,6 +244,14 @@ TEST_P(ModesAgreeTest, NamesAndFullNodesGiveTheSameVerdictsAndScores) {
       ASSERT_EQ(reason.find("not in the extender's cache"), std::string::npos) << node;
     }
     passed_any += !names.passed.empty();
+    // hyperplace's required-topology rule refuses nodes outside the placed peers' rack, unless
+    // Kueue already pinned the pod.
+    std::size_t topology_refusals = 0;
+    for (const auto& [node, reason] : names.unresolvable) {
+      topology_refusals += reason.find("topology") != std::string::npos;
+    }
+    if (what == "required gang with placed peers") EXPECT_GT(topology_refusals, 0u);
+    if (what == kPinnedByKueue) EXPECT_EQ(topology_refusals, 0u);
     if (what == "team pod without a group") {
       // 2% unhealthy, 1% tainted, 2% without "ml.", density never reached: ~95% pass.
       EXPECT_GT(names.passed.size(), n * 9 / 10);
@@ -256,7 +272,7 @@ TEST_P(ModesAgreeTest, NamesAndFullNodesGiveTheSameVerdictsAndScores) {
   }
   // The generated cluster has room for every pod checked (the p5.48xlarge selector matches the
   // ml.p5.48xlarge nodes).
-  EXPECT_EQ(passed_any, PodsToCheck(pending_).size());
+  EXPECT_EQ(passed_any, pods.size());
 }
 
 // Realistic cluster sizes; 1000 in a few seconds, 5000 (43 MB requests) in under a minute.
