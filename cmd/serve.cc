@@ -85,6 +85,26 @@ std::string ExtenderTlsMode(const ExtenderConfig& e) {
 
 }  // namespace
 
+void RegisterServeMetrics(metrics::Registry& registry,
+                          std::shared_ptr<const extender::MemoryState> state) {
+  metrics::RegisterProcessMetrics(registry);
+  registry
+      .AddGauge("hyperplace_build_info", "Build information; the value is always 1.",
+                {"version", "json_kernel"})
+      .With({HYPERPLACE_VERSION, extender::DecoderKernel()})
+      .Set(1);
+  registry.AddCallbackGauge("hyperplace_cache_nodes", "Nodes in the extender's cache.", [state] {
+    return static_cast<double>(state->Current()->node_count());
+  });
+  registry.AddCallbackGauge("hyperplace_cache_pods",
+                            "Pods placed on nodes in the extender's cache.",
+                            [state] { return static_cast<double>(state->Current()->pod_count()); });
+  registry.AddCallbackGauge(
+      "hyperplace_cache_pending_pods",
+      "Pods not yet placed, kept in the extender's cache for their group (uid and group only).",
+      [state] { return static_cast<double>(state->Current()->pending_pod_count()); });
+}
+
 int Serve(const Config& config, const ServeFlags& flags) {
   log::Configure(config.log.level, config.log.format);
 #if defined(__AVX2__)
@@ -109,12 +129,6 @@ int Serve(const Config& config, const ServeFlags& flags) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   metrics::Registry registry;
-  metrics::RegisterProcessMetrics(registry);
-  registry
-      .AddGauge("hyperplace_build_info", "Build information; the value is always 1.",
-                {"version", "json_kernel"})
-      .With({HYPERPLACE_VERSION, extender::DecoderKernel()})
-      .Set(1);
 
   // Certificates first: a bad one stops the start before anything runs.
   StatusOr<std::unique_ptr<certs::TlsReloader>> extender_tls =
@@ -132,6 +146,7 @@ int Serve(const Config& config, const ServeFlags& flags) {
 
   scoring::Policy policy = extender::MakePolicy(config);
   auto state = std::make_shared<extender::MemoryState>(policy);
+  RegisterServeMetrics(registry, state);
 
   // The API server: --kubeconfig, else the pod's service account, else none (DESIGN §2.4).
   std::shared_ptr<kube::Client> client;
@@ -168,16 +183,6 @@ int Serve(const Config& config, const ServeFlags& flags) {
   }
   auto groups = std::make_shared<extender::GroupMemo>();
   auto binds = std::make_shared<extender::BindTracker>();
-  registry.AddCallbackGauge("hyperplace_cache_nodes", "Nodes in the extender's cache.", [state] {
-    return static_cast<double>(state->Current()->node_count());
-  });
-  registry.AddCallbackGauge("hyperplace_cache_pods",
-                            "Pods placed on nodes in the extender's cache.",
-                            [state] { return static_cast<double>(state->Current()->pod_count()); });
-  registry.AddCallbackGauge(
-      "hyperplace_cache_pending_pods",
-      "Pods not yet placed, kept in the extender's cache for their group (uid and group only).",
-      [state] { return static_cast<double>(state->Current()->pending_pod_count()); });
 
   net::HttpMetrics extender_metrics(
       registry, "extender", {"/filter", "/prioritize", "/bind", "/healthz", "/readyz", "/metrics"});

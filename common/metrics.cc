@@ -348,6 +348,18 @@ void Registry::AddCollector(std::function<void()> collect) {
   collectors_.push_back(std::move(shared));
 }
 
+std::vector<Registry::Description> Registry::Describe() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<Description> out;
+  for (const auto& [name, entry] : entries_) {
+    const char* type = entry->kind == Kind::kCounter     ? "counter"
+                       : entry->kind == Kind::kHistogram ? "histogram"
+                                                         : "gauge";
+    out.push_back({name, type, entry->help, entry->label_names});
+  }
+  return out;
+}
+
 std::string Registry::Render() const {
   std::vector<std::shared_ptr<const std::function<void()>>> collectors;
   {

@@ -122,6 +122,16 @@ class Registry {
 
   static constexpr const char* kContentType = "text/plain; version=0.0.4; charset=utf-8";
 
+  // What a scrape can show, without values: one entry per family, sorted by name. Dashboards and
+  // alerts depend on these; a test pins them.
+  struct Description {
+    std::string name;
+    std::string type;  // "counter", "gauge" or "histogram"
+    std::string help;
+    std::vector<std::string> label_names;
+  };
+  std::vector<Description> Describe() const;
+
  private:
   struct Entry;
   template <typename M>
