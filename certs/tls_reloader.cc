@@ -464,7 +464,7 @@ TlsReloader::PollResult TlsReloader::Poll() {
   Shared& s = *shared_;
   std::lock_guard poll_lock(s.poll_mu);
   auto reject = [&](const std::string& error) {
-    if (s.reloads_failure != nullptr) s.reloads_failure->Inc();
+    if (s.reloads_failure != nullptr) s.reloads_failure->Increment();
     HP_LOG(kWarn, options_.name + " certificate reload failed; still serving the previous one",
            {{"error", error}, {"cert_file", options_.cert_file}});
     return PollResult::kRejected;
@@ -501,7 +501,7 @@ TlsReloader::PollResult TlsReloader::Poll() {
   }
   s.waiting_digest = {};
   s.Install(std::move(*ctx), info);
-  if (s.reloads_success != nullptr) s.reloads_success->Inc();
+  if (s.reloads_success != nullptr) s.reloads_success->Increment();
   HP_LOG(kInfo, options_.name + " certificate reloaded",
          {{"cert_file", options_.cert_file},
           {"client_ca_file", options_.client_ca_file},

@@ -2,14 +2,14 @@
 // Dashboards (the chart's Grafana JSON), alerts and recording rules depend on them, so a change
 // here is a change for every user: update cmd/testdata/serve_metrics.txt on purpose, with
 // HYPERPLACE_UPDATE_GOLDEN=1, and say so in the release notes.
+#include <gtest/gtest.h>
+
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <memory>
 #include <sstream>
 #include <string>
-
-#include <gtest/gtest.h>
 
 #include "certs/testing/test_certs.h"
 #include "certs/tls_reloader.h"
@@ -91,7 +91,8 @@ TEST(ServeMetricsTest, NamesLabelsAndHelpArePinned) {
   ASSERT_TRUE(hook.Start().ok());
   hook.Shutdown(std::chrono::milliseconds(0));
 
-  const std::string golden_path = std::string(HYPERPLACE_SOURCE_DIR) + "/cmd/testdata/serve_metrics.txt";
+  const std::string golden_path =
+      std::string(HYPERPLACE_SOURCE_DIR) + "/cmd/testdata/serve_metrics.txt";
   const std::string described = Describe(registry);
   if (const char* update = std::getenv("HYPERPLACE_UPDATE_GOLDEN"); update && *update == '1') {
     std::ofstream(golden_path) << described;

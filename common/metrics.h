@@ -1,14 +1,20 @@
-// A small metrics registry with the Prometheus text exposition format (version 0.0.4).
+// hyperplace's metrics: prometheus-cpp's counters, gauges and histograms, in families registered
+// with their label names up front, exposed in the text format (0.0.4) by prometheus-cpp's
+// TextSerializer.
 //
-// prometheus-cpp is not packaged in Debian 12, so hyperplace carries this one: counters, gauges
-// and histograms, with label families. Metric updates are lock-free (atomics); looking up a child
-// by label values takes a mutex, so hot paths look children up once and keep the reference
-// (children live as long as the registry and never move).
+// Updates are prometheus-cpp's: lock-free for counters and gauges, a short lock per histogram
+// observation. Finding a child by label values builds a label map and takes the family's mutex,
+// so hot paths look children up once and keep the reference (children live as long as the
+// registry and never move).
 #pragma once
 
-#include <atomic>
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
 #include <cassert>
-#include <cstdint>
 #include <functional>
 #include <initializer_list>
 #include <map>
@@ -16,57 +22,23 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
 namespace hyperplace::metrics {
 
-class Counter {
- public:
-  void Inc(double v = 1.0);  // v must be >= 0
-  double Value() const;
-
- private:
-  std::atomic<double> value_{0.0};
-};
-
-class Gauge {
- public:
-  void Set(double v);
-  void Add(double v);
-  double Value() const;
-
- private:
-  std::atomic<double> value_{0.0};
-};
-
-class Histogram {
- public:
-  // `upper_bounds` strictly increasing, without +Inf (always implied).
-  explicit Histogram(std::vector<double> upper_bounds);
-  void Observe(double v);
-
-  struct Snapshot {
-    std::vector<double> upper_bounds;
-    std::vector<std::uint64_t> cumulative_counts;  // one per bound, then one for +Inf
-    double sum = 0;
-    std::uint64_t count = 0;
-  };
-  Snapshot Read() const;
-
- private:
-  std::vector<double> bounds_;
-  std::unique_ptr<std::atomic<std::uint64_t>[]> counts_;  // per bucket (not cumulative), +Inf last
-  std::atomic<double> sum_{0.0};
-  std::atomic<std::uint64_t> count_{0};
-};
+using Counter = prometheus::Counter;
+using Gauge = prometheus::Gauge;
+using Histogram = prometheus::Histogram;
 
 // Buckets for request latencies in seconds: 50 µs .. 10 s.
 std::vector<double> LatencyBuckets();
 // Exponential buckets: start, start*factor, ... (count bounds).
 std::vector<double> ExponentialBuckets(double start, double factor, int count);
 
-// A metric family: one child per combination of label values.
+// A metric family: one child per combination of label values, given in the order of the
+// family's label names.
 template <typename M>
 class Family {
  public:
@@ -78,26 +50,29 @@ class Family {
 
  private:
   friend class Registry;
-  Family(std::string name, std::string help, std::vector<std::string> label_names,
-         std::function<std::unique_ptr<M>()> make)
-      : name_(std::move(name)),
-        help_(std::move(help)),
+  Family(prometheus::Family<M>& family, std::vector<std::string> label_names,
+         std::vector<double> upper_bounds)
+      : family_(family),
         label_names_(std::move(label_names)),
-        make_(std::move(make)) {}
+        upper_bounds_(std::move(upper_bounds)) {}
 
-  std::string name_;
-  std::string help_;
+  prometheus::Family<M>& family_;
   std::vector<std::string> label_names_;
-  std::function<std::unique_ptr<M>()> make_;
-  mutable std::mutex mu_;
-  std::map<std::vector<std::string>, std::unique_ptr<M>> children_;
+  std::vector<double> upper_bounds_;  // histograms
 };
 
 class Registry {
  public:
+  Registry();
+  ~Registry();
+  Registry(const Registry&) = delete;
+  Registry& operator=(const Registry&) = delete;
+
   // Metric and label names must match the Prometheus grammar ([a-zA-Z_:][a-zA-Z0-9_:]* for
-  // metrics, [a-zA-Z_][a-zA-Z0-9_]* for labels, no "__" prefix); registering an invalid or
-  // duplicate name is a programming error (assert) and returns the existing family for duplicates.
+  // metrics, [a-zA-Z_][a-zA-Z0-9_]* for labels, no "__" prefix) and help texts hold no newline
+  // or backslash (the serializer writes them as they are). Breaking that, or registering a name
+  // again with another type, labels or buckets, is a programming error (assert); a duplicate
+  // registration returns the existing family.
   Family<Counter>& AddCounter(const std::string& name, const std::string& help,
                               std::vector<std::string> label_names = {});
   Family<Gauge>& AddGauge(const std::string& name, const std::string& help,
@@ -113,11 +88,10 @@ class Registry {
   // the registry renders.
   void AddCollector(std::function<void()> collect);
 
-  // Text exposition format 0.0.4: families sorted by name, children by label values; HELP and
-  // TYPE lines; label values escaped (\\, \", \n); histograms as _bucket{le=...} (cumulative,
-  // ending with le="+Inf"), _sum and _count. Content type: kContentType.
-  // Safe to call concurrently with updates, child creation and registration; callback gauges are
-  // read without any lock held.
+  // The text exposition format 0.0.4, written by prometheus-cpp's TextSerializer: families
+  // sorted by name and children by label values, so two scrapes of the same state are the same
+  // bytes. Safe to call concurrently with updates, child creation and registration; callback
+  // gauges and collectors run without any lock held.
   std::string Render() const;
 
   static constexpr const char* kContentType = "text/plain; version=0.0.4; charset=utf-8";
@@ -136,23 +110,32 @@ class Registry {
   struct Entry;
   template <typename M>
   Family<M>& AddFamily(const std::string& name, const std::string& help,
-                       std::vector<std::string> label_names, std::vector<double> upper_bounds,
-                       std::function<std::unique_ptr<M>()> make);
+                       std::vector<std::string> label_names, std::vector<double> upper_bounds);
+  template <typename M>  // mu_ held
+  Family<M>& Unexposed(std::vector<std::string> label_names, std::vector<double> upper_bounds);
+
+  prometheus::Registry registry_;
   mutable std::mutex mu_;
-  std::map<std::string, std::shared_ptr<Entry>> entries_;
+  std::map<std::string, std::unique_ptr<Entry>> entries_;
   std::vector<std::shared_ptr<const std::function<void()>>> collectors_;
+  // Release builds: families handed out for invalid or conflicting registrations.
+  std::vector<std::shared_ptr<void>> unexposed_;
 };
 
 template <typename M>
 M& Family<M>::With(std::initializer_list<std::string_view> label_values) {
   assert(label_values.size() == label_names_.size() && "wrong number of label values");
-  std::vector<std::string> key(label_values.begin(), label_values.end());
-  // Release builds: pad or truncate so the exposition stays well-formed.
-  key.resize(label_names_.size());
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = children_.find(key);
-  if (it == children_.end()) it = children_.emplace(std::move(key), make_()).first;
-  return *it->second;
+  prometheus::Labels labels;
+  auto value = label_values.begin();
+  // Release builds: missing values are empty, extra ones dropped, so the family stays consistent.
+  for (const std::string& name : label_names_) {
+    labels.emplace(name, value != label_values.end() ? std::string(*value++) : std::string());
+  }
+  if constexpr (std::is_same_v<M, Histogram>) {
+    return family_.Add(labels, upper_bounds_);
+  } else {
+    return family_.Add(labels);
+  }
 }
 
 }  // namespace hyperplace::metrics

@@ -1,5 +1,7 @@
 #include "extender/binder.h"
 
+#include <cassert>
+
 #include "common/log.h"
 #include "extender/codec.h"
 
@@ -31,7 +33,20 @@ Binder::Binder(std::shared_ptr<kube::Client> client, std::shared_ptr<MemoryState
                                  "Binds by result (bound, refused by hyperplace: a pod already "
                                  "bound or of another scheduler, rejected by the API server, "
                                  "failed to reach it, bad request).",
-                                 {"result"})) {}
+                                 {"result"})),
+      bound_(binds_.With({"bound"})),
+      refused_(binds_.With({"refused"})),
+      rejected_(binds_.With({"rejected"})),
+      unavailable_(binds_.With({"unavailable"})),
+      bad_request_(binds_.With({"bad_request"})) {}
+
+metrics::Counter& Binder::ResultCounter(std::string_view result) const {
+  if (result == "refused") return refused_;
+  if (result == "rejected") return rejected_;
+  if (result == "unavailable") return unavailable_;
+  assert(result == "bad_request" && "a bind result without a counter");
+  return bad_request_;
+}
 
 void Binder::Register(net::HttpServer& server) {
   server.Handle("POST", "/bind",
@@ -82,7 +97,7 @@ void Binder::Bind(std::string_view body, net::Response& response) {
   thread_local Decoder decoder;
   BindingArgs args;
   if (Status st = decoder.DecodeBinding(body, args); !st.ok()) {
-    binds_.With({"bad_request"}).Inc();
+    bad_request_.Increment();
     response.status = 400;
     EncodeBindingResult(st.message(), response.body);
     return;
@@ -90,14 +105,14 @@ void Binder::Bind(std::string_view body, net::Response& response) {
   // Names become path segments: refuse anything that is not a valid object name.
   if (!IsDnsSubdomain(args.pod_namespace) || !IsDnsSubdomain(args.pod_name) ||
       !IsDnsSubdomain(args.node)) {
-    binds_.With({"bad_request"}).Inc();
+    bad_request_.Increment();
     response.status = 400;
     EncodeBindingResult("request: PodName, PodNamespace and Node must be valid object names",
                         response.body);
     return;
   }
   if (!client_) {
-    binds_.With({"unavailable"}).Inc();
+    unavailable_.Increment();
     EncodeBindingResult(
         "hyperplace: no API server configured (--kubeconfig or in-cluster); "
         "cannot bind",
@@ -106,7 +121,7 @@ void Binder::Bind(std::string_view body, net::Response& response) {
   }
   const std::string pod_name = std::string(args.pod_namespace) + "/" + std::string(args.pod_name);
   auto fail = [&](std::string_view result, std::string message) {
-    binds_.With({std::string(result)}).Inc();
+    ResultCounter(result).Increment();
     HP_LOG(kWarn, "bind failed",
            {{"pod", pod_name}, {"node", args.node}, {"result", result}, {"error", message}});
     EncodeBindingResult("hyperplace: " + message, response.body);
@@ -176,7 +191,7 @@ void Binder::Bind(std::string_view body, net::Response& response) {
     state_->Publish();
   };
   auto bound = [&](bool confirmed) {
-    binds_.With({"bound"}).Inc();
+    bound_.Increment();
     if (confirmed) {
       HP_LOG(kInfo, "bind confirmed by reading the pod back",
              {{"pod", pod_name}, {"node", args.node}});

@@ -61,7 +61,14 @@ class Binder {
   const std::chrono::milliseconds assume_timeout_;
   const std::chrono::milliseconds bind_timeout_;
   const std::vector<std::string> scheduler_names_;
+  // hyperplace_extender_binds_total{result}, one child per result, resolved once.
+  metrics::Counter& ResultCounter(std::string_view result) const;
   metrics::Family<metrics::Counter>& binds_;
+  metrics::Counter& bound_;
+  metrics::Counter& refused_;
+  metrics::Counter& rejected_;
+  metrics::Counter& unavailable_;
+  metrics::Counter& bad_request_;
 };
 
 // Whether `name` is a valid object name for a path segment (DNS-1123 subdomain: lower-case

@@ -329,7 +329,7 @@ void Extender::Filter(std::string_view body, net::Response& response) {
     (*ref.list)[ref.index].second = std::string_view(s.reason_text).substr(ref.offset, ref.size);
   }
   for (int r = 1; r < scoring::kReasonCount; ++r) {
-    if (rejected[r] > 0) metrics_->by_reason[r]->Inc(rejected[r]);
+    if (rejected[r] > 0) metrics_->by_reason[r]->Increment(rejected[r]);
   }
   const bool any_fits = !s.survivors.empty() || !s.survivor_json.empty();
   if (binds_ && any_fits) binds_->Filtered(s.args.pod.uid);

@@ -75,7 +75,7 @@ class WatchCache::NodeHandler : public kube::InformerHandler {
  private:
   bool Decode(std::string_view object, scoring::Node& node) {
     if (Status st = DecodeNode(object, node); !st.ok()) {
-      errors_.Inc();
+      errors_.Increment();
       HP_LOG(kWarn, "undecodable node skipped", {{"error", st.message()}});
       return false;
     }
@@ -123,7 +123,7 @@ class WatchCache::PodHandler : public kube::InformerHandler {
  private:
   bool Decode(std::string_view object, PodRecord& pod, bool& finished) {
     if (Status st = DecodePod(object, state_->policy(), pod, finished); !st.ok()) {
-      errors_.Inc();
+      errors_.Increment();
       HP_LOG(kWarn, "undecodable pod skipped", {{"error", st.message()}});
       return false;
     }

@@ -76,6 +76,10 @@ Informer::Informer(std::shared_ptr<Client> client, InformerOptions options,
   events_ =
       &registry.AddCounter("hyperplace_kube_watch_events_total",
                            "Watch events received, by resource and type.", {"resource", "type"});
+  added_ = &events_->With({options_.resource, "ADDED"});
+  modified_ = &events_->With({options_.resource, "MODIFIED"});
+  deleted_ = &events_->With({options_.resource, "DELETED"});
+  bookmarks_ = &events_->With({options_.resource, "BOOKMARK"});
   restarts_ = &registry.AddCounter("hyperplace_kube_watch_restarts_total",
                                    "Watches started again, by resource and reason.",
                                    {"resource", "reason"});
@@ -159,7 +163,7 @@ Status Informer::List() {
     rv_ = page.resource_version;
   }
   handler_->EndList();
-  relists_->Inc();
+  relists_->Increment();
   return Status::Ok();
 }
 
@@ -169,7 +173,7 @@ Status Informer::Watch() {
   bool got_event = false;
   auto on_event = [&](const WatchEvent& event) {
     last_activity_ns_.store(NowNs());
-    events_->With({options_.resource, event.type}).Inc();
+    EventCounter(event.type).Increment();
     if (!event.resource_version.empty()) {
       std::lock_guard lock(rv_mu_);
       rv_ = event.resource_version;
@@ -214,6 +218,14 @@ void Informer::Backoff() {
   }
 }
 
+metrics::Counter& Informer::EventCounter(std::string_view type) {
+  if (type == "MODIFIED") return *modified_;
+  if (type == "ADDED") return *added_;
+  if (type == "DELETED") return *deleted_;
+  if (type == "BOOKMARK") return *bookmarks_;
+  return events_->With({options_.resource, type});
+}
+
 void Informer::Run() {
   while (!stop_.load()) {
     if (relist_) {
@@ -221,7 +233,7 @@ void Informer::Run() {
       if (stop_.load()) break;
       if (!st.ok()) {
         HP_LOG(kWarn, "list failed", {{"resource", options_.resource}, {"error", st.message()}});
-        restarts_->With({options_.resource, "list_error"}).Inc();
+        restarts_->With({options_.resource, "list_error"}).Increment();
         Backoff();
         continue;
       }
@@ -233,17 +245,17 @@ void Informer::Run() {
     Status st = Watch();
     if (stop_.load()) break;
     if (st.ok()) {
-      restarts_->With({options_.resource, "timeout"}).Inc();  // server closed it on schedule
+      restarts_->With({options_.resource, "timeout"}).Increment();  // server closed it on schedule
       backoff_ = options_.timing.backoff_initial;
       continue;
     }
     if (relist_) {
       HP_LOG(kInfo, "watch expired, relisting", {{"resource", options_.resource}});
-      restarts_->With({options_.resource, "expired"}).Inc();
+      restarts_->With({options_.resource, "expired"}).Increment();
       continue;  // a 410 is answered by relisting at once
     }
     HP_LOG(kWarn, "watch failed", {{"resource", options_.resource}, {"error", st.message()}});
-    restarts_->With({options_.resource, "error"}).Inc();
+    restarts_->With({options_.resource, "error"}).Increment();
     Backoff();
   }
 }

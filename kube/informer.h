@@ -77,6 +77,7 @@ class Informer {
   // Returns OK when the watch ended normally (server timeout); sets relist_ on 410.
   Status Watch();
   void Backoff();
+  metrics::Counter& EventCounter(std::string_view type);
   std::string Query(bool watch) const;
 
   std::shared_ptr<Client> client_;
@@ -95,6 +96,12 @@ class Informer {
 
   metrics::Counter* relists_;
   metrics::Family<metrics::Counter>* events_;
+  // events_ children of ADDED, MODIFIED, DELETED and BOOKMARK, resolved once: every watch event
+  // counts, so the usual ones never build a label map.
+  metrics::Counter* added_;
+  metrics::Counter* modified_;
+  metrics::Counter* deleted_;
+  metrics::Counter* bookmarks_;
   metrics::Family<metrics::Counter>* restarts_;
 };
 

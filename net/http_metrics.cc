@@ -20,39 +20,33 @@ HttpMetrics::HttpMetrics(metrics::Registry& registry, std::string server,
       latency_(registry.AddHistogram(
           "hyperplace_http_request_duration_seconds",
           "Time from a request's first byte to its response written, by listener and verb.",
-          {"server", "verb"}, metrics::LatencyBuckets())) {}
+          {"server", "verb"}, metrics::LatencyBuckets())),
+      request_children_(
+          std::make_unique<std::atomic<metrics::Counter*>[]>((paths_.size() + 1) * kCodeCount)),
+      latency_children_(std::make_unique<std::atomic<metrics::Histogram*>[]>(paths_.size() + 1)) {}
+
+std::size_t HttpMetrics::VerbIndex(std::string_view path) const {
+  for (std::size_t i = 0; i < paths_.size(); ++i) {
+    if (path == paths_[i]) return i;
+  }
+  return paths_.size();
+}
 
 std::string_view HttpMetrics::VerbOf(std::string_view path) const {
-  for (const std::string& known : paths_) {
-    if (path == known) return std::string_view(known).substr(1);
-  }
-  return "other";
+  const std::size_t i = VerbIndex(path);
+  return i < paths_.size() ? std::string_view(paths_[i]).substr(1) : "other";
 }
 
-std::string_view HttpMetrics::CodeLabel(int status) {
-  switch (status) {
-    case 200:
-      return "200";
-    case 400:
-      return "400";
-    case 404:
-      return "404";
-    case 405:
-      return "405";
-    case 408:
-      return "408";
-    case 413:
-      return "413";
-    case 431:
-      return "431";
-    case 500:
-      return "500";
-    case 503:
-      return "503";
-    default:
-      return status < 500 ? "4xx" : "5xx";
+std::size_t HttpMetrics::CodeIndex(int status) {
+  static constexpr int kCounted[] = {200, 400, 404, 405, 408, 413, 431, 500, 503};
+  static_assert(std::size(kCounted) + 2 == kCodeCount);
+  for (std::size_t i = 0; i < std::size(kCounted); ++i) {
+    if (status == kCounted[i]) return i;
   }
+  return status < 500 ? kCodeCount - 2 : kCodeCount - 1;
 }
+
+std::string_view HttpMetrics::CodeLabel(int status) { return kCodes[CodeIndex(status)]; }
 
 void HttpMetrics::Watch(const HttpServer& server) {
   const ServerLimits& l = server.limits();
@@ -111,8 +105,8 @@ void HttpMetrics::Watch(const HttpServer& server) {
         std::lock_guard lock(seen->mu);
         const std::uint64_t r = stats->refused_connections.load();
         const std::uint64_t s = stats->shed_requests.load();
-        if (r > seen->refused) refused->Inc(static_cast<double>(r - seen->refused));
-        if (s > seen->shed) shed->Inc(static_cast<double>(s - seen->shed));
+        if (r > seen->refused) refused->Increment(static_cast<double>(r - seen->refused));
+        if (s > seen->shed) shed->Increment(static_cast<double>(s - seen->shed));
         seen->refused = r;
         seen->shed = s;
       });
@@ -131,7 +125,7 @@ std::function<void(std::string_view, std::string_view)> HttpMetrics::EventLog(in
   };
   return [this, &events, per_second, window = std::make_shared<Window>()](std::string_view event,
                                                                           std::string_view detail) {
-    events.With({server_, event}).Inc();
+    events.With({server_, event}).Increment();
     std::uint64_t left_out = 0;
     {
       std::lock_guard lock(window->mu);
@@ -155,9 +149,22 @@ std::function<void(std::string_view, std::string_view)> HttpMetrics::EventLog(in
 RequestObserver HttpMetrics::Observer() {
   return [this](std::string_view, std::string_view path, int status,
                 std::chrono::nanoseconds elapsed) {
-    const std::string_view verb = VerbOf(path);
-    requests_.With({server_, verb, CodeLabel(status)}).Inc();
-    latency_.With({server_, verb}).Observe(std::chrono::duration<double>(elapsed).count());
+    const std::size_t verb = VerbIndex(path);
+    const std::size_t code = CodeIndex(status);
+    std::atomic<metrics::Counter*>& count = request_children_[verb * kCodeCount + code];
+    metrics::Counter* counter = count.load(std::memory_order_acquire);
+    if (counter == nullptr) {
+      counter = &requests_.With({server_, VerbOf(path), kCodes[code]});
+      count.store(counter, std::memory_order_release);
+    }
+    counter->Increment();
+    std::atomic<metrics::Histogram*>& time = latency_children_[verb];
+    metrics::Histogram* histogram = time.load(std::memory_order_acquire);
+    if (histogram == nullptr) {
+      histogram = &latency_.With({server_, VerbOf(path)});
+      time.store(histogram, std::memory_order_release);
+    }
+    histogram->Observe(std::chrono::duration<double>(elapsed).count());
   };
 }
 

@@ -10,7 +10,11 @@
 // status codes outside the ones the server produces as "4xx"/"5xx".
 #pragma once
 
+#include <atomic>
+#include <cstddef>
 #include <functional>
+#include <iterator>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -41,11 +45,22 @@ class HttpMetrics {
   static std::string_view CodeLabel(int status);
 
  private:
+  // The status codes counted one by one; the others as "4xx" or "5xx", the last two labels.
+  static constexpr std::string_view kCodes[] = {"200", "400", "404", "405", "408", "413",
+                                                "431", "500", "503", "4xx", "5xx"};
+  static constexpr std::size_t kCodeCount = std::size(kCodes);
+  static std::size_t CodeIndex(int status);
+  std::size_t VerbIndex(std::string_view path) const;  // paths_.size() for any other path
+
   metrics::Registry& registry_;
   std::string server_;
   std::vector<std::string> paths_;
   metrics::Family<metrics::Counter>& requests_;
   metrics::Family<metrics::Histogram>& latency_;
+  // Children looked up on first use and kept: a request costs two atomic loads, never a label
+  // map and the family's mutex. Indexed by verb (then code); the last verb is "other".
+  std::unique_ptr<std::atomic<metrics::Counter*>[]> request_children_;
+  std::unique_ptr<std::atomic<metrics::Histogram*>[]> latency_children_;
 };
 
 }  // namespace hyperplace::net

@@ -12,7 +12,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config git openssl ca-certificates
   libssl-dev libcpp-httplib-dev libsimdjson-dev libyaml-cpp-dev libboost1.81-dev
   nlohmann-json3-dev rapidjson-dev libgtest-dev libbenchmark-dev
-  clang libclang-rt-14-dev clang-format ccache
+  clang libclang-rt-14-dev clang-format ccache prometheus-cpp-dev
 )
 
 missing=()

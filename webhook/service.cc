@@ -60,7 +60,7 @@ struct Service::Impl {
     response.status = result.http_status;
     response.content_type = "application/json";
     duration.Observe(std::chrono::duration<double>(Clock::now() - start).count());
-    AdmissionCounter(result.kind, result.operation, result.verdict).Inc();
+    AdmissionCounter(result.kind, result.operation, result.verdict).Increment();
     switch (result.verdict) {
       case Verdict::kDenied:
         HP_LOG(kInfo, "admission denied",
