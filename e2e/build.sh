@@ -6,6 +6,8 @@
 #   kwok, with kwok-pod-stages.yaml (sigs.k8s.io/kwok, pinned in e2e/tools/kwok/go.mod)
 #   kueue, with its CRDs and webhook configurations in kueue-config/
 #                                   (sigs.k8s.io/kueue, pinned in e2e/tools/kueue/go.mod)
+#   helm                            (helm.sh/helm/v3, pinned in e2e/tools/helm/go.mod; the
+#                                   chart test and scripts/manifests.sh run it)
 # into ${HYPERPLACE_E2E_BIN:-$HOME/.cache/hyperplace-e2e/bin}.
 #
 # A binary is rebuilt only when its stamp (<name>.stamp beside it) differs: the
@@ -14,7 +16,7 @@
 # go.mod changes (e.g. a new harness dependency) do not rebuild it. GOCACHE and
 # GOMODCACHE keep their defaults so that a rebuild on the same machine is warm.
 #
-# Usage: e2e/build.sh [--force] [etcd|kube|kwok|kueue ...]     (default: all)
+# Usage: e2e/build.sh [--force] [etcd|kube|kwok|kueue|helm ...]     (default: all)
 # On a shared machine: GOFLAGS=-p=1 nice -n 10 e2e/build.sh
 set -euo pipefail
 
@@ -27,12 +29,12 @@ targets=()
 for a in "$@"; do
   case "$a" in
     --force) force=1 ;;
-    etcd|kube|kwok|kueue) targets+=("$a") ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    etcd|kube|kwok|kueue|helm) targets+=("$a") ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     *) echo "build.sh: unknown argument '$a'" >&2; exit 2 ;;
   esac
 done
-[ ${#targets[@]} -gt 0 ] || targets=(etcd kube kwok kueue)
+[ ${#targets[@]} -gt 0 ] || targets=(etcd kube kwok kueue helm)
 
 command -v go >/dev/null || { echo "build.sh: go is not on PATH (need Go >= 1.26)" >&2; exit 1; }
 gov=$(go env GOVERSION)
@@ -150,6 +152,25 @@ for t in "${targets[@]}"; do
     chmod -R u+w "$tmp/kueue-config"
     mv "$tmp/kueue-config" "$BIN/kueue-config"
     install_bin "$tmp" kueue "$s"
+    ;;
+  helm)
+    dir=$here/tools/helm
+    ver=$(modversion "$dir" helm.sh/helm/v3)
+    # As helm's Makefile sets them for a release: `helm version` prints $ver, and the
+    # Kubernetes version that `helm template` and `helm lint` assume is that of its client-go.
+    kv=$(modversion "$dir" k8s.io/client-go)
+    kmaj=$(( $(echo "$kv" | cut -d. -f1 | tr -d v) + 1 ))
+    kmin=$(echo "$kv" | cut -d. -f2)
+    ldf="-s -w -X helm.sh/helm/v3/internal/version.version=$ver"
+    ldf="$ldf -X helm.sh/helm/v3/internal/version.gitTreeState=clean"
+    for p in helm.sh/helm/v3/pkg/lint/rules helm.sh/helm/v3/pkg/chartutil; do
+      ldf="$ldf -X $p.k8sVersionMajor=$kmaj -X $p.k8sVersionMinor=$kmin"
+    done
+    s=$(stamp helm "$dir" helm.sh/helm/v3 "$ver" "$ldf" helm.sh/helm/v3/cmd/helm)
+    if uptodate helm "$s"; then echo "helm $ver: up to date"; continue; fi
+    echo "building helm $ver ..."
+    gobuild "$dir" "$tmp" "$ldf" helm.sh/helm/v3/cmd/helm
+    install_bin "$tmp" helm "$s"
     ;;
   esac
   echo "  $t: $(( $(date +%s) - start ))s"

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Runs hyperplace's end-to-end suite against a real control plane:
 #   1. builds hyperplace (CMake, target `hyperplace`) in $BUILD_DIR (default: build);
-#   2. builds etcd, kube-apiserver, kube-scheduler, kube-controller-manager, kwok and Kueue from
-#      Go modules (e2e/build.sh; warm after the first time);
-#   3. runs `go test ./... -count=1 -v` in e2e/ with HYPERPLACE_BIN set, and prints a one-line
-#      summary. The full log and the throughput report go to $BUILD_DIR/e2e-results/.
+#   2. builds etcd, kube-apiserver, kube-scheduler, kube-controller-manager, kwok, Kueue and helm
+#      from Go modules (e2e/build.sh; warm after the first time);
+#   3. runs `go test ./... -count=1 -v` in e2e/ with HYPERPLACE_BIN set (TestHelm checks the Helm
+#      chart and that manifests/ is its rendering), and prints a one-line summary. The full log
+#      and the throughput report go to $BUILD_DIR/e2e-results/.
 #
 # Usage: e2e/run.sh [go test flags, e.g. -run 'TestHyperplace/PodDensity']
 #   BUILD_DIR=build-e2e e2e/run.sh     another CMake build folder (relative to the repository)

@@ -44,10 +44,12 @@ var (
 // heartbeats it would trust, and it would taint and evict them.) It runs as
 // system:kube-controller-manager, with that identity for every controller
 // (--use-service-account-credentials=false), a member of system:masters here: it is the
-// cluster's machinery, not under test. It waits for /healthz; the caller stops it, or teardown
-// does.
-func (c *Cluster) StartControllerManager() *Process {
+// cluster's machinery, not under test. extra names more controllers to run (e.g.
+// "deployment-controller", "replicaset-controller" for Deployments). It waits for /healthz; the
+// caller stops it, or teardown does.
+func (c *Cluster) StartControllerManager(extra ...string) *Process {
 	c.t.Helper()
+	controllers := append([]string{"job-controller", "garbage-collector-controller", "namespace-controller"}, extra...)
 	port, err := freePort()
 	if err != nil {
 		c.t.Fatalf("harness: %v", err)
@@ -55,7 +57,7 @@ func (c *Cluster) StartControllerManager() *Process {
 	kubeconfig := c.KubeconfigPath(UserControllerManager)
 	args := []string{
 		"--kubeconfig=" + kubeconfig,
-		"--controllers=job-controller,garbage-collector-controller,namespace-controller",
+		"--controllers=" + strings.Join(controllers, ","),
 		"--leader-elect=false",
 		"--use-service-account-credentials=false",
 		"--bind-address=127.0.0.1",
