@@ -3,6 +3,7 @@
 #
 #   scripts/setup.sh              install missing packages (apt-get, as root or through sudo), build
 #   scripts/setup.sh --deps-only  install missing packages only
+#   SETUP_IMAGE_TOOLS=0 scripts/setup.sh ...   without the container image's tools
 #
 # Everything comes from Debian's packages; nothing is downloaded from elsewhere.
 set -euo pipefail
@@ -14,6 +15,12 @@ PACKAGES=(
   nlohmann-json3-dev rapidjson-dev libgtest-dev libbenchmark-dev
   clang libclang-rt-14-dev clang-format ccache prometheus-cpp-dev
 )
+# The container image's tools (scripts/image.sh, scripts/image-smoke.sh): buildah builds it, skopeo
+# and jq read it, umoci unpacks it, podman runs it (with runc: crun refuses this kind of machine's
+# hybrid cgroups). The Containerfile's build stage sets SETUP_IMAGE_TOOLS=0: it only compiles.
+if [[ "${SETUP_IMAGE_TOOLS:-1}" != "0" ]]; then
+  PACKAGES+=(buildah umoci skopeo jq podman runc)
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do
