@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -550,7 +551,7 @@ TEST(ExpectTest, AdmissionExpectationsFollowThePlan) {
     std::set<std::string> added;
     for (const PatchOp& op : c.expect_patch) {
       added.insert(op.path);
-      if (op.op == "add") {
+      if (op.op == "add" && op.path.starts_with("/metadata/labels/")) {
         const std::string key = op.path.substr(std::string("/metadata/labels/").size());
         EXPECT_FALSE(
             labels.contains(key.substr(0, key.find('~')) + "/" + key.substr(key.find('~') + 2)))
@@ -571,10 +572,21 @@ TEST(ExpectTest, AdmissionExpectationsFollowThePlan) {
       EXPECT_TRUE(added.count("/spec/nodeSelector/node.kubernetes.io~1instance-type"));
       EXPECT_EQ(c.expect_warnings, 1);
     }
+    // Rule 5: every admitted Pod in a team namespace goes to hyperplace's scheduler (the
+    // generated ones all name default-scheduler); Jobs and other namespaces never.
+    const bool team =
+        object["metadata"]["namespace"].get<std::string>().starts_with("hyperpod-ns-");
+    const PatchOp scheduler{"add", "/spec/schedulerName", R"("hyperplace")"};
+    const bool to_hyperplace =
+        std::find(c.expect_patch.begin(), c.expect_patch.end(), scheduler) != c.expect_patch.end();
+    EXPECT_EQ(to_hyperplace, c.expect_allowed && team && c.kind == "Pod") << c.what;
     if (c.what.find("untouched") != std::string::npos ||
         c.what.find("fully labelled") != std::string::npos ||
         c.what.find("job-controller") != std::string::npos) {
-      EXPECT_TRUE(c.expect_patch.empty()) << c.what;
+      // Nothing else to change: the scheduler name at most.
+      EXPECT_EQ(c.expect_patch,
+                to_hyperplace ? std::vector<PatchOp>{scheduler} : std::vector<PatchOp>{})
+          << c.what;
       EXPECT_TRUE(c.expect_allowed) << c.what;
     }
     if (!c.expect_patch.empty()) {

@@ -1194,9 +1194,8 @@ std::string Base64Encode(std::string_view in) {
 // review's bytes, and not by the webhook's code), with the defaults of DESIGN §1 and §3 that
 // hyperplace starts with: team T owns namespace hyperpod-ns-T, LocalQueue hyperpod-ns-T-localqueue
 // and group hyperpod-ns-T-namespace-level-group; the classes are inference (15), training (10)
-// and fine-tuning (5) priority, the lowest is added; kube-system's service accounts are trusted.
-// Rule 5 (schedulerName) is not expected: hyperplace does not apply it yet; when it does, its
-// "replace" of /spec/schedulerName (Pods only) belongs here.
+// and fine-tuning (5) priority, the lowest is added; kube-system's service accounts are trusted;
+// Pods that name the default scheduler (every generated one) go to hyperplace's (rule 5).
 void ExpectAdmission(const ReviewPlan& r, AdmissionCase& c) {
   c.expect_allowed = true;
   if (!r.ns.starts_with(kTeamPrefix)) return;  // not a team namespace: untouched
@@ -1250,6 +1249,8 @@ void ExpectAdmission(const ReviewPlan& r, AdmissionCase& c) {
                    quoted("ml." + r.instance_type_selector)});
     ++c.expect_warnings;
   }
+  // 5. Scheduler name, Pods only: the generated ones all name default-scheduler.
+  if (r.kind == "Pod") ops.push_back({"add", "/spec/schedulerName", quoted("hyperplace")});
   if (ops.empty()) return;
   c.expect_patch_json = "[";
   for (const PatchOp& op : ops) {
