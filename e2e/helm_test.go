@@ -612,6 +612,10 @@ func testHelmRefused(t *testing.T, h *helmCLI) {
 		{[]string{"config.webhook.listen=localhost"}, "want HOST:PORT"},
 		{[]string{"webhook.name=zz-hyperplace"}, "must sort before kueue-mutating-webhook-configuration"},
 		{[]string{"config.extender.tlsCertFile="}, "scheduler.enabled needs config.extender.tlsCertFile"},
+		{[]string{"config.extender.clientCAFile="}, "without clientCAFile any caller"},
+		{[]string{"config.webhook.schedulerName=other"}, "a scheduler the chart does not run"},
+		{[]string{"webhook.namespaceSelector.matchLabels=null"}, "namespaceSelector"},
+		{[]string{"config.log.level=verbose"}, "log.level"},
 		{[]string{"config.extender.bogus=1"}, "additional properties 'bogus' not allowed"},
 		{[]string{"config.kube.listPageSize=many"}, "listPageSize"},
 		{[]string{"kueueExample.enabled=true", "kueueExample.flavors[0].name=ml-x", "kueueExample.flavors[0].instanceType=ml.x"},
@@ -1097,27 +1101,21 @@ func checkInstalledConfigServes(t *testing.T, c *harness.Cluster, hp, certFile, 
 		len(families), len(seen), len(unexercised), unexercised)
 }
 
-// registeredInSources: the metric's name is a string literal in hyperplace's C++ sources (tests
-// excluded), as a family registered only once something happens (a watch restarting) is.
+// registeredInSources: the metric is one serve registers, as pinned in
+// cmd/testdata/serve_metrics.txt (lines "TYPE NAME{labels} help"); a labelled family appears in a
+// scrape only once it has a series (no watch restarted here).
 func registeredInSources(t *testing.T, name string) bool {
 	t.Helper()
-	found := false
-	for _, dir := range []string{"cmd", "common", "certs", "extender", "kube", "net", "webhook", "scoring"} {
-		files, _ := filepath.Glob(repoPath(dir, "*.cc"))
-		for _, f := range files {
-			if strings.HasSuffix(f, "_test.cc") {
-				continue
-			}
-			raw, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if bytes.Contains(raw, []byte(`"`+name+`"`)) {
-				found = true
-			}
+	raw, err := os.ReadFile(repoPath("cmd", "testdata", "serve_metrics.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if fields := strings.Fields(line); len(fields) >= 2 && strings.SplitN(fields[1], "{", 2)[0] == name {
+			return true
 		}
 	}
-	return found
+	return false
 }
 
 func parseMetricsText(s string) metricSet {

@@ -175,8 +175,13 @@ values to change).
 {{- if not (has .Values.scheduler.name .Values.config.extender.schedulerNames) }}
 {{- fail (printf "scheduler.name %q is not in config.extender.schedulerNames %v: hyperplace would refuse to bind its pods" .Values.scheduler.name .Values.config.extender.schedulerNames) }}
 {{- end }}
-{{- if not .Values.config.extender.tlsCertFile }}
-{{- fail "scheduler.enabled needs config.extender.tlsCertFile (and tlsPrivateKeyFile, clientCAFile): the scheduler calls the extender over HTTPS with a client certificate" }}
+{{- $e := .Values.config.extender }}
+{{- if not (and $e.tlsCertFile $e.tlsPrivateKeyFile $e.clientCAFile) }}
+{{- fail "scheduler.enabled needs config.extender.tlsCertFile, tlsPrivateKeyFile and clientCAFile: the scheduler calls the extender over HTTPS with a client certificate, and without clientCAFile any caller that reaches the port could call /bind" }}
+{{- end }}
+{{- $sent := .Values.config.webhook.schedulerName }}
+{{- if and $sent (ne $sent .Values.scheduler.name) }}
+{{- fail (printf "config.webhook.schedulerName %q is not scheduler.name %q: the webhook would send team pods to a scheduler the chart does not run, and they would stay Pending" $sent .Values.scheduler.name) }}
 {{- end }}
 {{- end }}
 {{- if and .Values.webhook.enabled (not .Values.config.webhook.tlsCertFile) }}
