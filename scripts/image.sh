@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds hyperplace's container image without pulling anything from a registry: the binary that
-# scripts/setup.sh built in $BUILD_DIR (built here with cmake if missing; never rebuilt), its
+# scripts/setup.sh built in $BUILD_DIR (brought up to date with cmake first), its
 # root filesystem laid out by scripts/image-rootfs.sh (as the Containerfile's build stage does),
 # committed FROM scratch with buildah into an OCI archive. Runs as root (buildah's vfs driver and
 # chroot isolation), with a private storage under $BUILD_DIR/image that it removes on exit: it
@@ -45,12 +45,11 @@ if [[ $(id -u) -ne 0 ]]; then
   exit 1
 fi
 
+# Built (or brought up to date: a no-op when it is) from this checkout, so the revision label
+# below names the commit the binary was built from.
 binary="$BUILD_DIR/hyperplace"
-if [[ ! -x "$binary" ]]; then
-  echo "image: $binary missing, building it"
-  cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-  cmake --build "$BUILD_DIR" --parallel "$(nproc)" --target hyperplace
-fi
+cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build "$BUILD_DIR" --parallel "$(nproc)" --target hyperplace >/dev/null
 # "hyperplace 0.1.0 (json kernel haswell)"
 version=$("$binary" version | awk '$1 == "hyperplace" {print $2}')
 project_version=$(sed -n 's/^project(hyperplace VERSION \([^ )]*\).*/\1/p' CMakeLists.txt)

@@ -34,7 +34,7 @@ echo "== fuzz (${FUZZ_SECONDS}s per target)"
 scripts/fuzz.sh "$FUZZ_SECONDS"
 
 echo "== image"
-# The container image from build/hyperplace (no registry, no rebuild) and its smoke test: files,
+# The container image from build/hyperplace (no registry; up to date here) and its smoke test: files,
 # the binary under chroot as 65532, the image under podman with a read-only root.
 missing_tools=()
 for tool in buildah umoci skopeo jq; do
