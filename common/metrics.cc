@@ -144,7 +144,8 @@ Family<M>& Registry::AddFamily(const std::string& name, const std::string& help,
   if (!valid_name || !valid_labels) return Unexposed<M>({}, std::move(upper_bounds));
   std::unique_ptr<Entry>& entry = entries_[name];
   if (entry != nullptr) {
-    assert(entry->type == TypeOf<M>() && "metric registered twice with different types");
+    assert(entry->type == TypeOf<M>() && entry->read == nullptr &&
+           "metric registered twice with different types");
     assert(entry->label_names == label_names && "metric registered twice with different labels");
     assert(entry->upper_bounds == upper_bounds && "histogram registered twice with other buckets");
     // Release builds: a conflicting registration gets the first family when the types agree,

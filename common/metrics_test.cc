@@ -627,6 +627,7 @@ TEST(RegistryDeathTest, ConflictingRegistrationAsserts) {
   r.AddCallbackGauge("cb", "", [] { return 0.0; });
   EXPECT_DEBUG_DEATH(r.AddCallbackGauge("cb", "", [] { return 1.0; }), "registered twice");
   EXPECT_DEBUG_DEATH(r.AddCounter("cb", ""), "different types");
+  EXPECT_DEBUG_DEATH(r.AddGauge("cb", ""), "different types");  // a gauge, but not a callback
 }
 
 TEST(RegistryDeathTest, WrongNumberOfLabelValuesAsserts) {
