@@ -36,6 +36,9 @@ import (
 const (
 	throughputNodes = 1000
 	throughputPods  = 1000
+	// CPU profiles of kube-scheduler and kube-apiserver cover this many seconds from the first
+	// create of each phase (the shortest phase lasts about 5 s).
+	throughputProfileSeconds = 4
 )
 
 // latency summarises one histogram (seconds).
@@ -105,7 +108,8 @@ func loadavg() string {
 
 func TestThroughput(t *testing.T) {
 	ctx := t.Context()
-	c := harness.Start(t, harness.Options{NoScheduler: true})
+	// Profiling on (the harness turns it off): each phase records where the CPU goes.
+	c := harness.Start(t, harness.Options{NoScheduler: true, APIServerArgs: []string{"--profiling=true"}})
 	admin := c.Client(harness.UserAdmin)
 	// Creating 2000 objects fast must not be what is measured: a client without rate limits.
 	fastCfg := rest.CopyConfig(c.RESTConfig(harness.UserAdmin))
@@ -300,6 +304,8 @@ func runPhase(ctx context.Context, t *testing.T, c *harness.Cluster, admin, fast
 	schedBefore := schedulerMetrics(t, sched)
 	apiBefore := apiserverRequests(t, c)
 	start := time.Now()
+	// The same window in every phase: the creates and the bulk of the scheduling.
+	profiles := startCPUProfiles(c, sched, throughputProfileSeconds)
 	parallel(16, len(pods), func(i int) error {
 		_, err := fast.CoreV1().Pods(ns).Create(ctx, pods[i], metav1.CreateOptions{})
 		return err
@@ -327,6 +333,7 @@ func runPhase(ctx context.Context, t *testing.T, c *harness.Cluster, admin, fast
 		t.Errorf("%s: %d pods bound, want %d", name, len(bound), throughputPods)
 	}
 	mu.Unlock()
+	profiles.finish(t, c, fmt.Sprintf("throughput-%d-%s", round, map[bool]string{false: "alone", true: "hyperplace"}[ext]), 12)
 	res.CPUSeconds = map[string]float64{}
 	for k, pid := range procs {
 		res.CPUSeconds[k] = cpuSeconds(pid) - cpuBefore[k]
@@ -403,12 +410,7 @@ func noteBound(obj any, mu *sync.Mutex, bound map[string]time.Time, done chan st
 // allows /metrics without authentication).
 func schedulerMetrics(t testing.TB, sched *harness.Process) metricSet {
 	t.Helper()
-	port := ""
-	for _, a := range sched.Args {
-		if v, ok := strings.CutPrefix(a, "--secure-port="); ok {
-			port = v
-		}
-	}
+	port := secureArg(sched)
 	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
 	m, err := scrape(hc, "https://127.0.0.1:"+port+"/metrics")
 	if err != nil {

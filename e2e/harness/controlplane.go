@@ -174,7 +174,9 @@ func (c *Cluster) StartSchedulerNamed(name, configYAML string) *Process {
 		"--cert-dir=" + filepath.Join(c.Dir, name+"-certs"),
 		"--authentication-kubeconfig=" + kubeconfig,
 		"--authorization-kubeconfig=" + kubeconfig,
-		"--authorization-always-allow-paths=/healthz,/readyz,/livez,/metrics",
+		// And its profiles (enableProfiling is on by default): a test cluster's, for the
+		// throughput test's CPU profiles.
+		"--authorization-always-allow-paths=/healthz,/readyz,/livez,/metrics,/debug/pprof,/debug/pprof/*",
 		"-v=2",
 	}
 	began := time.Now()
