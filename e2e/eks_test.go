@@ -71,11 +71,11 @@ var (
 // alone; Required: hyperplace's filter also turns the other racks away (outside_group_domain).
 //
 // PeersBesideGPUBusyRack: the peers sit in an idle rack; each node of the near rack runs a 6-GPU
-// inference server. NodeResourcesFit MostAllocated, weighted for GPUs, ranks a busy node about
-// 55 points higher (75 against 21 for a 1-GPU pod), and hyperplace's own packing prefers it too
-// (it would leave 1 GPU idle there, 6 beside the peers), so hyperplace ranks it only 4 points
-// below the peers' rack: 40 points at weight 1, outvoted; 240 at 60. The control pod, under
-// hyperplace's scheduler, goes to the busy rack.
+// inference server. hyperplace's own packing prefers a busy node (it would leave 1 GPU idle
+// there, 6 beside the peers), so hyperplace ranks it only 4 points below the peers' rack: 40
+// points at weight 1, outvoted by the plugins; 240 at 60. The control pod, under hyperplace's
+// scheduler, goes to the busy rack: packing alone decides it (the profile's MostAllocated
+// counts cpu and memory only; hyperplace packs accelerators).
 func (f *fixture) testInTreeScoresDisagree(t *testing.T) {
 	t.Run("PeersInCPUBusyRack", func(t *testing.T) {
 		t.Run("Preferred", func(t *testing.T) { f.scoresDisagree(t, "cpu-busy-pref", annotPreferTopo, true) })
