@@ -507,8 +507,26 @@ std::string CheckPrioritizeReply(std::string_view body, const ClusterExpectation
   std::vector<int> top;
   long long top_score = -1;
   long long first_shift = 0;
+  bool have_shift = false;
   int reordered = -1;  // the first host whose score breaks the expected ranking
+  // A host's score as kube-scheduler counts it: top set, and the same ranking (every score off
+  // the expected one by the same amount).
+  auto account = [&](int node, long long score) {
+    if (score > top_score) {
+      top_score = score;
+      top.clear();
+    }
+    if (score == top_score) top.push_back(node);
+    const long long shift = score - want.score[node];
+    if (!have_shift) {
+      first_shift = shift;
+      have_shift = true;
+    }
+    if (shift != first_shift && reordered < 0) reordered = node;
+  };
   std::size_t count = 0;
+  // hyperplace lists hosts in the request's order: the next listed host is at or after this one.
+  std::size_t cursor = 0;
   Reader r(body);
   std::string scratch;
   r.Eat('[');
@@ -517,20 +535,23 @@ std::string CheckPrioritizeReply(std::string_view body, const ClusterExpectation
       std::string_view host;
       long long score = -1;
       int node = -1;
-      // The form hyperplace writes, with the host sent at this position: a few compares per
-      // entry (the generic read below costs ~100 ns per entry, as much as the server's scoring).
-      if (count < sent && r.Peek('{')) {
-        const std::string_view prefix = expect->priority_prefix(sent_at(count));
+      // The form hyperplace writes, with a host sent at or after the cursor (the ones skipped
+      // were left out): a few compares per host (the generic read below costs ~100 ns per entry,
+      // as much as the server's scoring). No match ends the fast path for this reply.
+      for (std::size_t j = cursor; j < sent && node < 0 && r.Peek('{'); ++j) {
+        const std::string_view prefix = expect->priority_prefix(sent_at(j));
         const std::size_t at = r.pos();
         if (at + prefix.size() < body.size() && body.compare(at, prefix.size(), prefix) == 0) {
           const char* digits = body.data() + at + prefix.size();
           const auto [end, ec] = std::from_chars(digits, body.data() + body.size(), score);
           if (ec == std::errc() && end < body.data() + body.size() && *end == '}') {
-            host = NodeName(*expect, sent_at(count));
-            node = sent_at(count);
+            host = NodeName(*expect, sent_at(j));
+            node = sent_at(j);
             r = Reader(body, static_cast<std::size_t>(end - body.data()) + 1);
+            cursor = j + 1;
           }
         }
+        if (node < 0 && j + 1 == sent) cursor = sent;
       }
       if (node < 0 && !ReadPriority(r, host, score, scratch)) return fail("malformed entry");
       if (node < 0) node = expect->NodeIndex(host);
@@ -541,26 +562,15 @@ std::string CheckPrioritizeReply(std::string_view body, const ClusterExpectation
         return fail("host " + std::string(host) + " has score " + std::to_string(score) +
                     ", outside 0..10");
       }
-      if (score > top_score) {
-        top_score = score;
-        top.clear();
-      }
-      if (score == top_score) top.push_back(node);
-      // The same ranking: every score off the expected one by the same amount.
-      const long long shift = score - want.score[node];
-      if (count == 0) first_shift = shift;
-      if (shift != first_shift && reordered < 0) reordered = node;
+      account(node, score);
       ++count;
     } while (r.Eat(','));
     if (!r.Eat(']') || !r.AtEnd()) return fail("trailing bytes after the list");
   }
-  if (count != sent) {
-    for (std::size_t k = 0; k < sent; ++k) {
-      if (!seen[sent_at(k)]) {
-        return fail(std::to_string(count) + " of " + std::to_string(sent) +
-                    " hosts scored; missing " + std::string(NodeName(*expect, sent_at(k))));
-      }
-    }
+  // Prioritize may omit hosts (DESIGN §2.1): kube-scheduler adds nothing for a host left out, so
+  // it counts as a score of 0, which must fit the ranking like any other.
+  for (std::size_t k = 0; k < sent && count < sent; ++k) {
+    if (!seen[sent_at(k)]) account(sent_at(k), 0);
   }
   std::sort(top.begin(), top.end());
   if (top != want.top) {

@@ -360,6 +360,27 @@ TEST_F(AnswerTest, TheRightPrioritizeAnswerPasses) {
   }
 }
 
+// What hyperplace sends: the hosts scored 0 (the lowest, once stretched) left out.
+TEST_F(AnswerTest, HostsLeftOutCountAsZero) {
+  for (std::size_t pod : {gang_, bare_}) {
+    const PodExpectation& x = expect_->pod(pod);
+    const int lowest = *std::min_element(x.all.score.begin(), x.all.score.end());
+    ASSERT_EQ(lowest, 0);
+    std::size_t left_out = 0;
+    EXPECT_EQ(CheckPrioritizeReply(Priorities(pod, All(),
+                                              [&](auto& entries) {
+                                                std::erase_if(entries, [&](auto& e) {
+                                                  return e.second == 0 && ++left_out;
+                                                });
+                                              }),
+                                   expect_.get(), pod, Candidates::kAll),
+              "");
+    EXPECT_GT(left_out, 0u);
+    // Everything left out is right only when every host is expected equal.
+    EXPECT_NE(CheckPrioritizeReply("[]", expect_.get(), pod, Candidates::kAll), "");
+  }
+}
+
 TEST_F(AnswerTest, AnotherRankingBelowTheTopFails) {
   // Two hosts below the top with different scores swap them: the top set is unchanged, the
   // ranking is not.
@@ -415,7 +436,18 @@ TEST_F(AnswerTest, EveryHostSentScoredOnceWithinRange) {
     return CheckPrioritizeReply(Priorities(bare_, All(), edit), expect_.get(), bare_,
                                 Candidates::kAll);
   };
-  EXPECT_NE(check([](auto& e) { e.pop_back(); }).find("63 of 64 hosts scored"), std::string::npos);
+  // A host left out counts as 0: leaving out one the ranking puts above the lowest breaks it.
+  const PodExpectation& bare = expect_->pod(bare_);
+  int above = -1;  // a host scored above the lowest expected score
+  const int lowest = *std::min_element(bare.all.score.begin(), bare.all.score.end());
+  for (int i : All()) {
+    if (bare.all.score[i] > lowest && bare.all.score[i] < bare.all.top_score) above = i;
+  }
+  ASSERT_GE(above, 0);
+  EXPECT_NE(check([&](auto& e) {
+              e.erase(std::find_if(e.begin(), e.end(), [&](auto& p) { return p.first == above; }));
+            }).find("breaks the ranking"),
+            std::string::npos);
   EXPECT_NE(check([](auto& e) { e.push_back(e[0]); }).find("scored twice"), std::string::npos);
   EXPECT_NE(check([](auto& e) { e[7].second = 11; }).find("outside 0..10"), std::string::npos);
   // A host the filter did not keep, in the kept list.

@@ -353,13 +353,18 @@ void Extender::Prioritize(std::string_view body, net::Response& response) {
   scoring::Score(cycle, policy_, s.scores);
   metrics_->prioritize_candidates->Observe(static_cast<double>(s.names.size()));
 
-  // Unknown and repeated names are left out (prioritize may omit hosts): they get no preference,
-  // and the reply stays bounded by the cluster.
+  // Prioritize may omit hosts (DESIGN §2.1): kube-scheduler adds nothing for a host left out,
+  // exactly what a score of 0 adds. So unknown and repeated names are left out (no preference,
+  // and the reply stays bounded by the cluster), and so are the candidates scored 0, the worst
+  // (score.h stretches the worst to 0 whenever the candidates differ): beside a placed gang or
+  // after a few pods, most of the cluster. kube-scheduler then decodes tens of hosts, not
+  // thousands, for the same totals. (It draws a random tie-breaker only for the hosts listed:
+  // among top-scoring hosts that all scored 0 here, its pick is its heap's order, not a draw.)
   s.survivors.reserve(s.names.size());
   s.reply_scores.reserve(s.names.size());
   for (std::size_t i = 0; i < s.names.size(); ++i) {
     const int c = s.candidate_of[i];
-    if (c < 0) continue;
+    if (c < 0 || s.scores[c] == 0) continue;
     s.survivors.push_back(s.names[i]);
     s.reply_scores.push_back(s.scores[c]);
   }
