@@ -70,8 +70,8 @@ tput=""
 if [[ -f "$results/throughput.json" ]]; then
   field() { sed -n "s/^  \"$1\": \([0-9.eE+-]*\).*/\1/p" "$results/throughput.json"; }
   tput=$(awk -v a="$(field pods_per_second_alone)" -v w="$(field pods_per_second_with_hyperplace)" \
-    -v r="$(field ratio_with_over_without)" \
-    'BEGIN { if (a != "") printf "; throughput %.0f -> %.0f pods/s with hyperplace (ratio %.2f)", a, w, r }')
+    -v r="$(field ratio_with_over_without)" -v c="$(field scheduler_cpu_ratio_with_over_without)" \
+    'BEGIN { if (a != "") printf "; throughput %.0f -> %.0f pods/s with hyperplace (ratio %.2f; kube-scheduler CPU per pod x%.2f)", a, w, r, c }')
 fi
 summary="e2e: $pass tests passed, $fail failed ($subpass subtests passed, $subfail failed) in $(( $(date +%s) - began ))s$tput"
 [[ -n "$failed" ]] && summary="$summary; failed: $failed"

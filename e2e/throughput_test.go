@@ -92,10 +92,18 @@ type throughputReport struct {
 	PodsPerSecondAlone float64 `json:"pods_per_second_alone"`
 	PodsPerSecondWith  float64 `json:"pods_per_second_with_hyperplace"`
 	Ratio              float64 `json:"ratio_with_over_without"`
-	LoadBefore         string  `json:"loadavg_before"`
-	LoadAfter          string  `json:"loadavg_after"`
-	CPUs               int     `json:"cpus"`
-	Versions           string  `json:"versions"`
+	// kube-scheduler's CPU per pod (ms, mean of the two runs of each configuration) and their
+	// ratio: what the extender costs the scheduler, whatever the machine's other load.
+	SchedulerCPUPerPodAloneMs float64 `json:"scheduler_cpu_ms_per_pod_alone"`
+	SchedulerCPUPerPodWithMs  float64 `json:"scheduler_cpu_ms_per_pod_with_hyperplace"`
+	SchedulerCPURatio         float64 `json:"scheduler_cpu_ratio_with_over_without"`
+	// The whole control plane's CPU per pod (every process measured, hyperplace included).
+	TotalCPUPerPodAloneMs float64 `json:"total_cpu_ms_per_pod_alone"`
+	TotalCPUPerPodWithMs  float64 `json:"total_cpu_ms_per_pod_with_hyperplace"`
+	LoadBefore            string  `json:"loadavg_before"`
+	LoadAfter             string  `json:"loadavg_after"`
+	CPUs                  int     `json:"cpus"`
+	Versions              string  `json:"versions"`
 }
 
 func loadavg() string {
@@ -189,6 +197,24 @@ func TestThroughput(t *testing.T) {
 	report.PodsPerSecondAlone = (report.Phases[0].PodsPerSecond + report.Phases[3].PodsPerSecond) / 2
 	report.PodsPerSecondWith = (report.Phases[1].PodsPerSecond + report.Phases[2].PodsPerSecond) / 2
 	report.Ratio = report.PodsPerSecondWith / report.PodsPerSecondAlone
+	perPod := func(a, b phaseResult, proc string) float64 {
+		sum := func(p phaseResult) float64 {
+			if proc != "" {
+				return p.CPUSeconds[proc]
+			}
+			t := 0.0
+			for _, v := range p.CPUSeconds {
+				t += v
+			}
+			return t
+		}
+		return 1000 * (sum(a) + sum(b)) / float64(a.Pods+b.Pods)
+	}
+	report.SchedulerCPUPerPodAloneMs = perPod(report.Phases[0], report.Phases[3], "kube-scheduler")
+	report.SchedulerCPUPerPodWithMs = perPod(report.Phases[1], report.Phases[2], "kube-scheduler")
+	report.SchedulerCPURatio = report.SchedulerCPUPerPodWithMs / report.SchedulerCPUPerPodAloneMs
+	report.TotalCPUPerPodAloneMs = perPod(report.Phases[0], report.Phases[3], "")
+	report.TotalCPUPerPodWithMs = perPod(report.Phases[1], report.Phases[2], "")
 	t.Logf("scheduling throughput, %d nodes, %d pods per phase (first pod created -> last pod bound):", throughputNodes, throughputPods)
 	for _, p := range report.Phases {
 		t.Logf("  %-28s %6.1f pods/s (%.2fs; creates %.2fs; CPU s: %s)",
@@ -196,6 +222,9 @@ func TestThroughput(t *testing.T) {
 	}
 	t.Logf("  mean: alone %.1f pods/s, with hyperplace %.1f pods/s, ratio %.2f (target >= 0.9); load average before %s, after %s; %d CPUs",
 		report.PodsPerSecondAlone, report.PodsPerSecondWith, report.Ratio, report.LoadBefore, report.LoadAfter, report.CPUs)
+	t.Logf("  CPU per pod: kube-scheduler %.2f ms alone, %.2f ms with hyperplace (ratio %.2f); every process %.2f ms alone, %.2f ms with",
+		report.SchedulerCPUPerPodAloneMs, report.SchedulerCPUPerPodWithMs, report.SchedulerCPURatio,
+		report.TotalCPUPerPodAloneMs, report.TotalCPUPerPodWithMs)
 	for _, p := range report.Phases[1:3] {
 		for _, verb := range []string{"filter", "prioritize", "bind"} {
 			l := p.Extender[verb]
