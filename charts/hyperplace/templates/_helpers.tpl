@@ -148,6 +148,21 @@ order; scalars, empty maps and empty lists are toYaml's.
 {{- end }}
 {{- end }}
 
+{{/*
+The webhook's caBundle without cert-manager: webhook.caBundle, else at install and upgrade the
+provided Secret's ca.crt (helm template has no cluster to read it from); "" when neither.
+*/}}
+{{- define "hyperplace.caBundle" -}}
+{{- $caBundle := .Values.webhook.caBundle }}
+{{- if and (not $caBundle) (not .Values.certManager.enabled) }}
+{{- $secret := lookup "v1" "Secret" .Release.Namespace (include "hyperplace.tlsSecretName" .) }}
+{{- if $secret }}
+{{- $caBundle = index ($secret.data | default dict) "ca.crt" | default "" }}
+{{- end }}
+{{- end }}
+{{- $caBundle }}
+{{- end }}
+
 {{/* The port of a HOST:PORT listen address; fails naming the key if there is none. */}}
 {{- define "hyperplace.port" -}}
 {{- $addr := index . 0 }}
