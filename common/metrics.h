@@ -14,6 +14,7 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
+#include <atomic>
 #include <cassert>
 #include <functional>
 #include <initializer_list>
@@ -47,6 +48,16 @@ class Family {
   M& With(std::initializer_list<std::string_view> label_values);
   // The child of a family without labels.
   M& Get() { return With({}); }
+  // With(), once: the child kept in `slot` (null until the first use), for hot paths whose label
+  // values come from a small fixed set that the caller indexes. Then one atomic load per use.
+  M& Cached(std::atomic<M*>& slot, std::initializer_list<std::string_view> label_values) {
+    M* child = slot.load(std::memory_order_acquire);
+    if (child == nullptr) {
+      child = &With(label_values);  // a racing thread finds the same child
+      slot.store(child, std::memory_order_release);
+    }
+    return *child;
+  }
 
  private:
   friend class Registry;

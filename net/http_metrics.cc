@@ -23,18 +23,16 @@ HttpMetrics::HttpMetrics(metrics::Registry& registry, std::string server,
           {"server", "verb"}, metrics::LatencyBuckets())),
       request_children_(
           std::make_unique<std::atomic<metrics::Counter*>[]>((paths_.size() + 1) * kCodeCount)),
-      latency_children_(std::make_unique<std::atomic<metrics::Histogram*>[]>(paths_.size() + 1)) {}
+      latency_children_(std::make_unique<std::atomic<metrics::Histogram*>[]>(paths_.size() + 1)) {
+  for (const std::string& path : paths_) verbs_.push_back(std::string_view(path).substr(1));
+  verbs_.push_back("other");
+}
 
 std::size_t HttpMetrics::VerbIndex(std::string_view path) const {
   for (std::size_t i = 0; i < paths_.size(); ++i) {
     if (path == paths_[i]) return i;
   }
   return paths_.size();
-}
-
-std::string_view HttpMetrics::VerbOf(std::string_view path) const {
-  const std::size_t i = VerbIndex(path);
-  return i < paths_.size() ? std::string_view(paths_[i]).substr(1) : "other";
 }
 
 std::size_t HttpMetrics::CodeIndex(int status) {
@@ -45,8 +43,6 @@ std::size_t HttpMetrics::CodeIndex(int status) {
   }
   return status < 500 ? kCodeCount - 2 : kCodeCount - 1;
 }
-
-std::string_view HttpMetrics::CodeLabel(int status) { return kCodes[CodeIndex(status)]; }
 
 void HttpMetrics::Watch(const HttpServer& server) {
   const ServerLimits& l = server.limits();
@@ -151,20 +147,11 @@ RequestObserver HttpMetrics::Observer() {
                 std::chrono::nanoseconds elapsed) {
     const std::size_t verb = VerbIndex(path);
     const std::size_t code = CodeIndex(status);
-    std::atomic<metrics::Counter*>& count = request_children_[verb * kCodeCount + code];
-    metrics::Counter* counter = count.load(std::memory_order_acquire);
-    if (counter == nullptr) {
-      counter = &requests_.With({server_, VerbOf(path), kCodes[code]});
-      count.store(counter, std::memory_order_release);
-    }
-    counter->Increment();
-    std::atomic<metrics::Histogram*>& time = latency_children_[verb];
-    metrics::Histogram* histogram = time.load(std::memory_order_acquire);
-    if (histogram == nullptr) {
-      histogram = &latency_.With({server_, VerbOf(path)});
-      time.store(histogram, std::memory_order_release);
-    }
-    histogram->Observe(std::chrono::duration<double>(elapsed).count());
+    requests_
+        .Cached(request_children_[verb * kCodeCount + code], {server_, verbs_[verb], kCodes[code]})
+        .Increment();
+    latency_.Cached(latency_children_[verb], {server_, verbs_[verb]})
+        .Observe(std::chrono::duration<double>(elapsed).count());
   };
 }
 

@@ -41,9 +41,6 @@ class HttpMetrics {
   // says how many were left out. `this` must outlive the server.
   std::function<void(std::string_view, std::string_view)> EventLog(int per_second = 10);
 
-  std::string_view VerbOf(std::string_view path) const;
-  static std::string_view CodeLabel(int status);
-
  private:
   // The status codes counted one by one; the others as "4xx" or "5xx", the last two labels.
   static constexpr std::string_view kCodes[] = {"200", "400", "404", "405", "408", "413",
@@ -55,6 +52,8 @@ class HttpMetrics {
   metrics::Registry& registry_;
   std::string server_;
   std::vector<std::string> paths_;
+  // The verb label of each path (the path without its '/'), then "other"; views into paths_.
+  std::vector<std::string_view> verbs_;
   metrics::Family<metrics::Counter>& requests_;
   metrics::Family<metrics::Histogram>& latency_;
   // Children looked up on first use and kept: a request costs two atomic loads, never a label

@@ -46,12 +46,8 @@ struct Service::Impl {
         (static_cast<std::size_t>(kind) * kOperationCount + static_cast<std::size_t>(operation)) *
             kVerdictCount +
         static_cast<std::size_t>(verdict);
-    metrics::Counter* counter = counters[index].load(std::memory_order_acquire);
-    if (counter == nullptr) {
-      counter = &admissions.With({KindName(kind), OperationName(operation), VerdictName(verdict)});
-      counters[index].store(counter, std::memory_order_release);
-    }
-    return *counter;
+    return admissions.Cached(counters[index],
+                             {KindName(kind), OperationName(operation), VerdictName(verdict)});
   }
 
   void Mutate(std::string_view body, net::Response& response) {
