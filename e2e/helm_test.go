@@ -178,8 +178,6 @@ var (
 	helmMonitoringObjects = []string{"Service/hyperplace-metrics", "ServiceMonitor/hyperplace", "ConfigMap/hyperplace-dashboard"}
 )
 
-func concat(lists ...[]string) []string { return slices.Concat(lists...) }
-
 // valueFiles is the -f list of the case: none for the chart's defaults.
 func (c chartCase) valueFiles() []string {
 	if c.values == "" {
@@ -191,8 +189,8 @@ func (c chartCase) valueFiles() []string {
 var chartCases = []chartCase{
 	{
 		name: "defaults", fullname: "hyperplace", helmLabels: true, scheduler: true,
-		present: concat(helmCoreObjects, helmSchedulerObjects, []string{"NetworkPolicy/hyperplace", "PodDisruptionBudget/hyperplace"}),
-		absent:  concat(helmCertManagerObjects, helmKueueObjects, helmMonitoringObjects, []string{"Namespace/hyperplace-system"}),
+		present: slices.Concat(helmCoreObjects, helmSchedulerObjects, []string{"NetworkPolicy/hyperplace", "PodDisruptionBudget/hyperplace"}),
+		absent:  slices.Concat(helmCertManagerObjects, helmKueueObjects, helmMonitoringObjects, []string{"Namespace/hyperplace-system"}),
 		check: func(t *testing.T, r *rendered, cfg map[string]any) {
 			// No cluster to read the Secret's ca.crt from, no value: no caBundle at all (the
 			// API server would then verify with its own roots, and fail closed).
@@ -207,9 +205,9 @@ var chartCases = []chartCase{
 	},
 	{
 		name: "manifests", values: "ci/manifests-values.yaml", fullname: "hyperplace", scheduler: true,
-		present: concat(helmCoreObjects, helmSchedulerObjects, helmKueueObjects,
+		present: slices.Concat(helmCoreObjects, helmSchedulerObjects, helmKueueObjects,
 			[]string{"Namespace/hyperplace-system", "NetworkPolicy/hyperplace", "PodDisruptionBudget/hyperplace"}),
-		absent: concat(helmCertManagerObjects, helmMonitoringObjects),
+		absent: slices.Concat(helmCertManagerObjects, helmMonitoringObjects),
 		check: func(t *testing.T, r *rendered, cfg map[string]any) {
 			ns := r.Must(t, "Namespace", "hyperplace-system")
 			if got := ns.GetLabels()["pod-security.kubernetes.io/enforce"]; got != "restricted" {
@@ -223,14 +221,14 @@ var chartCases = []chartCase{
 	},
 	{
 		name: "cert-manager", values: "ci/cert-manager-values.yaml", fullname: "hyperplace", helmLabels: true, scheduler: true,
-		present: concat(helmCoreObjects, helmSchedulerObjects, helmCertManagerObjects, helmMonitoringObjects),
+		present: slices.Concat(helmCoreObjects, helmSchedulerObjects, helmCertManagerObjects, helmMonitoringObjects),
 		absent:  helmKueueObjects,
 		check:   checkCertManagerCase,
 	},
 	{
 		name: "self-managed", values: "ci/self-managed-values.yaml", fullname: "hyperplace", helmLabels: true,
 		present: helmCoreObjects,
-		absent: concat(helmSchedulerObjects, helmCertManagerObjects, helmKueueObjects, helmMonitoringObjects,
+		absent: slices.Concat(helmSchedulerObjects, helmCertManagerObjects, helmKueueObjects, helmMonitoringObjects,
 			[]string{"NetworkPolicy/hyperplace", "PodDisruptionBudget/hyperplace"}),
 		check: func(t *testing.T, r *rendered, cfg map[string]any) {
 			dep := r.Must(t, "Deployment", "hyperplace")
@@ -246,7 +244,7 @@ var chartCases = []chartCase{
 		name: "custom", values: "ci/custom-values.yaml", fullname: "hp", helmLabels: true, scheduler: true,
 		present: []string{"Deployment/hp", "Deployment/hp-scheduler", "ConfigMap/hp-config", "ConfigMap/hp-scheduler-config",
 			"MutatingWebhookConfiguration/hyperplace-hp-mutating-webhook", "NetworkPolicy/hp", "Topology/aws-network"},
-		absent: concat(helmCoreObjects, helmCertManagerObjects),
+		absent: slices.Concat(helmCoreObjects, helmCertManagerObjects),
 		check:  checkCustomCase,
 	},
 }
@@ -1070,7 +1068,7 @@ func checkInstalledConfigServes(t *testing.T, c *harness.Cluster, hp, certFile, 
 			families[f[2]] = f[3]
 		}
 	}
-	if m := parseMetricsText(string(body)); m.Sum("hyperplace_cache_nodes") != 3 {
+	if m, _ := parseMetrics(bytes.NewReader(body)); m.Sum("hyperplace_cache_nodes") != 3 {
 		t.Errorf("hyperplace_cache_nodes %v, want the 3 nodes", m.Sum("hyperplace_cache_nodes"))
 	}
 	seen := map[string]bool{}
@@ -1089,7 +1087,7 @@ func checkInstalledConfigServes(t *testing.T, c *harness.Cluster, hp, certFile, 
 			}
 			switch {
 			case families[base] != "":
-			case registeredInSources(t, base):
+			case pinnedMetric(t, base):
 				// A labelled family without a series yet (no watch restarted here).
 				unexercised = append(unexercised, base)
 			default:
@@ -1097,14 +1095,14 @@ func checkInstalledConfigServes(t *testing.T, c *harness.Cluster, hp, certFile, 
 			}
 		}
 	}
-	t.Logf("hyperplace ran from the installed ConfigMap as ServiceAccount hyperplace: ready, %d metric families exported; of the dashboard's %d metrics, %d without a series here but registered in the sources: %v",
+	t.Logf("hyperplace ran from the installed ConfigMap as ServiceAccount hyperplace: ready, %d metric families exported; of the dashboard's %d metrics, %d without a series here but pinned in cmd/testdata/serve_metrics.txt: %v",
 		len(families), len(seen), len(unexercised), unexercised)
 }
 
-// registeredInSources: the metric is one serve registers, as pinned in
+// pinnedMetric: the metric is one serve registers, as pinned in
 // cmd/testdata/serve_metrics.txt (lines "TYPE NAME{labels} help"); a labelled family appears in a
 // scrape only once it has a series (no watch restarted here).
-func registeredInSources(t *testing.T, name string) bool {
+func pinnedMetric(t *testing.T, name string) bool {
 	t.Helper()
 	raw, err := os.ReadFile(repoPath("cmd", "testdata", "serve_metrics.txt"))
 	if err != nil {
@@ -1116,11 +1114,6 @@ func registeredInSources(t *testing.T, name string) bool {
 		}
 	}
 	return false
-}
-
-func parseMetricsText(s string) metricSet {
-	m, _ := parseMetrics(strings.NewReader(s))
-	return m
 }
 
 // leftovers lists what the release made that still exists.

@@ -368,18 +368,29 @@ func writeResult(t *testing.T, c *harness.Cluster, name string, v any) {
 	if err != nil {
 		t.Fatalf("%s: %v", name, err)
 	}
+	for _, path := range saveResult(t, c, "", name, append(out, '\n')) {
+		t.Logf("wrote %s", path)
+	}
+}
+
+// saveResult writes data to name in the cluster's log folder and in
+// $HYPERPLACE_E2E_RESULTS_DIR/subdir, and returns the paths written (the results folder's last).
+func saveResult(t *testing.T, c *harness.Cluster, subdir, name string, data []byte) []string {
+	t.Helper()
 	dirs := []string{c.LogDir}
 	if d := os.Getenv("HYPERPLACE_E2E_RESULTS_DIR"); d != "" {
-		dirs = append(dirs, d)
+		dirs = append(dirs, filepath.Join(d, subdir))
 	}
+	var paths []string
 	for _, d := range dirs {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			t.Fatal(err)
 		}
 		path := filepath.Join(d, name)
-		if err := os.WriteFile(path, append(out, '\n'), 0o644); err != nil {
+		if err := os.WriteFile(path, data, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		t.Logf("wrote %s", path)
+		paths = append(paths, path)
 	}
+	return paths
 }

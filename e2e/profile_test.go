@@ -5,9 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -67,20 +65,8 @@ func (p *cpuProfiles) finish(t *testing.T, c *harness.Cluster, prefix string, to
 			t.Errorf("%s CPU profile: %v", name, r.err)
 			continue
 		}
-		dirs := []string{c.LogDir}
-		if d := os.Getenv("HYPERPLACE_E2E_RESULTS_DIR"); d != "" {
-			dirs = append(dirs, filepath.Join(d, "pprof"))
-		}
-		var path string
-		for _, d := range dirs {
-			if err := os.MkdirAll(d, 0o755); err != nil {
-				t.Fatal(err)
-			}
-			path = filepath.Join(d, prefix+"-"+name+".pprof")
-			if err := os.WriteFile(path, r.data, 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
+		paths := saveResult(t, c, "pprof", prefix+"-"+name+".pprof", r.data)
+		path := paths[len(paths)-1]
 		out, err := exec.Command("go", "tool", "pprof", "-top", fmt.Sprintf("-nodecount=%d", top), path).CombinedOutput()
 		if err != nil {
 			t.Errorf("go tool pprof %s: %v\n%s", path, err, out)
