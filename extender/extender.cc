@@ -60,9 +60,8 @@ struct Scratch {
   std::vector<std::string_view> names;  // candidate names in request order (incl. unknown)
   std::vector<const Snapshot::NodeEntry*> entries;  // names mode: the cache entry per name
   std::vector<std::int32_t> entry_pods;
-  std::vector<const Usage*> entry_used;
-  std::vector<const Usage*> used;           // per candidate: what its pods request in all
-  std::vector<const Usage*> allocatable;    // names mode, per candidate: its allocatable by id
+  std::vector<std::int32_t> entry_slots;
+  std::vector<std::int32_t> slots;          // per candidate: its slot in the snapshot, or -1
   std::vector<int> resource_ids;            // per requested resource
   std::vector<std::int64_t> alloc_amounts;  // candidates × requests
   std::vector<std::int64_t> free_amounts;
@@ -86,13 +85,12 @@ struct Scratch {
             survivors.capacity() + survivor_json.capacity()) *
                sizeof(std::string_view) +
            request_facts.capacity() * sizeof(NodeFacts) +
-           (candidates.capacity() + entries.capacity() + peers.capacity() + entry_used.capacity() +
-            used.capacity() + allocatable.capacity()) *
-               sizeof(void*) +
+           (candidates.capacity() + entries.capacity() + peers.capacity()) * sizeof(void*) +
            (alloc_amounts.capacity() + free_amounts.capacity()) * sizeof(std::int64_t) +
            reason_text.capacity() +
-           (pods.capacity() + entry_pods.capacity() + candidate_of.capacity() + reasons.capacity() +
-            scores.capacity() + reply_scores.capacity()) *
+           (pods.capacity() + entry_pods.capacity() + entry_slots.capacity() + slots.capacity() +
+            candidate_of.capacity() + reasons.capacity() + scores.capacity() +
+            reply_scores.capacity()) *
                sizeof(std::int32_t);
   }
 
@@ -106,8 +104,7 @@ struct Scratch {
     peers.clear();
     names.clear();
     candidate_of.clear();
-    used.clear();
-    allocatable.clear();
+    slots.clear();
     resource_ids.clear();
     alloc_amounts.clear();
     free_amounts.clear();
@@ -156,12 +153,12 @@ void Assemble(Scratch& s, const scoring::PodFacts& pod, const Snapshot& snapshot
       s.candidate_of.push_back(static_cast<int>(i));
       s.candidates.push_back(&s.request_facts[i]);
       s.pods.push_back(snapshot.PodsOn(args.nodes[i].name));
-      s.used.push_back(snapshot.UsageOn(args.nodes[i].name));
+      s.slots.push_back(snapshot.SlotOf(args.nodes[i].name));
     }
   } else {
     // Names mode: every node comes from the cache.
     s.names.assign(args.node_names.begin(), args.node_names.end());
-    snapshot.FindNodes(s.names, s.entries, s.entry_pods, s.entry_used);
+    snapshot.FindNodes(s.names, s.entries, s.entry_pods, s.entry_slots);
     s.candidate_of.reserve(s.names.size());
     s.candidates.reserve(s.names.size());
     s.pods.reserve(s.names.size());
@@ -171,10 +168,9 @@ void Assemble(Scratch& s, const scoring::PodFacts& pod, const Snapshot& snapshot
         continue;
       }
       s.candidate_of.push_back(static_cast<int>(s.candidates.size()));
-      s.candidates.push_back(&s.entries[i]->facts);
+      s.candidates.push_back(&snapshot.FactsAt(s.entry_slots[i]));
       s.pods.push_back(s.entry_pods[i]);
-      s.used.push_back(s.entry_used[i]);
-      s.allocatable.push_back(&s.entries[i]->allocatable);
+      s.slots.push_back(s.entry_slots[i]);
     }
   }
 
@@ -193,9 +189,9 @@ void Assemble(Scratch& s, const scoring::PodFacts& pod, const Snapshot& snapshot
         // Names mode reads the cached node's allocatable by id; a full-node request's by name.
         const std::int64_t alloc =
             args.has_nodes ? scoring::AmountOf(s.candidates[c]->node->allocatable, requests[k].name)
-                           : UsedOf(s.allocatable[c], s.resource_ids[k]);
+                           : snapshot.AllocatableAt(s.slots[c], s.resource_ids[k]);
         s.alloc_amounts[c * r + k] = alloc;
-        s.free_amounts[c * r + k] = alloc - UsedOf(s.used[c], s.resource_ids[k]);
+        s.free_amounts[c * r + k] = alloc - snapshot.UsedAt(s.slots[c], s.resource_ids[k]);
       }
     }
   }
@@ -227,9 +223,16 @@ void Assemble(Scratch& s, const scoring::PodFacts& pod, const Snapshot& snapshot
   }
 }
 
-scoring::Cycle MakeCycle(const Scratch& s, const scoring::PodFacts& pod) {
+scoring::Cycle MakeCycle(const Scratch& s, const scoring::PodFacts& pod, const Snapshot& snapshot) {
   return scoring::Cycle{
-      &pod, s.candidates, s.pods, s.peers, pod.pod->requests, s.alloc_amounts, s.free_amounts};
+      &pod,
+      s.candidates,
+      s.pods,
+      s.peers,
+      pod.pod->requests,
+      s.alloc_amounts,
+      s.free_amounts,
+      s.args.has_nodes ? std::span<const std::vector<std::uint32_t>>() : snapshot.DomainRanks()};
 }
 
 // "hyperplace: node has 3 of 8 nvidia.com/gpu free" for candidate c, appended to `out`.
@@ -289,7 +292,7 @@ void Extender::Filter(std::string_view body, net::Response& response) {
   Assemble(s, pod, *snapshot, policy_);
 
   s.reasons.resize(s.candidates.size());
-  const scoring::Cycle cycle = MakeCycle(s, pod);
+  const scoring::Cycle cycle = MakeCycle(s, pod, *snapshot);
   scoring::Filter(cycle, policy_, s.reasons);
   metrics_->filter_candidates->Observe(static_cast<double>(s.names.size()));
 
@@ -349,7 +352,7 @@ void Extender::Prioritize(std::string_view body, net::Response& response) {
   Assemble(s, pod, *snapshot, policy_);
 
   s.scores.resize(s.candidates.size());
-  const scoring::Cycle cycle = MakeCycle(s, pod);
+  const scoring::Cycle cycle = MakeCycle(s, pod, *snapshot);
   scoring::Score(cycle, policy_, s.scores);
   metrics_->prioritize_candidates->Observe(static_cast<double>(s.names.size()));
 

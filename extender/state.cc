@@ -77,13 +77,13 @@ thread_local FindScratch find_scratch;
 void Snapshot::FindNodes(const std::vector<std::string_view>& names,
                          std::vector<const NodeEntry*>& entries,
                          std::vector<std::int32_t>& pods) const {
-  thread_local std::vector<const Usage*> used;
-  FindNodes(names, entries, pods, used);
+  thread_local std::vector<std::int32_t> slots;
+  FindNodes(names, entries, pods, slots);
 }
 
 void Snapshot::FindNodes(const std::vector<std::string_view>& names,
                          std::vector<const NodeEntry*>& entries, std::vector<std::int32_t>& pods,
-                         std::vector<const Usage*>& used) const {
+                         std::vector<std::int32_t>& slots) const {
   FindScratch& f = find_scratch;
   table_->index.FindMany(names, f.at);
   if (f.seen.size() < table_->entries.size() || ++f.stamp == 0) {
@@ -92,19 +92,19 @@ void Snapshot::FindNodes(const std::vector<std::string_view>& names,
   }
   entries.resize(names.size());
   pods.resize(names.size());
-  used.resize(names.size());
+  slots.resize(names.size());
   for (std::size_t i = 0; i < names.size(); ++i) {
     const std::int32_t at = f.at[i];
     if (at >= 0 && f.seen[at] == f.stamp) {
       entries[i] = nullptr;
       pods[i] = kDuplicate;
-      used[i] = nullptr;
+      slots[i] = -1;
       continue;
     }
     if (at >= 0) f.seen[at] = f.stamp;
     entries[i] = at < 0 ? nullptr : table_->entries[at].get();
     pods[i] = at < 0 ? 0 : (*pods_)[at];
-    used[i] = at < 0 ? nullptr : UsageAt(at);
+    slots[i] = at;
   }
 }
 
@@ -115,14 +115,10 @@ std::int32_t Snapshot::PodsOn(std::string_view node) const {
   return at < 0 ? 0 : (*pods_)[at];
 }
 
-const Usage* Snapshot::UsageOn(std::string_view node) const {
+std::int32_t Snapshot::SlotOf(std::string_view node) const {
+  // A slot of the table beyond this snapshot's usage (the name came with a later node) has none.
   const std::int32_t at = table_->index.Find(node);
-  return at < 0 ? nullptr : UsageAt(at);
-}
-
-const Usage* Snapshot::UsageAt(std::int32_t slot) const {
-  const auto s = static_cast<std::size_t>(slot);
-  return (*(*usage_)[s / kUsageChunk])[s % kUsageChunk].get();
+  return at >= 0 && static_cast<std::size_t>(at) < usage_->size() * kUsageChunk ? at : -1;
 }
 
 int Snapshot::ResourceId(std::string_view resource) const {
@@ -189,6 +185,22 @@ void MemoryState::AddUse(std::int32_t slot, const PodUse& use, std::int64_t sign
   while (!next.empty() && next.back() == 0) next.pop_back();
   usage_[slot] = next.empty() ? nullptr : std::make_shared<const Usage>(std::move(next));
   usage_chunk_dirty_[static_cast<std::size_t>(slot) / Snapshot::kUsageChunk] = true;
+}
+
+std::shared_ptr<const Snapshot::UsageChunk> MemoryState::MakeUsageChunk(std::size_t c) const {
+  auto chunk = std::make_shared<Snapshot::UsageChunk>();
+  const std::size_t begin = c * Snapshot::kUsageChunk;
+  const std::size_t end = std::min(usage_.size(), begin + Snapshot::kUsageChunk);
+  for (std::size_t slot = begin; slot < end; ++slot) {
+    const Usage* use = usage_[slot].get();
+    if (use == nullptr) continue;
+    const std::size_t head = std::min<std::size_t>(use->size(), kInlineResources);
+    std::copy_n(use->begin(), head, chunk->head[slot - begin].begin());
+    if (use->size() <= kInlineResources) continue;
+    chunk->full.resize(slot - begin + 1);
+    chunk->full[slot - begin] = usage_[slot];
+  }
+  return chunk;
 }
 
 std::int32_t MemoryState::SlotOf(std::string_view node) {
@@ -461,6 +473,18 @@ void MemoryState::Publish() {
     table->entries = entries_;  // shared, immutable entries
     table->names = slot_names_;
     table->index.Build(std::vector<std::string_view>(table->names.begin(), table->names.end()));
+    for (std::size_t l = 0; l < policy_.topology_levels.size(); ++l) {
+      table->domain_ranks.push_back(domains_.Ranks(static_cast<int>(l)));
+    }
+    table->facts.resize(entries_.size());
+    table->allocatable.resize(entries_.size());
+    for (std::size_t slot = 0; slot < entries_.size(); ++slot) {
+      const Snapshot::NodeEntry* entry = entries_[slot].get();
+      if (entry == nullptr) continue;
+      table->facts[slot] = entry->facts;
+      const std::size_t head = std::min<std::size_t>(entry->allocatable.size(), kInlineResources);
+      std::copy_n(entry->allocatable.begin(), head, table->allocatable[slot].begin());
+    }
     table_ = std::move(table);
     table_dirty_ = false;
   }
@@ -471,15 +495,12 @@ void MemoryState::Publish() {
   } else {
     next->pods_ = Current()->pods_;
   }
-  // Usage: only the chunks that changed are copied (pointers to immutable per-node usage).
+  // Usage: only the chunks that changed are rebuilt.
   bool usage_changed = false;
   usage_chunks_.resize(usage_chunk_dirty_.size());
   for (std::size_t c = 0; c < usage_chunk_dirty_.size(); ++c) {
     if (!usage_chunk_dirty_[c]) continue;
-    const std::size_t begin = c * Snapshot::kUsageChunk;
-    const std::size_t end = std::min(usage_.size(), begin + Snapshot::kUsageChunk);
-    usage_chunks_[c] =
-        std::make_shared<const Snapshot::UsageChunk>(usage_.begin() + begin, usage_.begin() + end);
+    usage_chunks_[c] = MakeUsageChunk(c);
     usage_chunk_dirty_[c] = false;
     usage_changed = true;
   }

@@ -15,6 +15,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -55,12 +56,21 @@ inline std::int64_t UsedOf(const Usage* usage, int id) {
              : 0;
 }
 
+// Resource ids below this are also kept inline, in fixed rows: the well-known resources and the
+// default accelerators take 11. A names-mode cycle reads a row per candidate where a Usage would
+// cost two dependent cache misses (the vector, then its heap block) at every candidate.
+inline constexpr int kInlineResources = 16;
+using InlineAmounts = std::array<std::int64_t, kInlineResources>;
+
 class Snapshot {
  public:
   struct NodeEntry {
     scoring::Node node;        // owns its bytes through node.storage
     scoring::NodeFacts facts;  // facts.node points at `node`
-    Usage allocatable;         // node.allocatable by resource id, for names-mode cycles
+    Usage allocatable;         // node.allocatable by resource id
+
+    // The node's allocatable of resource `id` (-1: 0).
+    std::int64_t Allocatable(int id) const { return UsedOf(&allocatable, id); }
   };
   struct Placement {
     std::string uid;
@@ -74,16 +84,41 @@ class Snapshot {
   // node is answered once, however often a request repeats it.
   void FindNodes(const std::vector<std::string_view>& names, std::vector<const NodeEntry*>& entries,
                  std::vector<std::int32_t>& pods) const;
-  // The same, with what the pods on each node request in all (null for nothing or no entry).
+  // The same, with the slot of each node (for UsedAt; -1 for no entry).
   void FindNodes(const std::vector<std::string_view>& names, std::vector<const NodeEntry*>& entries,
-                 std::vector<std::int32_t>& pods, std::vector<const Usage*>& used) const;
+                 std::vector<std::int32_t>& pods, std::vector<std::int32_t>& slots) const;
   static constexpr std::int32_t kDuplicate = -1;
   // Frees the calling thread's FindNodes scratch (grown by a request of many names).
   static void ReleaseThreadScratch();
   // Pods occupying a node, cached or not.
   std::int32_t PodsOn(std::string_view node) const;
-  // What the pods occupying a node request in all, or null for nothing.
-  const Usage* UsageOn(std::string_view node) const;
+  // The node's slot (for UsedAt), or -1 when the snapshot has never seen the name.
+  std::int32_t SlotOf(std::string_view node) const;
+  // The facts and allocatable of the cached node in `slot` (FindNodes gave it an entry), from
+  // dense tables by slot: a names-mode cycle reads them for every candidate, and one array in
+  // slot order is what the caches and the prefetcher serve best, where a pointer per entry costs a
+  // cache miss per candidate.
+  const scoring::NodeFacts& FactsAt(std::int32_t slot) const {
+    return table_->facts[static_cast<std::size_t>(slot)];
+  }
+  // For scoring::Cycle::domain_ranks: the ids in FactsAt and FindNode's facts are ranked.
+  std::span<const std::vector<std::uint32_t>> DomainRanks() const { return table_->domain_ranks; }
+  std::int64_t AllocatableAt(std::int32_t slot, int id) const {
+    const auto s = static_cast<std::size_t>(slot);
+    if (id < 0) return 0;
+    if (id < kInlineResources) return table_->allocatable[s][static_cast<std::size_t>(id)];
+    return table_->entries[s]->Allocatable(id);
+  }
+  // What the pods occupying the node in `slot` request in all of resource `id` (-1 for either: 0).
+  std::int64_t UsedAt(std::int32_t slot, int id) const {
+    if (slot < 0 || id < 0) return 0;
+    const auto s = static_cast<std::size_t>(slot);
+    const UsageChunk& chunk = *(*usage_)[s / kUsageChunk];
+    if (id < kInlineResources) return chunk.head[s % kUsageChunk][static_cast<std::size_t>(id)];
+    return s % kUsageChunk < chunk.full.size() ? UsedOf(chunk.full[s % kUsageChunk].get(), id) : 0;
+  }
+  // The same by node name.
+  std::int64_t UsedOn(std::string_view node, int id) const { return UsedAt(SlotOf(node), id); }
   // The id of a resource some node has (or a well-known one), or -1: no node has any of it.
   int ResourceId(std::string_view resource) const;
   // Placed pods of a group, or null when none is placed.
@@ -105,13 +140,22 @@ class Snapshot {
     std::vector<std::shared_ptr<const NodeEntry>> entries;  // null: no Node object (yet)
     std::vector<std::string> names;
     NameIndex index;
+    // By slot, copied from entries (default where there is none): facts.node points into the
+    // entry, which the table keeps alive.
+    std::vector<scoring::NodeFacts> facts;
+    std::vector<InlineAmounts> allocatable;  // ids below kInlineResources
+    // Per configured topology level, the rank of every domain id (scoring::DomainTable::Ranks).
+    std::vector<std::vector<std::uint32_t>> domain_ranks;
   };
   using GroupShard = std::unordered_map<std::string, std::vector<Placement>>;
-  const Usage* UsageAt(std::int32_t slot) const;
-  // Usage by slot, in chunks of kUsageChunk slots: a pod event copies one chunk of pointers on
-  // publish, not the whole table. Null: nothing used.
+  // Usage by slot, in chunks of kUsageChunk slots: a pod event copies one chunk on publish, not
+  // the whole table. The ids below kInlineResources are in `head`, one row per slot; `full` holds
+  // the usage of the slots that also use a higher id (null: none; shorter: none past its end).
   static constexpr std::size_t kUsageChunk = 256;
-  using UsageChunk = std::vector<std::shared_ptr<const Usage>>;
+  struct UsageChunk {
+    std::array<InlineAmounts, kUsageChunk> head{};
+    std::vector<std::shared_ptr<const Usage>> full;
+  };
   using UsageTable = std::vector<std::shared_ptr<const UsageChunk>>;
   using ResourceIndex =
       std::unordered_map<std::string, std::uint16_t, scoring::StringHash, std::equal_to<>>;
@@ -208,6 +252,8 @@ class MemoryState : public ClusterState {
   };
 
   std::int32_t SlotOf(std::string_view node);  // creates the slot when new
+  // Chunk c of the usage table, from usage_.
+  std::shared_ptr<const Snapshot::UsageChunk> MakeUsageChunk(std::size_t c) const;
   // The id of a resource, given one when new (at most kMaxResources); -1 when none is left.
   int InternResource(std::string_view name);
   // Moves the requests of `pod.record` whose resource has an id into `pod.use`.

@@ -322,7 +322,7 @@ PodRecord GpuPod(std::string uid, std::string node, std::int64_t gpus, std::stri
 }
 
 std::int64_t Used(const Snapshot& s, std::string_view node, std::string_view resource) {
-  return UsedOf(s.UsageOn(node), s.ResourceId(resource));
+  return s.UsedOn(node, s.ResourceId(resource));
 }
 
 TEST(MemoryStateResourcesTest, PodsTakeTheirRequestsFromTheirNodeUntilTheyGo) {
@@ -336,7 +336,7 @@ TEST(MemoryStateResourcesTest, PodsTakeTheirRequestsFromTheirNodeUntilTheyGo) {
   EXPECT_EQ(Used(*s, "n1", "nvidia.com/gpu"), 6);
   EXPECT_EQ(Used(*s, "n1", "cpu"), 8000);
   ASSERT_NE(s->FindNode("n1"), nullptr);
-  EXPECT_EQ(UsedOf(&s->FindNode("n1")->allocatable, s->ResourceId("nvidia.com/gpu")), 8);
+  EXPECT_EQ(s->FindNode("n1")->Allocatable(s->ResourceId("nvidia.com/gpu")), 8);
 
   state.DeletePod("u1");
   state.UpsertPod(GpuPod("u2", "n1", 3));  // resized in place: 2 → 3
@@ -344,7 +344,7 @@ TEST(MemoryStateResourcesTest, PodsTakeTheirRequestsFromTheirNodeUntilTheyGo) {
   EXPECT_EQ(Used(*state.Current(), "n1", "nvidia.com/gpu"), 3);
   state.DeletePod("u2");
   state.Publish();
-  EXPECT_EQ(state.Current()->UsageOn("n1"), nullptr);  // nothing left: no entry at all
+  for (const char* r : {"cpu", "nvidia.com/gpu"}) EXPECT_EQ(Used(*state.Current(), "n1", r), 0);
   // The earlier snapshot still shows what it showed.
   EXPECT_EQ(Used(*s, "n1", "nvidia.com/gpu"), 6);
 }
@@ -385,6 +385,53 @@ TEST(MemoryStateResourcesTest, PodsListedBeforeTheirNodesResourceCountOnceTheNod
   EXPECT_EQ(Used(*state.Current(), "n1", "example.com/fpga"), 0);
 }
 
+// Resource ids past the inline rows (kInlineResources) are read through the node's full usage:
+// a node with more extended resources than the rows hold is counted the same for every one, on
+// slots across several usage chunks.
+TEST(MemoryStateResourcesTest, ResourcesPastTheInlineRowsCountTheSame) {
+  MemoryState state(DefaultPolicy());
+  constexpr int kExtra = 2 * kInlineResources;
+  constexpr int kNodes = 600;  // slots in three usage chunks
+  auto resource = [](int r) { return "example.com/r" + std::to_string(100 + r); };
+  for (int n = 0; n < kNodes; ++n) {
+    NodeBuilder node("hyperpod-i-" + std::to_string(n));
+    for (int r = 0; r < kExtra; ++r) node.Allocatable(resource(r), 100 + r);
+    state.UpsertNode(node.Build());
+  }
+  for (int n = 0; n < kNodes; n += 7) {
+    PodRecord pod{"u" + std::to_string(n), "hyperpod-i-" + std::to_string(n), ""};
+    for (int r = 0; r < kExtra; r += 3) pod.requests.emplace_back(resource(r), 1 + (n + r) % 5);
+    state.UpsertPod(pod);
+  }
+  state.Publish();
+  auto s = state.Current();
+  int past_inline = 0;
+  for (int n = 0; n < kNodes; ++n) {
+    const std::string name = "hyperpod-i-" + std::to_string(n);
+    const auto* entry = s->FindNode(name);
+    ASSERT_NE(entry, nullptr);
+    EXPECT_EQ(s->FactsAt(s->SlotOf(name)).node, &entry->node) << name;
+    for (int r = 0; r < kExtra; ++r) {
+      const int id = s->ResourceId(resource(r));
+      ASSERT_GE(id, 0);
+      past_inline += id >= kInlineResources;
+      EXPECT_EQ(entry->Allocatable(id), 100 + r) << name << " " << resource(r);
+      EXPECT_EQ(s->AllocatableAt(s->SlotOf(name), id), 100 + r) << name << " " << resource(r);
+      const std::int64_t want = n % 7 == 0 && r % 3 == 0 ? 1 + (n + r) % 5 : 0;
+      EXPECT_EQ(Used(*s, name, resource(r)), want) << name << " " << resource(r);
+    }
+  }
+  EXPECT_GT(past_inline, 0);
+  // Deleting the pods gives every amount back, inline or not.
+  for (int n = 0; n < kNodes; n += 7) state.DeletePod("u" + std::to_string(n));
+  state.Publish();
+  for (int r = 0; r < kExtra; ++r) {
+    EXPECT_EQ(Used(*state.Current(), "hyperpod-i-7", resource(r)), 0) << resource(r);
+  }
+  // The snapshot taken before still shows what it showed.
+  EXPECT_EQ(Used(*s, "hyperpod-i-7", resource(kExtra - 2)), 1 + (7 + kExtra - 2) % 5);
+}
+
 TEST(MemoryStateResourcesTest, PodsCannotAddResourceNames) {
   MemoryState state(DefaultPolicy());
   for (int i = 0; i < 2000; ++i) {
@@ -410,7 +457,9 @@ TEST(MemoryStateResourcesTest, AnAllocatableChangeIsANewNodeEntry) {
   state.Publish();
   auto s = state.Current();
   EXPECT_NE(s->FindNode("n1"), before);
-  EXPECT_EQ(UsedOf(&s->FindNode("n1")->allocatable, s->ResourceId("nvidia.com/gpu")), 7);
+  EXPECT_EQ(s->FindNode("n1")->Allocatable(s->ResourceId("nvidia.com/gpu")), 7);
+  EXPECT_EQ(s->AllocatableAt(s->SlotOf("n1"), s->ResourceId("nvidia.com/gpu")), 7);
+  EXPECT_EQ(s->FactsAt(s->SlotOf("n1")).node, &s->FindNode("n1")->node);
 }
 
 // The cache built from events and one built from a fresh list of the same pods agree on every
@@ -456,8 +505,8 @@ TEST(MemoryStateResourcesTest, EventsAndAFreshListAgreeAtScale) {
   auto a = events.Current(), b = listed.Current();
   for (int n = 0; n < kNodes; ++n) {
     const std::string name = node_name(n);
-    ASSERT_NE(a->UsageOn(name), nullptr) << name;
-    ASSERT_NE(b->UsageOn(name), nullptr) << name;
+    ASSERT_GE(a->SlotOf(name), 0) << name;
+    ASSERT_GE(b->SlotOf(name), 0) << name;
     EXPECT_EQ(Used(*a, name, "nvidia.com/gpu"), n % 9) << name;
     for (const char* r : {"cpu", "memory", "nvidia.com/gpu"}) {
       EXPECT_EQ(Used(*a, name, r), Used(*b, name, r)) << name << " " << r;

@@ -12,6 +12,14 @@ LevelDomains DomainsAt(const Cycle& cycle, const Policy& policy, std::string_vie
   d.peer.resize(cycle.peers.size());
   std::vector<std::string_view> names{std::string_view()};  // id -> value; id 0 is "absent"
   const int level = policy.LevelIndex(level_key);
+  if (level >= 0 && static_cast<std::size_t>(level) < cycle.domain_ranks.size()) {
+    for (std::size_t i = 0; i < cycle.candidates.size(); ++i) {
+      d.candidate[i] = cycle.candidates[i]->domain[level];
+    }
+    for (std::size_t i = 0; i < cycle.peers.size(); ++i) d.peer[i] = cycle.peers[i]->domain[level];
+    d.rank = cycle.domain_ranks[level];
+    return d;
+  }
   if (level >= 0) {
     // Ids from NodeFacts are already shared by candidates and peers; recover the value of each id
     // for ranking.

@@ -27,6 +27,9 @@ struct Cycle {
   std::span<const ResourceAmount> requests;
   std::span<const std::int64_t> allocatable;
   std::span<const std::int64_t> free;
+  // Optional, per configured level: DomainTable::Ranks of the table the candidates' and peers'
+  // domain ids come from, which DomainsAt then uses instead of ranking the values it finds.
+  std::span<const std::vector<std::uint32_t>> domain_ranks = {};
 };
 
 // Domain ids at one topology level (named by its label key) for every candidate and peer, in one

@@ -30,6 +30,19 @@ std::uint32_t DomainTable::Find(int level, std::string_view value) const {
   return it == ids.end() ? 0 : it->second;
 }
 
+std::vector<std::uint32_t> DomainTable::Ranks(int level) const {
+  const auto& ids = ids_[level];
+  std::vector<std::pair<std::string_view, std::uint32_t>> by_value;
+  by_value.reserve(ids.size());
+  for (const auto& [value, id] : ids) by_value.emplace_back(value, id);
+  std::sort(by_value.begin(), by_value.end());
+  std::vector<std::uint32_t> rank(ids.size() + 1, 0);
+  for (std::size_t r = 0; r < by_value.size(); ++r) {
+    rank[by_value[r].second] = static_cast<std::uint32_t>(r + 1);
+  }
+  return rank;
+}
+
 std::string NormalizeInstanceType(std::string_view type, std::string_view prefix) {
   std::string out;
   if (type.substr(0, prefix.size()) != prefix) out.append(prefix);

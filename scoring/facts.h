@@ -21,6 +21,9 @@ class DomainTable {
   std::uint32_t Intern(int level, std::string_view value);
   // 0 when the value was never interned at that level.
   std::uint32_t Find(int level, std::string_view value) const;
+  // The lexical rank of every id of a level among the level's values (index = id; id 0, absent,
+  // ranks first): what DomainsAt would compute for these ids, once for every cycle.
+  std::vector<std::uint32_t> Ranks(int level) const;
 
  private:
   // Keys are owned copies: interned values outlive the Node that first carried them.

@@ -2,6 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <deque>
+#include <string>
+#include <vector>
+
+#include "scoring/cycle.h"
 #include "scoring/testing/builders.h"
 
 namespace hyperplace::scoring {
@@ -35,6 +40,55 @@ TEST(NodeFactsTest, DepthStopsAtTheFirstMissingLayer) {
   EXPECT_EQ(f3.domain[0], fg.domain[0]);  // same layer-1 value, same id
   EXPECT_NE(f3.domain[0], 0u);
   EXPECT_EQ(f3.domain[3], 0u);
+}
+
+// DomainsAt ranks domains by their label values; a names-mode cycle hands it the table's ranks
+// instead. Both must order every domain the same, at scale (2000 nodes in racks of 8, values
+// interned in an order unrelated to their lexical one, some nodes lacking the deeper layers).
+TEST(DomainRanksTest, TableRanksOrderDomainsAsTheirValues) {
+  Policy policy = DefaultPolicy();
+  DomainTable domains;
+  std::deque<Node> nodes;
+  std::vector<NodeFacts> facts;
+  for (int i = 0; i < 2000; ++i) {
+    const int rack = (i * 7919) % 2000 / 8;  // racks interned out of order
+    NodeBuilder b("hyperpod-i-" + std::to_string(i));
+    if (i % 97 == 0) {
+      b.Layers({"nn-top-" + std::to_string(rack % 3)});
+    } else {
+      b.Layers({"nn-top-" + std::to_string(rack % 3), "nn-spine-" + std::to_string(rack / 9),
+                "nn-rack-" + std::to_string(rack)});
+    }
+    nodes.push_back(b.Build());
+    facts.push_back(DeriveNodeFacts(nodes.back(), policy, domains));
+  }
+  std::vector<const NodeFacts*> candidates, peers;
+  for (const NodeFacts& f : facts) candidates.push_back(&f);
+  for (int i = 0; i < 40; i += 3) peers.push_back(&facts[i]);
+  std::vector<std::vector<std::uint32_t>> ranks;
+  for (int l = 0; l < static_cast<int>(policy.topology_levels.size()); ++l) {
+    ranks.push_back(domains.Ranks(l));
+  }
+  PodFacts pod;
+  Cycle by_values{&pod, candidates, {}, peers};
+  Cycle by_table = by_values;
+  by_table.domain_ranks = ranks;
+  for (int l = 0; l < 3; ++l) {
+    const std::string& key = policy.topology_levels[l];
+    LevelDomains a = DomainsAt(by_values, policy, key);
+    LevelDomains b = DomainsAt(by_table, policy, key);
+    ASSERT_EQ(a.candidate, b.candidate) << key;
+    ASSERT_EQ(a.peer, b.peer) << key;
+    std::vector<std::uint32_t> ids(a.candidate.begin(), a.candidate.end());
+    std::sort(ids.begin(), ids.end());
+    ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+    EXPECT_GT(ids.size(), l == 0 ? 2u : 20u) << key;
+    for (std::uint32_t x : ids) {
+      for (std::uint32_t y : ids) {
+        ASSERT_EQ(a.rank[x] < a.rank[y], b.rank[x] < b.rank[y]) << key << " ids " << x << " " << y;
+      }
+    }
+  }
 }
 
 TEST(NodeFactsTest, DomainIdsAreSeparatePerLevel) {
