@@ -33,6 +33,8 @@ constexpr const char* kUsage = R"(usage:
                                    serve a generated cluster; writes DIR/kubeconfig
   hpbench compare BASELINE.json CURRENT.json [--threshold PCT] [--all]
   hpbench report RESULTS.json [--html FILE] [--micro FILE]...
+                 [--markdown FILE [--command TEXT] [--html-link URL]]
+                                   the targets as a Markdown table (bench/run.sh --readme)
 
 what to load (one of):
   --hyperplace PATH          start this binary on free loopback ports for each cluster size
@@ -233,13 +235,19 @@ int CompareMain(Args& args) {
 }
 
 int ReportMain(Args& args) {
-  std::string file, html;
+  std::string file, html, markdown, command, html_link;
   std::vector<std::string> micro;
   while (!args.Done()) {
     const std::string a = args.Next();
     std::string v;
     if (a == "--html") {
       if (!args.Value(a, html)) return 2;
+    } else if (a == "--markdown") {
+      if (!args.Value(a, markdown)) return 2;
+    } else if (a == "--command") {
+      if (!args.Value(a, command)) return 2;
+    } else if (a == "--html-link") {
+      if (!args.Value(a, html_link)) return 2;
     } else if (a == "--micro") {
       if (!args.Value(a, v)) return 2;
       micro.push_back(v);
@@ -259,6 +267,13 @@ int ReportMain(Args& args) {
   std::fputs(FormatSummary(*r).c_str(), stdout);
   if (!html.empty()) {
     if (Status st = SaveTextFile(html, RenderHtml(*r)); !st.ok()) {
+      std::fprintf(stderr, "hpbench: %s\n", st.message().c_str());
+      return 1;
+    }
+  }
+  if (!markdown.empty()) {
+    if (command.empty()) command = "hpbench report " + file;
+    if (Status st = SaveTextFile(markdown, FormatMarkdown(*r, command, html_link)); !st.ok()) {
       std::fprintf(stderr, "hpbench: %s\n", st.message().c_str());
       return 1;
     }

@@ -191,7 +191,8 @@ std::string ToJson(const Results& r) {
                                 {"value", t.value},
                                 {"limit", t.limit},
                                 {"unit", t.unit},
-                                {"detail", t.detail}});
+                                {"detail", t.detail},
+                                {"floor", t.floor}});
   }
   return j.dump(1) + "\n";
 }
@@ -320,6 +321,7 @@ StatusOr<Results> FromJson(const std::string& text) {
       Get(e, "limit", t.limit);
       Get(e, "unit", t.unit);
       Get(e, "detail", t.detail);
+      if (e.contains("floor")) Get(e, "floor", t.floor);
       r.targets.push_back(std::move(t));
     }
   } catch (const Json::exception& e) {
@@ -434,6 +436,20 @@ std::string FailureSummary(const Results& r) {
   return out;
 }
 
+namespace {
+
+// "p99 282us (p50 120us)" of a floor scenario (the p50 first when `median`), or empty.
+std::string FloorLatency(const Results& r, const std::string& id, bool median) {
+  const ScenarioResult* f = r.FindScenario(id);
+  if (f == nullptr || f->skipped || f->ops == 0) return "";
+  const double first = median ? f->latency.p50_us : f->latency.p99_us;
+  const double second = median ? f->latency.p99_us : f->latency.p50_us;
+  return std::string(median ? "p50 " : "p99 ") + FormatMicros(first) +
+         (median ? " (p99 " : " (p50 ") + FormatMicros(second) + ")";
+}
+
+}  // namespace
+
 std::vector<TargetCheck> EvaluateTargets(const Results& r) {
   std::vector<TargetCheck> out;
   {
@@ -454,6 +470,8 @@ std::vector<TargetCheck> EvaluateTargets(const Results& r) {
     } else {
       t.detail = "scenario " + id + " not run";
     }
+    t.floor = FloorLatency(
+        r, ScenarioId("floor", "extender", "filter+prioritize", "names", 5000, 1, 0), false);
     out.push_back(t);
   }
   {
@@ -516,6 +534,8 @@ std::vector<TargetCheck> EvaluateTargets(const Results& r) {
                     "%.0f vs %.0f ops/s; server CPU %.0f vs %.0f us per op (hyperplace vs floor)",
                     s->throughput, f->throughput, s->server_cpu_us_per_op, f->server_cpu_us_per_op);
       t.detail = buf;
+      std::snprintf(buf, sizeof buf, "%.0f ops/s", f->throughput);
+      t.floor = buf;
     } else {
       t.detail = "needs " + id + " and " + floor_id;
     }
@@ -546,6 +566,7 @@ std::vector<TargetCheck> EvaluateTargets(const Results& r) {
     } else {
       t.detail = "needs " + id + " and " + floor_id;
     }
+    t.floor = FloorLatency(r, floor_id, true);
     out.push_back(t);
   }
   {
@@ -574,6 +595,8 @@ std::vector<TargetCheck> EvaluateTargets(const Results& r) {
                       dom->cpu_time_ns / 1e6, decode->cpu_time_ns / dom->cpu_time_ns);
         t.detail += buf;
       }
+      std::snprintf(buf, sizeof buf, "On-Demand %.2f ms", fastest->cpu_time_ns / 1e6);
+      t.floor = buf;
     } else {
       t.detail = "needs codec_bench results (--micro FILE)";
     }
@@ -604,6 +627,12 @@ std::vector<TargetCheck> EvaluateTargets(const Results& r) {
                     s->connections, s->throughput, FormatMicros(s->latency.p50_us).c_str(),
                     FormatMicros(s->latency.p999_us).c_str());
       t.detail = buf + ErrorText(*s);
+      for (const ScenarioResult& c : r.scenarios) {
+        if (c.target == "floor" && c.face == "webhook" && c.rate == s->rate &&
+            c.connections == s->connections && !c.skipped) {
+          t.floor = FloorLatency(r, c.id, false);
+        }
+      }
     } else {
       t.detail = pool ? "webhook scenario at 5000/s with 64 connections not run"
                       : "webhook scenario at 5000/s not run";
@@ -701,6 +730,19 @@ std::string FormatMicros(double us) {
   return buf;
 }
 
+namespace {
+
+// A target's figure in its unit ("800us", "1.50 x"), or empty when not measured.
+std::string TargetValue(const TargetCheck& t) {
+  if (!t.measured) return "";
+  if (t.unit == "us") return FormatMicros(t.value);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.2f %s", t.value, t.unit.c_str());
+  return buf;
+}
+
+}  // namespace
+
 std::string FormatSummary(const Results& r) {
   std::string out;
   char line[512];
@@ -762,21 +804,68 @@ std::string FormatSummary(const Results& r) {
                             : t.unit == "ratio" ? "info"
                             : t.pass            ? "PASS"
                                                 : "MISS";
-      std::string value;
-      if (t.measured) {
-        if (t.unit == "us") {
-          value = FormatMicros(t.value);
-        } else {
-          std::snprintf(line, sizeof line, "%.2f %s", t.value, t.unit.c_str());
-          value = line;
-        }
-      }
+      const std::string value = TargetValue(t);
       std::snprintf(line, sizeof line, "  [%s] %s: %s (target %s)\n         %s\n", verdict,
                     t.name.c_str(), value.empty() ? "-" : value.c_str(), t.target.c_str(),
                     t.detail.c_str());
       out += line;
     }
   }
+  return out;
+}
+
+namespace {
+
+// A table cell: no line breaks, and '|' escaped.
+std::string Cell(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '|') {
+      out += "\\|";
+    } else {
+      out += c == '\n' ? ' ' : c;
+    }
+  }
+  return out.empty() ? "-" : out;
+}
+
+}  // namespace
+
+std::string FormatMarkdown(const Results& r, const std::string& command,
+                           const std::string& html_link) {
+  std::string out;
+  char line[1024];
+  std::uint64_t ops = 0, errors = 0;
+  for (const ScenarioResult& s : r.scenarios) {
+    if (s.skipped) continue;
+    ops += s.ops;
+    errors += AllErrors(s);
+  }
+  std::snprintf(line, sizeof line,
+                "Measured %s on %d CPUs (%s, %s), build %s; load average %.2f / %.2f / %.2f "
+                "before, %.2f after. Every reply checked: %llu operations, %llu errors.\n\n",
+                r.created.c_str(), r.host.cpus, r.host.cpu_model.c_str(), r.host.kernel.c_str(),
+                r.label.empty() ? "unlabelled" : r.label.c_str(), r.host.load1_start,
+                r.host.load5_start, r.host.load15_start, r.host.load1_end,
+                static_cast<unsigned long long>(ops), static_cast<unsigned long long>(errors));
+  out += line;
+  out += "```sh\n" + command + "\n```\n\n";
+  out += "| DESIGN §5 target | limit | hyperplace | floor, same run | |\n";
+  out += "|---|---|---|---|---|\n";
+  for (const TargetCheck& t : r.targets) {
+    const char* verdict = !t.measured         ? "not measured here"
+                          : t.unit == "ratio" ? "information"
+                          : t.pass            ? "met"
+                                              : "**not met**";
+    out += "| " + Cell(t.name) + " | " + Cell(t.target) + " | " + Cell(TargetValue(t)) + " | " +
+           Cell(t.floor) + " | " + verdict + " |\n";
+  }
+  out += "\n";
+  for (const TargetCheck& t : r.targets) {
+    if (!t.detail.empty()) out += "- " + t.name + ": " + t.detail + "\n";
+  }
+  if (!html_link.empty())
+    out += "\nEvery scenario, percentile and timeline: [the HTML report](" + html_link + ").\n";
   return out;
 }
 

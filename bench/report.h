@@ -107,6 +107,9 @@ struct TargetCheck {
   double value = 0, limit = 0;
   std::string unit;
   std::string detail;
+  // The same figure for the floor (the HTTP floor server, or the fastest parse) measured in the
+  // same run, as text ("p99 3.86ms"); empty when the target has none.
+  std::string floor;
 };
 
 struct HostInfo {
@@ -159,5 +162,11 @@ std::string UtcNow();
 std::string FormatMicros(double us);
 // A fixed-width table of every scenario, then memory, targets and micro-benchmarks.
 std::string FormatSummary(const Results& results);
+
+// The targets as a Markdown table for the README: when, where and under what load the run was
+// made, the command, and for each target its figure next to its floor and its limit. `command` is
+// what produced the results; `html_link` (may be empty) the report to link.
+std::string FormatMarkdown(const Results& results, const std::string& command,
+                           const std::string& html_link);
 
 }  // namespace hyperplace::bench

@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <sstream>
 
 #include "bench/compare.h"
 #include "bench/html_report.h"
@@ -123,7 +125,10 @@ TEST(ReportJsonTest, RoundTripKeepsEveryField) {
   EXPECT_EQ(back->memory[0].peak_rss_mib, 190.75);
   EXPECT_EQ(back->memory[0].rss_max_full_mib, 420.5);
   EXPECT_EQ(back->micro[1].iterations, 90);
-  EXPECT_EQ(back->targets.size(), r.targets.size());
+  ASSERT_EQ(back->targets.size(), r.targets.size());
+  ASSERT_FALSE(r.targets.empty());
+  EXPECT_FALSE(r.targets[0].floor.empty());
+  EXPECT_EQ(back->targets[0].floor, r.targets[0].floor);
   EXPECT_EQ(back->host.load5_start, 0.75);
   EXPECT_EQ(back->settings, r.settings);
 }
@@ -224,6 +229,72 @@ TEST(ReportTest, TargetsReadTheirScenarios) {
 
   Results empty;
   for (const TargetCheck& t : EvaluateTargets(empty)) EXPECT_FALSE(t.measured) << t.name;
+}
+
+// The README's table: when and how the run was made, and every target's figure beside its floor
+// from the same run and its limit, with the verdict the summary gives.
+TEST(ReportTest, MarkdownPutsEachFigureBesideItsFloorAndLimit) {
+  Results r = Sample();
+  for (ScenarioResult& s : r.scenarios) {
+    if (s.id.find("webhook/mutate/c4/") == std::string::npos) s.warmup_errors = 0;
+  }
+  r.host.cpus = 2;
+  r.host.load1_start = 0.25;
+  r.host.load1_end = 1.5;
+  r.targets = EvaluateTargets(r);
+  const std::string md = FormatMarkdown(r, "bench/run.sh --readme", "bench/report.html");
+  EXPECT_NE(md.find("Measured 2026-11-23T02:00:00Z on 2 CPUs"), std::string::npos) << md;
+  EXPECT_NE(md.find("build v0.1.0-3-gabc"), std::string::npos) << md;
+  EXPECT_NE(md.find("load average 0.25 / "), std::string::npos) << md;
+  EXPECT_NE(md.find(", 1.50 after"), std::string::npos) << md;
+  EXPECT_NE(md.find("```sh\nbench/run.sh --readme\n```"), std::string::npos) << md;
+  EXPECT_NE(md.find("[the HTML report](bench/report.html)"), std::string::npos) << md;
+
+  // One row per target, in order, each with five cells.
+  std::vector<std::string> rows;
+  std::istringstream in(md);
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("| ", 0) == 0 && line.find("DESIGN") == std::string::npos) rows.push_back(line);
+  }
+  ASSERT_EQ(rows.size(), r.targets.size()) << md;
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    EXPECT_EQ(rows[i].rfind("| " + r.targets[i].name + " | " + r.targets[i].target + " | ", 0), 0u)
+        << rows[i];
+    EXPECT_EQ(std::count(rows[i].begin(), rows[i].end(), '|'), 6) << rows[i];
+  }
+  // Names mode: 800 µs beside the floor's p99 and p50, met.
+  const std::string floor_names = "p99 " + FormatMicros(150) + " (p50 " + FormatMicros(350) + ")";
+  EXPECT_NE(rows[0].find("| " + FormatMicros(800) + " | " + floor_names + " | met |"),
+            std::string::npos)
+      << rows[0];
+  // The webhook over 4 connections answered wrongly in its warm-up: not met, whatever its p99.
+  bool hook = false;
+  for (const std::string& row : rows) {
+    if (row.find("admissions/s over TLS keep-alive |") == std::string::npos) continue;
+    hook = true;
+    EXPECT_NE(row.find("| " + FormatMicros(700) + " | - | **not met** |"), std::string::npos)
+        << row;
+  }
+  EXPECT_TRUE(hook);
+  // Full-node: 1.5x beside the floor's p50 (40 ms), met.
+  const std::string floor_full =
+      "p50 " + FormatMicros(40000) + " (p99 " + FormatMicros(90000) + ")";
+  bool full = false;
+  for (const std::string& row : rows) {
+    if (row.find("transfer floor") == std::string::npos) continue;
+    full = true;
+    EXPECT_NE(row.find("| 1.50 x | " + floor_full + " | met |"), std::string::npos) << row;
+  }
+  EXPECT_TRUE(full);
+  // The scheduler's target needs e2e: no figure, no floor.
+  EXPECT_NE(rows.back().find("| - | - | not measured here |"), std::string::npos) << rows.back();
+
+  // Text from the run cannot break the table.
+  r.targets[0].detail = "a | b";
+  r.targets[0].floor = "x|y\nz";
+  const std::string broken = FormatMarkdown(r, "c", "");
+  EXPECT_NE(broken.find("| x\\|y z |"), std::string::npos) << broken;
+  EXPECT_EQ(broken.find("HTML report"), std::string::npos);
 }
 
 TEST(ReportTest, FailureSummaryNamesEveryScenarioWithErrors) {

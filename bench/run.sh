@@ -8,7 +8,13 @@
 #   4. writes bench/results/latest.json and latest.html, keeps the run before as previous.json
 #      and prints the table and the differences to it.
 #
-#   bench/run.sh [--quick] [any hpbench option...]
+#   bench/run.sh [--readme] [--quick] [any hpbench option...]
+#
+# It also writes bench/results/latest.md: the DESIGN §5 targets as a Markdown table, each figure
+# next to its floor from the same run and its limit, with the date, the load average and the
+# command. --readme then puts that table into README.md (between its bench-table markers) and the
+# HTML report at bench/report.html, which the table links: only after a run with every answer
+# right.
 #
 # Environment: BUILD_DIR (default build-bench), JOBS (build parallelism, default: all cores),
 # MICRO_MIN_TIME (seconds per micro-benchmark, default 0.2).
@@ -16,6 +22,14 @@
 # Every reply is checked against the generator's expected answers; a failed request or a wrong
 # answer makes hpbench, and so this script, exit non-zero once the results are written.
 set -euo pipefail
+
+readme=0
+args=()
+for a in "$@"; do
+  if [[ $a == --readme ]]; then readme=1; else args+=("$a"); fi
+done
+command="bench/run.sh${*:+ $*}"
+set -- "${args[@]}"
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${BUILD_DIR:-$root/build-bench}"
@@ -66,3 +80,24 @@ label="$(git -C "$root" describe --always --dirty 2>/dev/null || echo unknown)"
 "$build/bench/hpbench" run --hyperplace "$build/hyperplace" "${certs[@]}" "${micro[@]}" \
   --label "$label" --json "$results/latest.json" --html "$results/latest.html" \
   "${compare[@]}" "$@"
+
+# Reached only when every answer was right (hpbench exits 1 otherwise, and so does this script).
+"$build/bench/hpbench" report "$results/latest.json" --markdown "$results/latest.md" \
+  --command "$command" --html-link bench/report.html >/dev/null
+echo "== table: $results/latest.md"
+cat "$results/latest.md"
+if [[ $readme == 1 ]]; then
+  begin='<!-- bench-table:begin (bench/run.sh --readme writes this part) -->'
+  end='<!-- bench-table:end -->'
+  grep -qxF "$begin" "$root/README.md" && grep -qxF "$end" "$root/README.md" || {
+    echo "run.sh: README.md lacks the bench-table markers" >&2
+    exit 1
+  }
+  awk -v begin="$begin" -v end="$end" -v table="$results/latest.md" '
+    $0 == begin { print; while ((getline line < table) > 0) print line; skip = 1; next }
+    $0 == end { skip = 0 }
+    !skip { print }' "$root/README.md" >"$work/README.md"
+  cp "$work/README.md" "$root/README.md"
+  cp "$results/latest.html" "$root/bench/report.html"
+  echo "== README.md and bench/report.html updated"
+fi
