@@ -71,6 +71,14 @@ struct Scratch {
     std::size_t index, offset, size;
   };
   std::vector<ReasonRef> resource_reasons;
+  // Resource reasons already written into reason_text, by their figures.
+  struct ReasonMemo {
+    int resource;
+    std::int64_t free, allocatable;
+    std::size_t at, size;
+  };
+  static constexpr std::size_t kMaxReasonMemo = 64;
+  std::vector<ReasonMemo> reason_memo;
   std::vector<int> candidate_of;  // request index -> candidate index, -1 if unknown
   std::vector<Reason> reasons;
   std::vector<std::int32_t> scores;
@@ -110,6 +118,7 @@ struct Scratch {
     free_amounts.clear();
     reason_text.clear();
     resource_reasons.clear();
+    reason_memo.clear();
     reasons.clear();
     scores.clear();
     survivors.clear();
@@ -235,19 +244,33 @@ scoring::Cycle MakeCycle(const Scratch& s, const scoring::PodFacts& pod, const S
       s.args.has_nodes ? std::span<const std::vector<std::uint32_t>>() : snapshot.DomainRanks()};
 }
 
-// "hyperplace: node has 3 of 8 nvidia.com/gpu free" for candidate c, appended to `out`.
-void AppendResourceReason(const scoring::Cycle& cycle, std::size_t c, std::string& out) {
+// "hyperplace: node has 3 of 8 nvidia.com/gpu free" for candidate c: its place in `out`, where
+// it is appended unless an earlier node of the request had the same figures (a few distinct
+// texts repeat over thousands of nodes).
+std::pair<std::size_t, std::size_t> ResourceReason(const scoring::Cycle& cycle, std::size_t c,
+                                                   std::vector<Scratch::ReasonMemo>& memo,
+                                                   std::string& out) {
   const int k = scoring::FirstShortResource(cycle, c);
-  if (k < 0) return;  // not reached: the filter found a short resource
+  if (k < 0) return {out.size(), 0};  // not reached: the filter found a short resource
   const std::size_t r = cycle.requests.size();
+  const std::int64_t free = std::max<std::int64_t>(0, cycle.free[c * r + k]);
+  const std::int64_t allocatable = cycle.allocatable[c * r + k];
+  for (const Scratch::ReasonMemo& m : memo) {
+    if (m.resource == k && m.free == free && m.allocatable == allocatable) return {m.at, m.size};
+  }
   const std::string_view name = cycle.requests[k].name;
+  const std::size_t at = out.size();
   out += "hyperplace: node has ";
-  AppendQuantity(out, std::max<std::int64_t>(0, cycle.free[c * r + k]), name);
+  AppendQuantity(out, free, name);
   out += " of ";
-  AppendQuantity(out, cycle.allocatable[c * r + k], name);
+  AppendQuantity(out, allocatable, name);
   out += ' ';
   out += name;
   out += " free";
+  // Bounded: beyond it, every node with other figures gets its own text, as before.
+  if (memo.size() < Scratch::kMaxReasonMemo)
+    memo.push_back({k, free, allocatable, at, out.size() - at});
+  return {at, out.size() - at};
 }
 
 }  // namespace
@@ -320,10 +343,10 @@ void Extender::Filter(std::string_view body, net::Response& response) {
     auto& into = scoring::IsResolvable(reason) ? reply.failed : reply.unresolvable;
     if (reason == Reason::kInsufficientResource) {
       // Its text is per node: written into one buffer, viewed once the buffer stops growing.
-      const std::size_t at = s.reason_text.size();
-      AppendResourceReason(cycle, static_cast<std::size_t>(c), s.reason_text);
+      const auto [at, size] =
+          ResourceReason(cycle, static_cast<std::size_t>(c), s.reason_memo, s.reason_text);
       into.emplace_back(s.names[i], std::string_view(nullptr, 0));
-      s.resource_reasons.push_back({&into, into.size() - 1, at, s.reason_text.size() - at});
+      s.resource_reasons.push_back({&into, into.size() - 1, at, size});
       continue;
     }
     into.emplace_back(s.names[i], scoring::ReasonText(reason));
