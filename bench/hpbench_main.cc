@@ -55,7 +55,10 @@ options:
   --webhook-connections N    (default 4)     --bind-connections N (default 4)
   --bind-pods N              pending pods created for the bind scenario, each bound once
                              (default 6000 per second of warm-up and duration)
-  --webhook-pool-connections N   the open-loop rate again over N connections (default 64; 0: off)
+  --webhook-pool-connections N   the open-loop rate again over N connections, then a closed
+                             loop over them (default 64; 0: off)
+  --go-webhook PATH          also load the Go standard-library peer webhook (e2e/peers/gowebhook,
+                             built by bench/run.sh) with the webhook scenarios, as go/...
   --timeout S                per operation (default 5, kube-scheduler's)
   --seed N                   payload seed (default 1)
   --no-floor                 do not run the floor server
@@ -336,6 +339,8 @@ int RunMain(Args& args) {
     } else if (a == "--webhook-connections") {
       if (!args.Value(a, v) || !ToInt(a, v, n) || n < 1) return 2;
       o.webhook_connections = static_cast<int>(n);
+    } else if (a == "--go-webhook") {
+      if (!args.Value(a, o.go_webhook)) return 2;
     } else if (a == "--webhook-pool-connections") {
       if (!args.Value(a, v) || !ToInt(a, v, n) || n < 0) return 2;
       o.webhook_pool_connections = static_cast<int>(n);

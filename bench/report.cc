@@ -375,7 +375,7 @@ StatusOr<std::vector<MicroResult>> ParseGoogleBenchmarkJson(const std::string& t
 
 std::string ScenarioId(const std::string& target, const std::string& face, const std::string& verb,
                        const std::string& mode, int nodes, int connections, double rate) {
-  std::string id = target == "floor" ? "floor/" : "";
+  std::string id = target == "hyperplace" ? "" : target + "/";
   id += face;
   if (!mode.empty()) id += "/" + mode;
   id += "/" + verb;
@@ -639,6 +639,44 @@ std::vector<TargetCheck> EvaluateTargets(const Results& r) {
       for (const ScenarioResult& c : r.scenarios) {
         if (c.face == "webhook" && c.skipped) t.detail = "skipped: " + c.note;
       }
+    }
+    out.push_back(t);
+  }
+  {
+    // The webhook as fast as an API server's pool of connections
+    // drives it, against a Go standard-library webhook doing only the JSON work.
+    TargetCheck t;
+    t.name = "webhook: throughput over 64 TLS keep-alive connections vs a Go stdlib webhook";
+    t.target = ">= 3x";
+    t.limit = 3;
+    t.unit = "x";
+    const ScenarioResult* s = nullptr;
+    const ScenarioResult* go = nullptr;
+    const ScenarioResult* f = nullptr;
+    for (const ScenarioResult& c : r.scenarios) {
+      if (c.face != "webhook" || c.rate != 0 || c.connections < 64 || c.skipped) continue;
+      if (c.target == "hyperplace") s = &c;
+      if (c.target == "go") go = &c;
+      if (c.target == "floor") f = &c;
+    }
+    if (s != nullptr && go != nullptr && go->throughput > 0) {
+      t.measured = true;
+      t.value = s->throughput / go->throughput;
+      t.pass = t.value >= t.limit && AllErrors(*s) == 0 && AllErrors(*go) == 0 && s->ops > 0;
+      char buf[256];
+      std::snprintf(buf, sizeof buf,
+                    "%.0f vs %.0f admissions/s, p99 %s vs %s, server CPU %.0f vs %.0f us per "
+                    "admission (hyperplace vs Go, %d connections); ",
+                    s->throughput, go->throughput, FormatMicros(s->latency.p99_us).c_str(),
+                    FormatMicros(go->latency.p99_us).c_str(), s->server_cpu_us_per_op,
+                    go->server_cpu_us_per_op, s->connections);
+      t.detail = buf + ErrorText(*s);
+      if (f != nullptr && f->ops > 0) {
+        std::snprintf(buf, sizeof buf, "%.0f/s", f->throughput);
+        t.floor = buf;
+      }
+    } else {
+      t.detail = "needs webhook/mutate/c64/closed and go/webhook/mutate/c64/closed (--go-webhook)";
     }
     out.push_back(t);
   }

@@ -229,6 +229,29 @@ TEST(ReportTest, TargetsReadTheirScenarios) {
 
   Results empty;
   for (const TargetCheck& t : EvaluateTargets(empty)) EXPECT_FALSE(t.measured) << t.name;
+
+  // Against the Go peer over 64 connections, closed loop: 30,000 vs 8,000/s is 3.75x, met;
+  // against 12,000/s, 2.5x, not met.
+  Results peer;
+  for (const char* target : {"hyperplace", "go"}) {
+    ScenarioResult c = Scenario(ScenarioId(target, "webhook", "mutate", "", 0, 64, 0),
+                                target[0] == 'h' ? 30000 : 8000, 900);
+    c.target = target;
+    c.face = "webhook";
+    c.connections = 64;
+    c.rate = 0;
+    c.warmup_errors = 0;
+    peer.scenarios.push_back(c);
+  }
+  EXPECT_EQ(peer.scenarios.back().id, "go/webhook/mutate/c64/closed");
+  peer.targets = EvaluateTargets(peer);
+  const TargetCheck& go = FindTarget(peer, "Go stdlib webhook");
+  EXPECT_TRUE(go.measured);
+  EXPECT_TRUE(go.pass);
+  EXPECT_DOUBLE_EQ(go.value, 3.75);
+  peer.scenarios.back().throughput = 12000;
+  peer.targets = EvaluateTargets(peer);
+  EXPECT_FALSE(FindTarget(peer, "Go stdlib webhook").pass);
 }
 
 // The README's table: when and how the run was made, and every target's figure beside its floor

@@ -4,7 +4,7 @@
 #   2. runs the micro-benchmarks (codec_bench, and webhook_bench when it exists);
 #   3. runs the hpbench suite against the freshly built hyperplace (fake API server with 100, 1000
 #      and 5000 nodes and 30 pods per node, the webhook over TLS with certs/make-certs.sh
-#      certificates, and the HTTP floor);
+#      certificates, the HTTP floor, and a Go standard-library peer webhook when Go is here);
 #   4. writes bench/results/latest.json and latest.html, keeps the run before as previous.json
 #      and prints the table and the differences to it.
 #
@@ -75,10 +75,20 @@ if [[ -f "$results/latest.json" ]]; then
   compare=(--compare "$results/previous.json")
 fi
 
+# The Go standard-library peer webhook (e2e/peers/gowebhook), when Go is here: the webhook loads
+# run against it too, for the throughput comparison over 64 connections.
+peer=()
+if command -v go >/dev/null; then
+  (cd "$root/e2e" && go build -trimpath -o "$build/gowebhook" ./peers/gowebhook)
+  peer=(--go-webhook "$build/gowebhook")
+else
+  echo "== no Go on PATH: the webhook is not compared with the Go peer"
+fi
+
 echo "== load tests"
 label="$(git -C "$root" describe --always --dirty 2>/dev/null || echo unknown)"
 "$build/bench/hpbench" run --hyperplace "$build/hyperplace" "${certs[@]}" "${micro[@]}" \
-  --label "$label" --json "$results/latest.json" --html "$results/latest.html" \
+  "${peer[@]}" --label "$label" --json "$results/latest.json" --html "$results/latest.html" \
   "${compare[@]}" "$@"
 
 # Reached only when every answer was right (hpbench exits 1 otherwise, and so does this script).

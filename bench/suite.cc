@@ -137,6 +137,7 @@ std::vector<std::string> Suite::AllIds() const {
     const std::string id = ScenarioId("hyperplace", "webhook", "mutate", "", 0, conns, rate);
     ids.push_back(id);
     ids.push_back("floor/" + id);
+    if (!o_.go_webhook.empty()) ids.push_back("go/" + id);
   }
   return ids;
 }
@@ -145,7 +146,10 @@ std::vector<std::pair<int, double>> Suite::WebhookLoads() const {
   std::vector<std::pair<int, double>> loads = {{o_.webhook_connections, o_.webhook_rate},
                                                {o_.webhook_connections, 0.0}};
   if (o_.webhook_pool_connections > 0 && o_.webhook_pool_connections != o_.webhook_connections) {
+    // The pool at the open-loop rate (the p99 target), then as fast as it goes (the throughput
+    // compared with the Go peer).
     loads.emplace_back(o_.webhook_pool_connections, o_.webhook_rate);
+    loads.emplace_back(o_.webhook_pool_connections, 0.0);
   }
   return loads;
 }
@@ -664,6 +668,38 @@ void Suite::RunWebhook() {
     unavailable = "no --hyperplace binary or --webhook-url given";
   }
 
+  // The Go peer, on the servers' CPU like hyperplace, with the floor's certificate.
+  ChildProcess go;
+  std::unique_ptr<ProcSampler> go_sampler;
+  Target go_target;
+  go_target.name = "go";
+  go_target.validate = false;
+  std::string go_unavailable;
+  if (!o_.go_webhook.empty() && AnyWanted("go/webhook/") && client_tls_) {
+    auto start_go = [&]() -> Status {
+      auto p = FreeLoopbackPort();
+      if (!p.ok()) return p.status();
+      auto spawned =
+          ChildProcess::Spawn({o_.go_webhook, "--listen", "127.0.0.1:" + std::to_string(*p),
+                               "--tls-cert", cert_file_, "--tls-key", key_file_},
+                              work_dir_ + "/gowebhook.log", o_.pin ? 0 : -1);
+      if (!spawned.ok()) return spawned.status();
+      go = std::move(*spawned);
+      go_target.endpoint.port = *p;
+      go_target.endpoint.tls = true;
+      go_target.endpoint.tls_context = client_tls_;
+      return WaitForConnect(go_target.endpoint, std::chrono::seconds(10), &go);
+    };
+    if (Status st = start_go(); st.ok()) {
+      go_sampler = std::make_unique<ProcSampler>(go.pid());
+      go_sampler->Start();
+      go_target.sampler = go_sampler.get();
+    } else {
+      go_unavailable = "Go peer webhook: " + st.message();
+      if (go.pid() > 0) go.Stop();
+    }
+  }
+
   for (const auto& [conns, r] : loads) {
     ScenarioResult meta;
     meta.face = "webhook";
@@ -674,7 +710,7 @@ void Suite::RunWebhook() {
       if (!unavailable.empty()) {
         Skip(meta, unavailable);
       } else {
-        WebhookWorkload w(cases, target.endpoint, true);
+        WebhookWorkload w(cases, target.endpoint, WebhookWorkload::Check::kAnswer);
         RunScenario(meta, target, w, Load(conns, r, o_.duration_s));
       }
     }
@@ -684,13 +720,25 @@ void Suite::RunWebhook() {
       if (!have_floor_tls_) {
         Skip(meta, "TLS floor server not running");
       } else {
-        WebhookWorkload w(cases, floor_tls_target_.endpoint, false);
+        WebhookWorkload w(cases, floor_tls_target_.endpoint, WebhookWorkload::Check::kNone);
         RunScenario(meta, floor_tls_target_, w, Load(conns, r, o_.duration_s));
+      }
+    }
+    meta.id = "go/" + meta.id.substr(std::string_view("floor/").size());
+    meta.note = "Go standard-library peer (JSON work only; answers checked for uid and decision)";
+    if (!o_.go_webhook.empty() && Wanted(meta.id) && !Cancelled()) {
+      if (!go_unavailable.empty() || go.pid() <= 0) {
+        Skip(meta, go_unavailable.empty() ? "Go peer not started" : go_unavailable);
+      } else {
+        WebhookWorkload w(cases, go_target.endpoint, WebhookWorkload::Check::kShape);
+        RunScenario(meta, go_target, w, Load(conns, r, o_.duration_s));
       }
     }
   }
   if (sampler) sampler->Stop();
   if (server.pid() > 0) server.Stop();
+  if (go_sampler) go_sampler->Stop();
+  if (go.pid() > 0) go.Stop();
 }
 
 StatusOr<Results> Suite::Run() {

@@ -58,6 +58,9 @@ struct SuiteOptions {
   // An API server's connection pool (DESIGN §5): the open-loop rate again over this many
   // connections; 0: not run.
   int webhook_pool_connections = 64;
+  // The Go standard-library peer webhook (e2e/peers/gowebhook) to run the webhook loads against
+  // too, as "go/..." scenarios; empty: not run.
+  std::string go_webhook;
   double timeout_s = 5.0;
   bool progress = true;  // draw a progress bar (only when stdout is a terminal)
   bool keep_work_dir = false;

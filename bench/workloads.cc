@@ -615,13 +615,20 @@ std::optional<std::string> StringMember(std::string_view body, std::string_view 
 
 }  // namespace
 
-std::string CheckAdmissionReply(std::string_view body, const AdmissionCase& expected) {
+std::string CheckAdmissionShape(std::string_view body, const AdmissionCase& expected) {
   if (body.find(R"("uid":")" + expected.uid + "\"") == std::string_view::npos) {
     return "response does not echo uid " + expected.uid + ": " + Excerpt(body);
   }
   const bool allowed = body.find(R"("allowed":true)") != std::string_view::npos;
   const bool denied = body.find(R"("allowed":false)") != std::string_view::npos;
   if (allowed == denied) return "response without a decision: " + Excerpt(body);
+  return "";
+}
+
+std::string CheckAdmissionReply(std::string_view body, const AdmissionCase& expected) {
+  if (std::string shape = CheckAdmissionShape(body, expected); !shape.empty()) return shape;
+  const bool allowed = body.find(R"("allowed":true)") != std::string_view::npos;
+  const bool denied = !allowed;
   const std::string what = " (" + expected.what + ", uid " + expected.uid + ")";
   if (allowed != expected.expect_allowed) {
     return std::string(allowed ? "allowed" : "denied") + " but expected " +
@@ -876,9 +883,12 @@ class WebhookWorkload::WebhookSession final : public Session {
     const Clock::time_point t = Clock::now();
     const ErrorKind k = conn.RoundTrip(heads_[i], c.body, deadline, reply, &error);
     result.service_ns = Since(t);
-    Failed(k, reply, "mutate", error,
-           w_.validate_ && k == ErrorKind::kOk ? CheckAdmissionReply(reply.body, c) : "",
-           w_.validate_, result);
+    std::string wrong;
+    if (k == ErrorKind::kOk && w_.check_ == Check::kAnswer)
+      wrong = CheckAdmissionReply(reply.body, c);
+    if (k == ErrorKind::kOk && w_.check_ == Check::kShape)
+      wrong = CheckAdmissionShape(reply.body, c);
+    Failed(k, reply, "mutate", error, wrong, w_.check_ != Check::kNone, result);
     return result;
   }
 
@@ -888,8 +898,8 @@ class WebhookWorkload::WebhookSession final : public Session {
 };
 
 WebhookWorkload::WebhookWorkload(std::shared_ptr<const std::vector<AdmissionCase>> cases,
-                                 Endpoint endpoint, bool validate)
-    : cases_(std::move(cases)), endpoint_(std::move(endpoint)), validate_(validate) {}
+                                 Endpoint endpoint, Check check)
+    : cases_(std::move(cases)), endpoint_(std::move(endpoint)), check_(check) {}
 
 std::unique_ptr<Session> WebhookWorkload::NewSession(int) const {
   return std::make_unique<WebhookSession>(*this);

@@ -82,19 +82,22 @@ class BindWorkload final : public Workload {
   bool validate_;
 };
 
-// POST /mutate?timeout=10s with the reviews in turn. With `validate`: HTTP 200 and the answer the
-// case expects (CheckAdmissionReply).
+// POST /mutate?timeout=10s with the reviews in turn, checked as `check` says: kAnswer, HTTP 200 and
+// the answer the case expects (CheckAdmissionReply); kShape, HTTP 200 with the uid echoed and a
+// decision (CheckAdmissionShape: a peer that applies none of hyperplace's rules); kNone, nothing
+// (the floor's fixed reply).
 class WebhookWorkload final : public Workload {
  public:
+  enum class Check { kNone, kShape, kAnswer };
   WebhookWorkload(std::shared_ptr<const std::vector<AdmissionCase>> cases, Endpoint endpoint,
-                  bool validate);
+                  Check check);
   std::unique_ptr<Session> NewSession(int connection) const override;
 
  private:
   class WebhookSession;
   std::shared_ptr<const std::vector<AdmissionCase>> cases_;
   Endpoint endpoint_;
-  bool validate_;
+  Check check_;
 };
 
 // Reply checks, exposed for tests. Each returns an empty string when the body is acceptable,
@@ -117,6 +120,8 @@ std::string CheckBindReply(std::string_view body);
 // The uid echoed; the decision; a denial's code 403 and the names its message must give; the
 // patch (base64 JSON Patch, compared as a set of operations) and the number of warnings.
 std::string CheckAdmissionReply(std::string_view body, const AdmissionCase& expected);
+// The uid echoed and one decision, allowed or denied.
+std::string CheckAdmissionShape(std::string_view body, const AdmissionCase& expected);
 
 // The candidates a filter reply kept: the contents of its NodeNames array (names mode, `"a","b"`)
 // or its Nodes object (full mode, `{"metadata":{},"items":[...]}`). nullopt when the reply has no

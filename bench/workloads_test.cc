@@ -64,8 +64,13 @@ TEST(ReplyChecksTest, FilterPrioritizeBindAndAdmission) {
   EXPECT_EQ(CheckAdmissionReply(denied, c), "");
   c.expect_allowed = true;
   EXPECT_NE(CheckAdmissionReply(denied, c).find("expected allowed"), std::string::npos);
+  // A peer that applies none of hyperplace's rules is checked for its uid and a decision only.
+  EXPECT_EQ(CheckAdmissionShape(denied, c), "");
+  EXPECT_NE(CheckAdmissionShape(R"({"response":{"uid":"u-1"}})", c).find("decision"),
+            std::string::npos);
   c.uid = "u-2";
   EXPECT_NE(CheckAdmissionReply(denied, c).find("uid"), std::string::npos);
+  EXPECT_NE(CheckAdmissionShape(denied, c).find("uid"), std::string::npos);
 }
 
 TEST(ReplyChecksTest, KeptNodesAreTakenFromTheFilterReply) {
