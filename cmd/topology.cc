@@ -42,11 +42,16 @@ StatusOr<std::shared_ptr<kube::Client>> Connect(const std::string& kubeconfig) {
 
 }  // namespace
 
-StatusOr<inspect::View> LiveView(kube::Client& client, const Config& config) {
+StatusOr<inspect::View> LiveView(kube::Client& client, const Config& config,
+                                 const extender::FilterVerdicts* verdicts) {
   inspect::ClusterInput input;
   if (Status st = inspect::ListCluster(client, static_cast<int>(config.kube.list_page_size), input);
       !st.ok()) {
     return st;
+  }
+  for (inspect::PodInput& p : input.pods) {
+    if (verdicts == nullptr || !p.pod.node_name.empty()) continue;
+    if (auto verdict = verdicts->Find(p.pod.uid)) p.pending_reason = *verdict;
   }
   return inspect::BuildView(input, extender::MakePolicy(config));
 }

@@ -1,11 +1,13 @@
 #include "cmd/topology.h"
 
 #include <gtest/gtest.h>
+#include <httplib.h>
 
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "cmd/serve.h"
 #include "kube/access.h"
 #include "kube/client.h"
 #include "kube/testing/fake_apiserver.h"
@@ -67,9 +69,8 @@ TEST(TopologyCommandTest, SeveralFilesAddUp) {
   EXPECT_EQ(*json, ReadFile(kTestdata + "/golden/topology.json"));
 }
 
-// Against an API server: every node and pod listed, in pages, gives what the saved lists give.
-TEST(TopologyCommandTest, LiveListMatchesTheSavedLists) {
-  kube::testing::FakeApiServer api;
+// A client of a fake API server that holds the fixture's items.
+std::shared_ptr<kube::Client> FixtureClient(kube::testing::FakeApiServer& api) {
   auto all = nlohmann::json::parse(ReadFile(kTestdata + "/cluster.json"));
   for (const auto& item : all["items"]) {
     api.Upsert(item["kind"] == "Node" ? "nodes" : "pods", item["metadata"]["name"], item.dump());
@@ -78,15 +79,74 @@ TEST(TopologyCommandTest, LiveListMatchesTheSavedLists) {
   access.server = api.url();
   access.ca_pem = api.pki().ca_pem;
   auto client = kube::Client::Create(access, {});
-  ASSERT_TRUE(client.ok()) << client.status().message();
+  EXPECT_TRUE(client.ok()) << client.status().message();
+  return client.ok() ? *client : nullptr;
+}
+
+// Against an API server: every node and pod listed, in pages, gives what the saved lists give.
+TEST(TopologyCommandTest, LiveListMatchesTheSavedLists) {
+  kube::testing::FakeApiServer api;
+  std::shared_ptr<kube::Client> client = FixtureClient(api);
+  ASSERT_NE(client, nullptr);
   Config config;
   config.kube.list_page_size = 4;  // 15 nodes and 12 pods: several pages each
-  auto view = LiveView(**client, config);
+  auto view = LiveView(*client, config);
   ASSERT_TRUE(view.ok()) << view.status().message();
   EXPECT_EQ(inspect::RenderJson(*view, {.tree = true, .jobs = true}),
             ReadFile(kTestdata + "/golden/topology.json"));
   EXPECT_GE(api.list_requests("nodes"), 4);
-  (*client)->CancelAll();
+  client->CancelAll();
+}
+
+// GET /debug/topology and /debug/jobs answer the command's JSON, in two parts; a pending pod the
+// extender rejected everywhere carries the extender's own verdict.
+TEST(DebugEndpointsTest, ServeTheCommandsJson) {
+  kube::testing::FakeApiServer api;
+  std::shared_ptr<kube::Client> client = FixtureClient(api);
+  ASSERT_NE(client, nullptr);
+  auto verdicts = std::make_shared<extender::FilterVerdicts>();
+  verdicts->Rejected("uid-eval-c-2", "0/15 nodes fit: 15 hyperplace: stand-in verdict");
+
+  net::HttpServer server({});
+  RegisterDebug(server, client, Config{}, verdicts);
+  ASSERT_TRUE(server.Listen({"127.0.0.1", 0}).ok());
+  ASSERT_TRUE(server.Start().ok());
+  httplib::Client http("127.0.0.1", server.port());
+
+  auto tree = http.Get("/debug/topology");
+  ASSERT_TRUE(tree);
+  EXPECT_EQ(tree->status, 200);
+  auto golden = nlohmann::json::parse(ReadFile(kTestdata + "/golden/topology.json"));
+  auto got = nlohmann::json::parse(tree->body);
+  EXPECT_EQ(got["cluster"], golden["cluster"]);
+  EXPECT_FALSE(got.contains("jobs"));
+
+  auto jobs = http.Get("/debug/jobs");
+  ASSERT_TRUE(jobs);
+  EXPECT_EQ(jobs->status, 200);
+  got = nlohmann::json::parse(jobs->body);
+  EXPECT_FALSE(got.contains("cluster"));
+  ASSERT_EQ(got["jobs"].size(), golden["jobs"].size());
+  // eval-c-2: the extender's verdict instead of the scheduler's message; all else as the golden.
+  EXPECT_EQ(got["jobs"][0]["pods"][2]["pendingReason"],
+            "0/15 nodes fit: 15 hyperplace: stand-in verdict");
+  got["jobs"][0]["pods"][2]["pendingReason"] = golden["jobs"][0]["pods"][2]["pendingReason"];
+  EXPECT_EQ(got["jobs"], golden["jobs"]);
+  server.Shutdown(std::chrono::milliseconds(100));
+  client->CancelAll();
+}
+
+TEST(DebugEndpointsTest, WithoutAnApiServerTheySayWhy) {
+  net::HttpServer server({});
+  RegisterDebug(server, nullptr, Config{}, nullptr);
+  ASSERT_TRUE(server.Listen({"127.0.0.1", 0}).ok());
+  ASSERT_TRUE(server.Start().ok());
+  httplib::Client http("127.0.0.1", server.port());
+  auto r = http.Get("/debug/jobs");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 503);
+  EXPECT_NE(r->body.find("no API server"), std::string::npos);
+  server.Shutdown(std::chrono::milliseconds(100));
 }
 
 TEST(TopologyCommandTest, ProblemsAreNamed) {
