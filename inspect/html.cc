@@ -12,9 +12,10 @@
 namespace hyperplace::inspect {
 namespace {
 
-constexpr double kWidth = 1200;
+constexpr double kWidth = 1120;
+constexpr int kGutter = 64;  // the row names, left of the drawing
 constexpr int kRowHeight = 56;
-constexpr int kTop = 24;  // room for the row names above the first row
+constexpr int kTop = 4;
 
 using html::Escape;
 
@@ -24,12 +25,24 @@ std::string Number(double v) {
   return buf;
 }
 
-// Green in proportion to the share of accelerators free; grey with none at all.
+// The accelerator with the smallest share free (ties: the first by name), or null. Devices and
+// their cores (aws.amazon.com/neuron, neuroncore) are two views of one chip, so shares are not
+// summed across resources.
+const Accelerator* Scarcest(const Capacity& c) {
+  const Accelerator* best = nullptr;
+  for (const Accelerator& a : c.accelerators) {
+    if (a.total <= 0) continue;
+    if (best == nullptr || a.free * best->total < best->free * a.total) best = &a;
+  }
+  return best;
+}
+
+// Green in proportion to the share free of the scarcest accelerator; grey with none at all.
 std::string Fill(const Capacity& c) {
-  const std::int64_t total = c.AcceleratorsTotal();
   if (c.nodes > 0 && c.healthy == 0) return "#f4c7c3";
-  if (total <= 0) return "#e3e3e3";
-  const double free = static_cast<double>(c.AcceleratorsFree()) / static_cast<double>(total);
+  const Accelerator* a = Scarcest(c);
+  if (a == nullptr) return "#e3e3e3";
+  const double free = static_cast<double>(a->free) / static_cast<double>(a->total);
   char buf[40];
   std::snprintf(buf, sizeof buf, "hsl(135,45%%,%d%%)", static_cast<int>(92 - 50 * free));
   return buf;
@@ -54,30 +67,47 @@ struct Drawing {
   int node_row;  // row of the nodes; -1: not drawn
   std::string& out;
 
+  // One box; its data-* attributes carry its figures (data-free and data-total: of the scarcest
+  // accelerator, data-resource).
   void Box(int row, double x, double w, const std::string& cls, const std::string& name,
            const std::string& label, const Capacity& c, const std::string& title) {
     const int y = kTop + row * kRowHeight;
+    x += kGutter;
+    const Accelerator* scarcest = Scarcest(c);
     out += "<g class=\"" + cls + "\" data-name=\"" + Escape(name) + "\" data-nodes=\"" +
-           std::to_string(c.nodes) + "\" data-healthy=\"" + std::to_string(c.healthy) +
-           "\" data-free=\"" + std::to_string(c.AcceleratorsFree()) + "\" data-total=\"" +
-           std::to_string(c.AcceleratorsTotal()) + "\"><title>" + Escape(title) +
-           "</title><rect x=\"" + Number(x) + "\" y=\"" + std::to_string(y) + "\" width=\"" +
-           Number(std::max(w - 1, 0.5)) + "\" height=\"" + std::to_string(kRowHeight - 4) +
-           "\" fill=\"" + Fill(c) + "\"" +
+           std::to_string(c.nodes) + "\" data-healthy=\"" + std::to_string(c.healthy) + "\"";
+    if (scarcest != nullptr) {
+      out += " data-resource=\"" + Escape(scarcest->resource) + "\" data-free=\"" +
+             std::to_string(scarcest->free) + "\" data-total=\"" + std::to_string(scarcest->total) +
+             "\"";
+    }
+    out += "><title>" + Escape(title) + "</title><rect x=\"" + Number(x) + "\" y=\"" +
+           std::to_string(y) + "\" width=\"" + Number(std::max(w - 1, 0.5)) + "\" height=\"" +
+           std::to_string(kRowHeight - 4) + "\" fill=\"" + Fill(c) + "\"" +
            (c.healthy < c.nodes ? " stroke=\"#b3261e\" stroke-width=\"2\"" : "") + "/>";
     // Text only where it fits (about 6.5 px per character at 11 px).
     const std::size_t fits = static_cast<std::size_t>(std::max(0.0, (w - 6) / 6.5));
-    auto line = [&](const std::string& t, int dy) {
+    // A node's name is cut at the front: hyperpod-i-… names differ at the end.
+    auto line = [&](const std::string& t, int dy, bool keep_end = false) {
       if (fits < 4) return;
-      std::string shown = t.size() > fits ? t.substr(0, fits - 1) + "~" : t;
+      std::string shown = t;
+      if (t.size() > fits) {
+        shown = keep_end ? "~" + t.substr(t.size() - (fits - 1)) : t.substr(0, fits - 1) + "~";
+      }
       out += "<text x=\"" + Number(x + 3) + "\" y=\"" + std::to_string(y + dy) + "\">" +
              Escape(shown) + "</text>";
     };
-    line(label, 16);
-    const std::int64_t total = c.AcceleratorsTotal();
-    if (total > 0)
-      line(std::to_string(c.AcceleratorsFree()) + "/" + std::to_string(total) + " free", 31);
-    line(std::to_string(c.nodes) + (c.nodes == 1 ? " node" : " nodes"), 46);
+    line(label, 16, /*keep_end=*/cls != "domain");
+    std::string free;
+    for (const Accelerator& a : c.accelerators) {
+      free += (free.empty() ? "" : " ") + ShortResource(a.resource) + " " +
+              FreeOfTotal(a.free, a.total);
+    }
+    const bool node = cls != "domain";
+    if (!free.empty()) line(node ? free : free + " free", 31);
+    line(node ? std::to_string(c.pods) + (c.pods == 1 ? " pod" : " pods")
+              : std::to_string(c.nodes) + " nodes, " + std::to_string(c.healthy) + " healthy",
+         46);
     out += "</g>\n";
   }
 
@@ -163,7 +193,11 @@ std::string RenderHtml(const View& view, const RenderOptions& options) {
 
   std::string out =
       "<!DOCTYPE html>\n<html xmlns=\"http://www.w3.org/1999/xhtml\" lang=\"en\">\n<head>\n"
-      "<meta charset=\"utf-8\"/>\n<title>hyperplace topology</title>\n<style>\n"
+      "<meta charset=\"utf-8\"/>\n"
+      // Nothing may be fetched or run, whatever a cluster string turned into.
+      "<meta http-equiv=\"Content-Security-Policy\" "
+      "content=\"default-src &#39;none&#39;; style-src &#39;unsafe-inline&#39;\"/>\n"
+      "<title>hyperplace topology</title>\n<style>\n"
       "body{font-family:sans-serif;margin:16px;color:#222}\n"
       "svg text{font-size:11px;font-family:monospace;fill:#111;pointer-events:none}\n"
       "svg .rowname{fill:#555}\n"
@@ -175,23 +209,23 @@ std::string RenderHtml(const View& view, const RenderOptions& options) {
   out += "<p id=\"summary\">" + Escape(Summary(all)) + "</p>\n";
   if (options.tree) {
     out +=
-        "<p class=\"legend\">Each box is as wide as its node count; colour: share of "
-        "accelerators free<span style=\"background:hsl(135,45%,42%)\"></span>all"
+        "<p class=\"legend\">Each box is as wide as its node count; colour: share free of its "
+        "scarcest accelerator<span style=\"background:hsl(135,45%,42%)\"></span>all"
         "<span style=\"background:hsl(135,45%,67%)\"></span>half"
         "<span style=\"background:hsl(135,45%,92%)\"></span>none"
         "<span style=\"background:#f4c7c3\"></span>unhealthy"
         "<span style=\"background:#e3e3e3\"></span>no accelerators</p>\n";
     const int height = kTop + rows * kRowHeight;
-    out += "<svg xmlns=\"http://www.w3.org/2000/svg\" id=\"tree\" width=\"" +
-           std::to_string(static_cast<int>(kWidth) + 2) + "\" height=\"" + std::to_string(height) +
-           "\" viewBox=\"0 0 " + std::to_string(static_cast<int>(kWidth) + 2) + " " +
+    const std::string width = std::to_string(kGutter + static_cast<int>(kWidth) + 2);
+    out += "<svg xmlns=\"http://www.w3.org/2000/svg\" id=\"tree\" width=\"" + width +
+           "\" height=\"" + std::to_string(height) + "\" viewBox=\"0 0 " + width + " " +
            std::to_string(height) + "\">\n";
     for (int r = 0; r < rows; ++r) {
       std::string name = r == 0 ? "cluster"
                          : (nodes_drawn && r == rows - 1)
                              ? "nodes"
                              : LevelName(view.levels[static_cast<std::size_t>(r - 1)]);
-      out += "<text class=\"rowname\" x=\"0\" y=\"" + std::to_string(kTop + r * kRowHeight - 4) +
+      out += "<text class=\"rowname\" x=\"0\" y=\"" + std::to_string(kTop + r * kRowHeight + 30) +
              "\">" + Escape(name) + "</text>\n";
     }
     Drawing drawing{view, unit, nodes_drawn ? rows - 1 : -1, out};

@@ -160,8 +160,8 @@ TEST(Render, HtmlIsWellFormedAndCarriesTheNumbers) {
     ++boxes;
   }
   EXPECT_EQ(boxes, view.domains.size() + view.nodes.size());
-  EXPECT_NE(html.find("data-name=\"nn-3011\" data-nodes=\"4\" data-healthy=\"4\" data-free=\"0\" "
-                      "data-total=\"32\""),
+  EXPECT_NE(html.find("data-name=\"nn-3011\" data-nodes=\"4\" data-healthy=\"4\" "
+                      "data-resource=\"nvidia.com/gpu\" data-free=\"0\" data-total=\"32\""),
             std::string::npos);
   EXPECT_NE(html.find("class=\"node unhealthy\" data-name=\"hyperpod-i-000000000023\""),
             std::string::npos);
