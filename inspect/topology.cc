@@ -168,6 +168,31 @@ Want Judge(const JobView& job, const std::vector<const scoring::Node*>& placed,
   return ShareLabel(placed, key) ? Want::kMet : Want::kNotMet;
 }
 
+// Whether the pod's nodeSelector and required node affinity admit the node, as kube-scheduler's
+// NodeAffinity reads them (In, NotIn, Exists, DoesNotExist; Gt and Lt are not judged here and
+// admit). hyperplace's rules check only the instance type among these labels; a job's pods may
+// select their nodes by any label.
+bool Selects(const scoring::Pod& pod, const scoring::Node& node) {
+  for (const auto& [key, value] : pod.node_selector.entries()) {
+    if (node.labels.Get(key) != value) return false;
+  }
+  if (pod.required_node_terms.empty()) return true;
+  return std::any_of(
+      pod.required_node_terms.begin(), pod.required_node_terms.end(), [&](const auto& term) {
+        return std::all_of(
+            term.begin(), term.end(), [&](const scoring::NodeSelectorRequirement& r) {
+              auto value = node.labels.Get(r.key);
+              const bool listed =
+                  value && std::find(r.values.begin(), r.values.end(), *value) != r.values.end();
+              if (r.op == "In") return listed;
+              if (r.op == "NotIn") return !listed;
+              if (r.op == "Exists") return value.has_value();
+              if (r.op == "DoesNotExist") return !value.has_value();
+              return true;
+            });
+      });
+}
+
 // One domain deeper than the job's shared levels that holds the whole job, if any (JobView).
 void FindTighter(JobView& job, const std::vector<const scoring::Pod*>& pods,
                  const std::vector<std::size_t>& on, const Table& t, const View& view,
@@ -204,7 +229,8 @@ void FindTighter(JobView& job, const std::vector<const scoring::Pod*>& pods,
   const std::int64_t need = static_cast<std::int64_t>(pods.size());
   std::vector<std::int64_t> copies(n, 0);
   for (std::size_t i = 0; i < n; ++i) {
-    if (scoring::NodeRules(cycle, policy, i) == scoring::Reason::kFits) {
+    if (Selects(sample, *t.nodes[i]) &&
+        scoring::NodeRules(cycle, policy, i) == scoring::Reason::kFits) {
       copies[i] = scoring::CopiesThatFit(cycle, i, need);
     }
   }

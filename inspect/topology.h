@@ -103,8 +103,9 @@ struct JobView {
   Want preferred = Want::kNone;
   // Spread wider than needed: every pod placed, the job asked for a topology, and one domain
   // deeper than the levels it shares could hold the whole job now (its own pods' room given
-  // back, unhealthy and unfit nodes counted as none): the tightest such domain at the deepest
-  // level that has one. Judged against the cluster as it is, not as it was at placement.
+  // back; nodes that hyperplace's node rules reject, or that the pods' node selector or required
+  // node affinity exclude, count as none): the tightest such domain at the deepest level that
+  // has one. Judged against the cluster as it is, not as it was at placement.
   bool wider_than_needed = false;
   int tighter_level = -1;
   std::string tighter_domain;

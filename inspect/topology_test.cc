@@ -243,6 +243,49 @@ TEST(TopologyView, WiderThanNeededOnlyWhenATighterDomainHasRoom) {
   EXPECT_FALSE(job->wider_than_needed);
 }
 
+// A tighter domain the pods' node selector rules out is no room for them. Whole-node pods (8
+// GPUs) in rack-b and rack-c: only rack-a's two nodes could hold both.
+TEST(TopologyView, WiderThanNeededRespectsTheNodeSelector) {
+  ClusterInput input;
+  for (std::string_view name : {"a0", "a1"}) {
+    input.nodes.push_back(NodeBuilder(name)
+                              .InstanceType("ml.p5.48xlarge")
+                              .Label("pool", "other")
+                              .Layers({"l1", "l2", "rack-a"})
+                              .Gpus(8)
+                              .Build());
+  }
+  for (std::string_view name : {"b0", "c0"}) {
+    input.nodes.push_back(NodeBuilder(name)
+                              .InstanceType("ml.p5.48xlarge")
+                              .Label("pool", "mine")
+                              .Layers({"l1", "l2", std::string("rack-") + name[0]})
+                              .Gpus(8)
+                              .Build());
+  }
+  auto member = [](std::string name, std::string node, std::string pool) {
+    return PodInput{PodBuilder("hyperpod-ns-t", name)
+                        .Group("g", 2)
+                        .RequiredTopology(LayerKey(2))
+                        .NodeSelector("pool", pool)
+                        .Request("nvidia.com/gpu", 8)
+                        .OnNode(node)
+                        .Build(),
+                    ""};
+  };
+  input.pods = {member("p0", "b0", "mine"), member("p1", "c0", "mine")};
+  View mine = BuildView(input, DefaultPolicy());
+  ASSERT_EQ(mine.jobs.size(), 1u);
+  EXPECT_EQ(mine.jobs[0].required, Want::kMet);
+  EXPECT_FALSE(mine.jobs[0].wider_than_needed);  // rack-a has room, for other pools only
+  // The same pods selecting nothing: rack-a could have held both.
+  input.pods = {member("p0", "b0", ""), member("p1", "c0", "")};
+  for (PodInput& p : input.pods) p.pod.node_selector = {};
+  View any = BuildView(input, DefaultPolicy());
+  EXPECT_TRUE(any.jobs[0].wider_than_needed);
+  EXPECT_EQ(any.jobs[0].tighter_domain, "rack-a");
+}
+
 TEST(TopologyView, LevelNamesAreShort) {
   EXPECT_EQ(LevelName("topology.k8s.aws/network-node-layer-3"), "layer 3");
   EXPECT_EQ(LevelName("example.com/rack"), "example.com/rack");
