@@ -114,13 +114,13 @@ struct Drawing {
   // Lays out domain `d` from x; returns the x after it.
   double Domain(std::size_t d, double x) {
     const DomainView& domain = view.domains[d];
-    if (domain.level >= 0 || d == 0) {
-      std::string level =
-          d == 0 ? "cluster" : LevelName(view.levels[static_cast<std::size_t>(domain.level)]);
-      Box(domain.level + 1, x, domain.capacity.nodes * unit, "domain",
-          d == 0 ? "cluster" : domain.name, d == 0 ? "cluster" : domain.name, domain.capacity,
-          level + " " + domain.name + ": " + Summary(domain.capacity));
-    }
+    const std::string name = d == 0 ? "cluster" : domain.name;
+    const std::string title = d == 0
+                                  ? "cluster: " + Summary(domain.capacity)
+                                  : LevelName(view.levels[static_cast<std::size_t>(domain.level)]) +
+                                        " " + name + ": " + Summary(domain.capacity);
+    Box(domain.level + 1, x, domain.capacity.nodes * unit, "domain", name, name, domain.capacity,
+        title);
     double at = x;
     for (std::size_t c : domain.children) at = Domain(c, at);
     for (std::size_t n : domain.nodes) {

@@ -260,22 +260,19 @@ void FindTighter(JobView& job, const std::vector<const scoring::Pod*>& pods,
 
 std::vector<JobView> BuildJobs(const ClusterInput& input, const Table& t, const View& view,
                                const scoring::Policy& policy) {
-  struct Members {
-    std::vector<const PodInput*> pods;
-  };
-  std::map<std::string, Members> groups;
+  std::map<std::string, std::vector<const PodInput*>> groups;  // by id: sorted
   for (const PodInput& p : input.pods) {
     if (Finished(p.pod)) continue;
     PodFacts facts = scoring::DerivePodFacts(p.pod, policy);
     if (facts.group.empty()) continue;
-    groups[facts.group].pods.push_back(&p);
+    groups[facts.group].push_back(&p);
   }
   std::vector<JobView> jobs;
   for (auto& [id, members] : groups) {
-    std::sort(members.pods.begin(), members.pods.end(), [](const auto* a, const auto* b) {
+    std::sort(members.begin(), members.end(), [](const auto* a, const auto* b) {
       return a->pod.name != b->pod.name ? a->pod.name < b->pod.name : a->pod.uid < b->pod.uid;
     });
-    const scoring::Pod& first = members.pods[0]->pod;
+    const scoring::Pod& first = members[0]->pod;
     PodFacts facts = scoring::DerivePodFacts(first, policy);
     JobView job;
     job.id = id;
@@ -287,7 +284,7 @@ std::vector<JobView> BuildJobs(const ClusterInput& input, const Table& t, const 
     std::vector<const scoring::Pod*> placed_pods;
     std::vector<std::size_t> on;
     bool all_known = true;
-    for (const PodInput* p : members.pods) {
+    for (const PodInput* p : members) {
       JobPod jp{std::string(p->pod.name), std::string(p->pod.node_name), {}};
       if (jp.node.empty()) {
         ++job.pending;
@@ -325,9 +322,10 @@ std::vector<JobView> BuildJobs(const ClusterInput& input, const Table& t, const 
         job.shared_path.push_back(view.nodes[on[0]].path[l]);
       }
     }
-    job.required = Judge(job, all_known ? placed : decltype(placed){}, job.required_level, policy);
-    job.preferred =
-        Judge(job, all_known ? placed : decltype(placed){}, job.preferred_level, policy);
+    // A pod on a node the lists lack (deleted since) leaves the job's placement unknown: not met.
+    if (!all_known) placed.clear();
+    job.required = Judge(job, placed, job.required_level, policy);
+    job.preferred = Judge(job, placed, job.preferred_level, policy);
     if (job.pending == 0 && job.placed >= 2 && all_known &&
         (!job.required_level.empty() || !job.preferred_level.empty())) {
       FindTighter(job, placed_pods, on, t, view, policy);

@@ -286,6 +286,24 @@ TEST(TopologyView, WiderThanNeededRespectsTheNodeSelector) {
   EXPECT_EQ(any.jobs[0].tighter_domain, "rack-a");
 }
 
+// A pod bound to a node the lists lack (deleted since): counted as placed, but the job's domain
+// is unknown, so its topology is not met and nothing is shared.
+TEST(TopologyView, PodOnAMissingNodeLeavesThePlacementUnknown) {
+  ClusterInput input;
+  input.nodes.push_back(NodeBuilder("a0").InstanceType("ml.p5.48xlarge").Layers({"l1"}).Build());
+  for (auto [name, node] : {std::pair{"p0", "a0"}, std::pair{"p1", "gone"}}) {
+    input.pods.push_back(PodInput{
+        PodBuilder("ns", name).Group("g", 2).RequiredTopology(LayerKey(1)).OnNode(node).Build(),
+        ""});
+  }
+  View view = BuildView(input, DefaultPolicy());
+  ASSERT_EQ(view.jobs.size(), 1u);
+  EXPECT_EQ(view.jobs[0].placed, 2);
+  EXPECT_EQ(view.jobs[0].shared_levels, 0);
+  EXPECT_EQ(view.jobs[0].required, Want::kNotMet);
+  EXPECT_EQ(view.jobs[0].pods[1].node, "gone");
+}
+
 TEST(TopologyView, LevelNamesAreShort) {
   EXPECT_EQ(LevelName("topology.k8s.aws/network-node-layer-3"), "layer 3");
   EXPECT_EQ(LevelName("example.com/rack"), "example.com/rack");
