@@ -5,32 +5,12 @@
 #include <cstdio>
 #include <limits>
 
+#include "common/html.h"
+
 namespace hyperplace::bench {
 namespace {
 
-std::string Escape(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (char c : s) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
+using html::Escape;
 
 std::string Num(double v, const char* fmt = "%.1f") {
   char buf[64];

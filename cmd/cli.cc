@@ -14,9 +14,67 @@ std::string Usage() {
          "                   [--extender-client-ca-file FILE]   (callers need a certificate of "
          "it)\n"
          "                   [--log-level debug|info|warn|error]\n"
+         "  hyperplace topology [--config FILE] [--kubeconfig FILE | --from FILE ...]\n"
+         "                      [--output text|json|mermaid|html] [--jobs]\n"
+         "                   the network tree with capacity and health; --jobs: where every job\n"
+         "                   sits; --from: saved `kubectl get nodes,pods -A -o json` output\n"
          "  hyperplace check-config FILE   validate and print the effective configuration\n"
          "  hyperplace version\n";
 }
+
+namespace {
+
+// Splits "--flag=value" / "--flag value" at args[i]; advances i past a separate value.
+Status FlagValue(const std::vector<std::string>& args, std::size_t& i, std::string& name,
+                 std::string& value) {
+  name = args[i];
+  if (auto eq = name.find('='); eq != std::string::npos) {
+    value = name.substr(eq + 1);
+    name = name.substr(0, eq);
+  } else {
+    if (i + 1 >= args.size()) return InvalidArgument(name + " needs a value");
+    value = args[++i];
+  }
+  if (value.empty()) return InvalidArgument(name + " needs a non-empty value");
+  return Status::Ok();
+}
+
+StatusOr<Command> ParseTopology(const std::vector<std::string>& args) {
+  Command cmd;
+  cmd.kind = Command::Kind::kTopology;
+  TopologyFlags& f = cmd.topology;
+  for (std::size_t i = 1; i < args.size(); ++i) {
+    if (args[i] == "--jobs") {
+      f.jobs = true;
+      continue;
+    }
+    std::string name, value;
+    if (args[i].rfind("--", 0) != 0) {
+      return InvalidArgument("topology takes no argument \"" + args[i] + "\"\n" + Usage());
+    }
+    std::string flag = args[i].substr(0, args[i].find('='));
+    if (flag != "--config" && flag != "--kubeconfig" && flag != "--from" && flag != "--output") {
+      return InvalidArgument("unknown flag \"" + flag + "\"\n" + Usage());
+    }
+    if (Status st = FlagValue(args, i, name, value); !st.ok()) return st;
+    if (name == "--config") f.config_file = value;
+    if (name == "--kubeconfig") f.kubeconfig = value;
+    if (name == "--from") f.from.push_back(value);
+    if (name == "--output") {
+      if (value != "text" && value != "json" && value != "mermaid" && value != "html") {
+        return InvalidArgument("--output: must be one of text, json, mermaid, html (got \"" +
+                               value + "\")");
+      }
+      f.output = value;
+    }
+  }
+  if (!f.kubeconfig.empty() && !f.from.empty()) {
+    return InvalidArgument("--kubeconfig and --from exclude each other");
+  }
+  return cmd;
+}
+
+}  // namespace
 
 StatusOr<Command> ParseCommandLine(const std::vector<std::string>& args) {
   Command cmd;
@@ -37,6 +95,7 @@ StatusOr<Command> ParseCommandLine(const std::vector<std::string>& args) {
     cmd.check_config_file = args[1];
     return cmd;
   }
+  if (verb == "topology") return ParseTopology(args);
   if (verb != "serve") return InvalidArgument("unknown command \"" + verb + "\"\n" + Usage());
 
   cmd.kind = Command::Kind::kServe;
@@ -54,21 +113,13 @@ StatusOr<Command> ParseCommandLine(const std::vector<std::string>& args) {
       {"--log-level", &f.log_level},
   };
   for (std::size_t i = 1; i < args.size(); ++i) {
-    std::string name = args[i];
-    std::string value;
-    bool inline_value = false;
-    if (auto eq = name.find('='); eq != std::string::npos) {
-      value = name.substr(eq + 1);
-      name = name.substr(0, eq);
-      inline_value = true;
+    auto it = flags.find(args[i].substr(0, args[i].find('=')));
+    if (it == flags.end()) {
+      return InvalidArgument("unknown flag \"" + args[i].substr(0, args[i].find('=')) + "\"\n" +
+                             Usage());
     }
-    auto it = flags.find(name);
-    if (it == flags.end()) return InvalidArgument("unknown flag \"" + name + "\"\n" + Usage());
-    if (!inline_value) {
-      if (i + 1 >= args.size()) return InvalidArgument(name + " needs a value");
-      value = args[++i];
-    }
-    if (value.empty()) return InvalidArgument(name + " needs a non-empty value");
+    std::string name, value;
+    if (Status st = FlagValue(args, i, name, value); !st.ok()) return st;
     *it->second = value;
   }
   if (f.tls_cert_file.empty() != f.tls_private_key_file.empty()) {

@@ -6,6 +6,8 @@
 //                    [--extender-tls-cert-file FILE --extender-tls-private-key-file FILE]
 //                    [--extender-client-ca-file FILE]
 //                    [--log-level debug|info|warn|error]
+//   hyperplace topology [--config FILE] [--kubeconfig FILE | --from FILE...]
+//                       [--output text|json|mermaid|html] [--jobs]
 //   hyperplace check-config FILE
 //   hyperplace version
 #pragma once
@@ -31,10 +33,21 @@ struct ServeFlags {
   std::string log_level;
 };
 
+// `hyperplace topology`: the network tree (and with --jobs where every job sits), from the API
+// server (--kubeconfig, else in-cluster) or from saved lists (--from, repeatable).
+struct TopologyFlags {
+  std::string config_file;
+  std::string kubeconfig;
+  std::vector<std::string> from;
+  std::string output = "text";  // text, json, mermaid, html
+  bool jobs = false;
+};
+
 struct Command {
-  enum class Kind { kServe, kCheckConfig, kVersion, kHelp };
+  enum class Kind { kServe, kTopology, kCheckConfig, kVersion, kHelp };
   Kind kind = Kind::kHelp;
   ServeFlags serve;
+  TopologyFlags topology;
   std::string check_config_file;
 };
 

@@ -36,6 +36,11 @@ TEST(CommandLineTest, MistakesAreNamed) {
        "--extender-tls-cert-file and --extender-tls-private-key-file go together"},
       {{"check-config"}, "exactly one FILE"},
       {{"version", "x"}, "no arguments"},
+      {{"topology", "--output", "yaml"}, "--output: must be one of text, json, mermaid, html"},
+      {{"topology", "--form", "x"}, "unknown flag \"--form\""},
+      {{"topology", "--from"}, "--from needs a value"},
+      {{"topology", "cluster.json"}, "topology takes no argument \"cluster.json\""},
+      {{"topology", "--kubeconfig", "k", "--from", "f"}, "exclude each other"},
   };
   for (auto& c : cases) {
     auto cmd = ParseCommandLine(c.args);
@@ -51,6 +56,22 @@ TEST(CommandLineTest, OtherCommands) {
   auto check = ParseCommandLine({"check-config", "f.yaml"});
   ASSERT_TRUE(check.ok());
   EXPECT_EQ(check->check_config_file, "f.yaml");
+}
+
+TEST(CommandLineTest, TopologyFlags) {
+  auto cmd = ParseCommandLine({"topology", "--from", "a.json", "--from=b.json", "--output=html",
+                               "--jobs", "--config", "c.yaml"});
+  ASSERT_TRUE(cmd.ok()) << cmd.status().message();
+  EXPECT_EQ(cmd->kind, Command::Kind::kTopology);
+  EXPECT_EQ(cmd->topology.from, (std::vector<std::string>{"a.json", "b.json"}));
+  EXPECT_EQ(cmd->topology.output, "html");
+  EXPECT_TRUE(cmd->topology.jobs);
+  EXPECT_EQ(cmd->topology.config_file, "c.yaml");
+  auto live = ParseCommandLine({"topology", "--kubeconfig", "k.yaml"});
+  ASSERT_TRUE(live.ok());
+  EXPECT_EQ(live->topology.kubeconfig, "k.yaml");
+  EXPECT_EQ(live->topology.output, "text");
+  EXPECT_FALSE(live->topology.jobs);
 }
 
 TEST(EffectiveConfigTest, NoFileGivesTheEmbeddedDefaults) {

@@ -7,6 +7,7 @@
 
 #include "cmd/cli.h"
 #include "cmd/serve.h"
+#include "cmd/topology.h"
 #include "common/config.h"
 #include "extender/codec.h"
 
@@ -48,6 +49,8 @@ int main(int argc, char** argv) {
       std::fputs(hyperplace::ConfigToYaml(*config).c_str(), stdout);
       return 0;
     }
+    case Command::Kind::kTopology:
+      return hyperplace::cli::Topology(cmd->topology);
     case Command::Kind::kServe: {
       auto config = hyperplace::cli::EffectiveConfig(cmd->serve);
       if (!config.ok()) {

@@ -9,6 +9,8 @@
 #include <utility>
 
 #include "certs/tls_reloader.h"
+#include "cmd/topology.h"
+#include "common/json.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/process_metrics.h"
@@ -84,6 +86,30 @@ std::string ExtenderTlsMode(const ExtenderConfig& e) {
 }
 
 }  // namespace
+
+void RegisterDebug(net::HttpServer& server, std::shared_ptr<kube::Client> client, Config config,
+                   std::shared_ptr<const extender::FilterVerdicts> verdicts) {
+  auto handler = [client, config = std::move(config), verdicts](bool jobs) {
+    return [client, config, verdicts, jobs](const net::Request&, net::Response& res) {
+      if (!client) {
+        res.status = 503;
+        res.body = "{\"error\":\"no API server configured\"}";
+        return;
+      }
+      StatusOr<inspect::View> view = LiveView(*client, config, verdicts.get());
+      if (!view.ok()) {
+        res.status = 503;
+        res.body = "{\"error\":";
+        json::AppendJsonString(res.body, view.status().message());
+        res.body += "}";
+        return;
+      }
+      res.body = inspect::RenderJson(*view, {.tree = !jobs, .jobs = jobs});
+    };
+  };
+  server.Handle("GET", "/debug/topology", handler(false));
+  server.Handle("GET", "/debug/jobs", handler(true));
+}
 
 void RegisterServeMetrics(metrics::Registry& registry,
                           std::shared_ptr<const extender::MemoryState> state) {
@@ -184,8 +210,12 @@ int Serve(const Config& config, const ServeFlags& flags) {
   auto groups = std::make_shared<extender::GroupMemo>();
   auto binds = std::make_shared<extender::BindTracker>();
 
-  net::HttpMetrics extender_metrics(
-      registry, "extender", {"/filter", "/prioritize", "/bind", "/healthz", "/readyz", "/metrics"});
+  std::vector<std::string> extender_paths = {"/filter",  "/prioritize", "/bind",
+                                             "/healthz", "/readyz",     "/metrics"};
+  if (config.extender.debug_endpoints) {
+    extender_paths.insert(extender_paths.end(), {"/debug/topology", "/debug/jobs"});
+  }
+  net::HttpMetrics extender_metrics(registry, "extender", std::move(extender_paths));
   net::ServerOptions options;
   options.limits = config.extender.server;
   options.observer = extender_metrics.Observer();
@@ -194,6 +224,12 @@ int Serve(const Config& config, const ServeFlags& flags) {
   net::HttpServer server(std::move(options));
   extender_metrics.Watch(server);
   extender::Extender extender(policy, state, registry, groups, binds, config.extender.bind_wait);
+  std::shared_ptr<extender::FilterVerdicts> verdicts;
+  if (config.extender.debug_endpoints) {
+    verdicts = std::make_shared<extender::FilterVerdicts>();
+    extender.RecordVerdicts(verdicts);
+    RegisterDebug(server, client, config, verdicts);
+  }
   extender.Register(server);
   extender::Binder binder(client, state, groups, config, registry, binds);
   binder.Register(server);

@@ -7,7 +7,10 @@
 #include "cmd/cli.h"
 #include "common/config.h"
 #include "common/metrics.h"
+#include "extender/filter_verdicts.h"
 #include "extender/state.h"
+#include "kube/client.h"
+#include "net/http_server.h"
 
 namespace hyperplace::cli {
 
@@ -19,5 +22,13 @@ int Serve(const Config& config, const ServeFlags& flags);
 // build, and the extender cache's sizes read from `state`.
 void RegisterServeMetrics(metrics::Registry& registry,
                           std::shared_ptr<const extender::MemoryState> state);
+
+// GET /debug/topology and /debug/jobs (extender.debugEndpoints): the JSON of `hyperplace
+// topology --output json`, the tree alone or the jobs alone, listed through `client` for each
+// request (503 without one). Pending pods carry the verdict `verdicts` holds for them, if any.
+// Registered on the extender listener, so with TLS only callers holding a client certificate
+// reach them, as for /bind; serve registers them only when the configuration turns them on.
+void RegisterDebug(net::HttpServer& server, std::shared_ptr<kube::Client> client, Config config,
+                   std::shared_ptr<const extender::FilterVerdicts> verdicts);
 
 }  // namespace hyperplace::cli

@@ -769,6 +769,7 @@ void DecodeExtender(MapDecoder& m, ExtenderConfig& e) {
   m.Enum<DensityStrategy>("strategy", kStrategyNames, e.strategy);
   m.Section("weights", [&](MapDecoder& w) { DecodeWeights(w, e.weights); });
   m.StringList("schedulerNames", e.scheduler_names);
+  m.Bool("debugEndpoints", e.debug_endpoints);
 }
 
 void DecodeCluster(MapDecoder& m, ClusterConfig& c) {
@@ -1035,6 +1036,19 @@ void ValidateExtender(const Config& config, const std::string& path, Errors& err
     AddError(errors, ChildPath(path, "schedulerNames"), "must name at least one scheduler");
   }
   CheckNameList(errors, ChildPath(path, "schedulerNames"), e.scheduler_names, DnsSubdomainError);
+  // The debug endpoints name every node and pod of the cluster: only for callers with a client
+  // certificate, or on this machine.
+  if (e.debug_endpoints && (e.tls_cert_file.empty() || e.client_ca_file.empty())) {
+    StatusOr<HostPort> address = ParseHostPort(e.listen);
+    const bool loopback = address.ok() && (address->host == "localhost" || address->host == "::1" ||
+                                           address->host.rfind("127.", 0) == 0);
+    if (!loopback) {
+      AddError(errors, ChildPath(path, "debugEndpoints"),
+               "needs client certificates (" + ChildPath(path, "clientCAFile") +
+                   " with TLS) or a " + "loopback " + ChildPath(path, "listen") +
+                   ": the endpoints name every node and pod");
+    }
+  }
 }
 
 void ValidateCluster(const ClusterConfig& c, const std::string& path, Errors& errors) {
@@ -1495,6 +1509,7 @@ std::string ConfigToYaml(const Config& config) {
   out << YAML::EndMap;
   out << YAML::Key << "schedulerNames" << YAML::Value;
   EmitStringList(out, e.scheduler_names);
+  out << YAML::Key << "debugEndpoints" << YAML::Value << e.debug_endpoints;
   out << YAML::EndMap;
 
   out << YAML::Key << "webhook" << YAML::Value << YAML::BeginMap;

@@ -88,6 +88,11 @@ struct ExtenderConfig {
   // configures (the extender in the cluster's own scheduler). Narrow it to the profiles that
   // really carry the extender.
   std::vector<std::string> scheduler_names = {"hyperplace", "default-scheduler"};
+  // GET /debug/topology and /debug/jobs on the extender listener: the network tree and where
+  // every job sits, as `hyperplace topology --output json` prints them (each request lists the
+  // cluster's nodes and pods from the API server). They name every node and pod, so they need
+  // client certificates (clientCAFile) or a loopback listen. Off: 404.
+  bool debug_endpoints = false;
 };
 
 // Node and pod vocabulary of the cluster (DESIGN §1). Every key is a label or annotation key.

@@ -79,6 +79,7 @@ void ExpectSameConfig(const Config& a, const Config& b) {
 
   const WebhookConfig& wa = a.webhook;
   const WebhookConfig& wb = b.webhook;
+  EXPECT_EQ(a.extender.debug_endpoints, b.extender.debug_endpoints);
   EXPECT_EQ(wa.listen, wb.listen);
   EXPECT_EQ(wa.tls_cert_file, wb.tls_cert_file);
   EXPECT_EQ(wa.tls_private_key_file, wb.tls_private_key_file);
@@ -148,6 +149,7 @@ Config CustomConfig() {
   c.extender.strategy = DensityStrategy::kSpread;
   c.extender.weights = {0, 1000, 7};
   c.extender.scheduler_names = {"gpu-scheduler"};
+  c.extender.debug_endpoints = true;
   c.cluster.instance_type_label = "example.com/type";
   c.cluster.instance_type_prefix = "p-";
   c.cluster.topology_levels = {"zone", "example.com/rack"};
@@ -888,6 +890,7 @@ TEST(ConfigTest, ConfigToYamlWritesEveryField) {
                             "handshakeTimeout: 4s",
                             "strategy: pack",
                             "weights: {topology: 4, density: 2, health: 1}",
+                            "debugEndpoints: false",
                             "cluster:",
                             "instanceTypeLabel: node.kubernetes.io/instance-type",
                             "instanceTypePrefix: ml.",
@@ -1025,6 +1028,17 @@ TEST(ConfigTest, WebhookDefaultsMatchDesign) {
   EXPECT_EQ(w.scheduler_name, "hyperplace");
   const std::vector<std::string>& served = ExtenderConfig{}.scheduler_names;
   EXPECT_NE(std::find(served.begin(), served.end(), w.scheduler_name), served.end());
+}
+
+TEST(ConfigTest, DebugEndpointsAreOffUnlessTurnedOn) {
+  EXPECT_FALSE(Config{}.extender.debug_endpoints);
+  StatusOr<Config> on = ParseConfig("extender: {listen: 127.0.0.1:8888, debugEndpoints: true}");
+  ASSERT_TRUE(on.ok()) << on.status().message();
+  EXPECT_TRUE(on->extender.debug_endpoints);
+  StatusOr<Config> bad = ParseConfig("extender: {debugEndpoints: sometimes}");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("extender.debugEndpoints"), std::string::npos)
+      << bad.status().message();
 }
 
 TEST(ConfigTest, BooleansAndSignedIntegersParse) {
@@ -1378,6 +1392,32 @@ TEST(ConfigTest, ValidateConfigChecksExtenderTlsRules) {
        [](Config& c) { c.extender.health_listen = "0.0.0.0:8443"; },
        {R"(extender.healthListen: must not use the port of webhook.listen (both "0.0.0.0:8443" )"
         R"(and "0.0.0.0:8443"))"}},
+      {"debug endpoints behind client certificates",
+       [](Config& c) {
+         c.extender.debug_endpoints = true;
+         c.extender.tls_cert_file = "tls.crt";
+         c.extender.tls_private_key_file = "tls.key";
+         c.extender.client_ca_file = "ca.crt";
+       },
+       {}},
+      {"debug endpoints on loopback",
+       [](Config& c) {
+         c.extender.debug_endpoints = true;
+         c.extender.listen = "127.0.0.1:8888";
+       },
+       {}},
+      {"debug endpoints open to anyone",
+       [](Config& c) { c.extender.debug_endpoints = true; },
+       {"extender.debugEndpoints: needs client certificates (extender.clientCAFile with TLS) or "
+        "a loopback extender.listen: the endpoints name every node and pod"}},
+      {"debug endpoints over TLS that asks no certificate",
+       [](Config& c) {
+         c.extender.debug_endpoints = true;
+         c.extender.tls_cert_file = "tls.crt";
+         c.extender.tls_private_key_file = "tls.key";
+       },
+       {"extender.debugEndpoints: needs client certificates (extender.clientCAFile with TLS) or "
+        "a loopback extender.listen: the endpoints name every node and pod"}},
   };
   for (const Case& c : kCases) {
     SCOPED_TRACE(c.name);

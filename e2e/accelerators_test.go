@@ -13,6 +13,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -466,6 +467,26 @@ func (f *fixture) testRequiredTopologyUnhealthyRack(t *testing.T) {
 	}
 	if r["domain_too_small"] == 0 {
 		t.Errorf("hyperplace rejected no node as domain_too_small (rejections %v): rack a's healthy nodes were not turned away", r)
+	}
+	// `hyperplace topology`: the gang in rack b, and rack a's 3 unhealthy nodes named with why.
+	report := f.checkTopologyReport(t, s.ns, "pretrain", s.rec.Placement(), topoWant{
+		sharedLevels: 3, domain: d("l3-b"), spans: []int{1, 1, 1}, required: ptrBool(true),
+	})
+	if a := report.Cluster.find(d("l3-a")); a == nil {
+		t.Errorf("the tree has no rack %s", d("l3-a"))
+	} else {
+		unhealthy := 0
+		for _, n := range a.NodeList {
+			if !n.Healthy {
+				unhealthy++
+				if len(n.Problems) == 0 || !strings.HasPrefix(n.Problems[0], "health ") {
+					t.Errorf("unhealthy node %s reported with problems %q, want its health label", n.Name, n.Problems)
+				}
+			}
+		}
+		if a.Nodes != 8 || a.HealthyNodes != 5 || unhealthy != 3 {
+			t.Errorf("rack %s reported with %d nodes, %d healthy, %d marked; want 8, 5, 3", d("l3-a"), a.Nodes, a.HealthyNodes, unhealthy)
+		}
 	}
 }
 

@@ -95,7 +95,7 @@ func TestHyperplace(t *testing.T) {
 	applyRBAC(ctx, t, c)
 	checkLeastPrivilege(ctx, t, f)
 	f.schedulerKubeconfig = applySchedulerRBAC(ctx, t, c)
-	f.hp = startHyperplace(t, c, withWebhook, withExtenderTLS)
+	f.hp = startHyperplace(t, c, withWebhook, withExtenderTLS, "--config", debugEndpointsConfig(t, c))
 	f.schedulerConfig = schedulerConfigFromManifest(t, f.hp.URL, f.hp.SchedulerTLS, f.schedulerKubeconfig, nil)
 	c.StartScheduler(f.schedulerConfig)
 
@@ -355,6 +355,10 @@ func (f *fixture) testRequiredTopology(t *testing.T) {
 	// (Pods per node under a burst: PodDensity/Burst.)
 	rec.CheckBoundOnce(t)
 	waitRunning(ctx, t, f.admin, ns, size)
+	// `hyperplace topology` and /debug/jobs see the same: the gang in nn-req-l3-a, required met.
+	f.checkTopologyReport(t, ns, "data-prep", rec.Placement(), topoWant{
+		sharedLevels: 3, domain: "nn-req-l3-a", spans: []int{1, 1, 1}, required: ptrBool(true),
+	})
 	deleteNamespacePods(ctx, t, f.admin, ns)
 }
 
@@ -429,6 +433,11 @@ func (f *fixture) preferredTopology(t *testing.T, mode string) {
 		}
 	}
 	rec.CheckBoundOnce(t)
+	// Reported as placed: under l2-a, in its two racks; layer 3 preferred and not met (no rack
+	// holds 20), and no tighter domain could have held it.
+	f.checkTopologyReport(t, ns, "finetune", rec.Placement(), topoWant{
+		sharedLevels: 2, domain: d("l2-a"), spans: []int{1, 1, 2}, preferred: ptrBool(false),
+	})
 	deleteNamespacePods(ctx, t, f.admin, ns)
 }
 

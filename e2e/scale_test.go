@@ -418,6 +418,7 @@ func (f *fixture) replicaFailover(t *testing.T, mode string, boundBeforeKill int
 	r2 := startHyperplaceAs(t, f.c, "hyperplace-"+mode+"-replica-2")
 	waitNodesInCache(ctx, t, r1, cached)
 	waitNodesInCache(ctx, t, r2, cached)
+	expectDebugOff(t, r1) // the default configuration
 	proxy := startFailoverProxy(t, r1.URL, r2.URL, boundBeforeKill)
 	defer func() {
 		f.c.StopScheduler()

@@ -359,6 +359,13 @@ void Extender::Filter(std::string_view body, net::Response& response) {
   }
   const bool any_fits = !s.survivors.empty() || !s.survivor_json.empty();
   if (binds_ && any_fits) binds_->Filtered(s.args.pod.uid);
+  if (verdicts_) {
+    if (any_fits) {
+      verdicts_->Fits(s.args.pod.uid);
+    } else {
+      verdicts_->Rejected(s.args.pod.uid, RejectionSummary(rejected, s.names.size()));
+    }
+  }
   // Answer in the form the request came in: NodeNames for a node-cache-capable scheduler, the
   // request's own node objects otherwise.
   if (s.args.has_node_names) reply.names = &s.survivors;

@@ -10,6 +10,7 @@
 
 #include "common/metrics.h"
 #include "extender/bind_tracker.h"
+#include "extender/filter_verdicts.h"
 #include "extender/group_memo.h"
 #include "extender/state.h"
 #include "net/http_server.h"
@@ -38,12 +39,17 @@ class Extender {
 
   const scoring::Policy& policy() const { return policy_; }
 
+  // Remember why each pod that fit no node was rejected (GET /debug/jobs). Off by default: it
+  // costs a lock per /filter. Call before Register.
+  void RecordVerdicts(std::shared_ptr<FilterVerdicts> verdicts) { verdicts_ = std::move(verdicts); }
+
  private:
   struct Metrics;
   const scoring::Policy policy_;
   std::shared_ptr<const ClusterState> state_;
   std::shared_ptr<GroupMemo> groups_;
   std::shared_ptr<BindTracker> binds_;
+  std::shared_ptr<FilterVerdicts> verdicts_;
   const std::chrono::milliseconds bind_wait_;
   std::unique_ptr<Metrics> metrics_;
 };

@@ -13,7 +13,7 @@ if ! command -v clang++ >/dev/null; then
 fi
 CC=clang CXX=clang++ cmake -S . -B "$FUZZ_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DHYPERPLACE_FUZZ=ON -DHYPERPLACE_BUILD_TESTS=OFF >/dev/null
-TARGETS=(extender webhook webhook_patch http watch quantity)
+TARGETS=(extender webhook webhook_patch http watch quantity inspect)
 cmake --build "$FUZZ_DIR" --parallel "$(nproc)" --target "${TARGETS[@]/%/_fuzz}"
 
 mkdir -p "$FUZZ_DIR/artifacts"

@@ -3,7 +3,7 @@
 #
 #   scripts/setup.sh              install missing packages (apt-get, as root or through sudo), build
 #   scripts/setup.sh --deps-only  install missing packages only
-#   SETUP_IMAGE_TOOLS=0 scripts/setup.sh ...   without the container image's tools
+#   SETUP_IMAGE_TOOLS=0 scripts/setup.sh ...   without the container image's tools (nor Chromium)
 #
 # Everything comes from Debian's packages; nothing is downloaded from elsewhere.
 set -euo pipefail
@@ -20,6 +20,11 @@ PACKAGES=(
 # hybrid cgroups). The Containerfile's build stage sets SETUP_IMAGE_TOOLS=0: it only compiles.
 if [[ "${SETUP_IMAGE_TOOLS:-1}" != "0" ]]; then
   PACKAGES+=(buildah umoci skopeo jq podman runc)
+fi
+# Headless Chromium renders `hyperplace topology --output html` in a test (inspect/page_test.sh)
+# and takes the README's screenshot. Not for the Containerfile's build stage either.
+if [[ "${SETUP_BROWSER:-${SETUP_IMAGE_TOOLS:-1}}" != "0" ]]; then
+  PACKAGES+=(chromium)
 fi
 
 missing=()
