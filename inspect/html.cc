@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <vector>
 
 #include "inspect/render.h"
 #include "inspect/render_util.h"
@@ -32,7 +33,11 @@ const Accelerator* Scarcest(const Capacity& c) {
   const Accelerator* best = nullptr;
   for (const Accelerator& a : c.accelerators) {
     if (a.total <= 0) continue;
-    if (best == nullptr || a.free * best->total < best->free * a.total) best = &a;
+    // Cross-multiplied in 128 bits: amounts go up to 2^63 - 1.
+    if (best == nullptr ||
+        static_cast<__int128>(a.free) * best->total < static_cast<__int128>(best->free) * a.total) {
+      best = &a;
+    }
   }
   return best;
 }
@@ -90,9 +95,15 @@ struct Drawing {
     // A node's name is cut at the front: hyperpod-i-… names differ at the end.
     auto line = [&](const std::string& t, int dy, bool keep_end = false) {
       if (fits < 4) return;
+      // Cut by characters, never inside one: a UTF-8 sequence split in two is not XML.
+      std::vector<std::size_t> starts;  // byte offset of each character
+      for (std::size_t b = 0; b < t.size(); ++b) {
+        if ((static_cast<unsigned char>(t[b]) & 0xC0) != 0x80) starts.push_back(b);
+      }
       std::string shown = t;
-      if (t.size() > fits) {
-        shown = keep_end ? "~" + t.substr(t.size() - (fits - 1)) : t.substr(0, fits - 1) + "~";
+      if (starts.size() > fits) {
+        shown = keep_end ? "~" + t.substr(starts[starts.size() - (fits - 1)])
+                         : t.substr(0, starts[fits - 1]) + "~";
       }
       out += "<text x=\"" + Number(x + 3) + "\" y=\"" + std::to_string(y + dy) + "\">" +
              Escape(shown) + "</text>";

@@ -242,11 +242,11 @@ void JsonJob(const View& view, const JobView& job, std::string& out) {
   out += ",\"requiredTopology\":";
   JsonOptionalString(job.required_level, out);
   out += ",\"requiredMet\":";
-  out += job.required == Want::kNone ? "null" : (job.required == Want::kMet ? "true" : "false");
+  out += WantJson(job.required);
   out += ",\"preferredTopology\":";
   JsonOptionalString(job.preferred_level, out);
   out += ",\"preferredMet\":";
-  out += job.preferred == Want::kNone ? "null" : (job.preferred == Want::kMet ? "true" : "false");
+  out += WantJson(job.preferred);
   out += ",\"sharedLevels\":" + std::to_string(job.shared_levels) + ",\"sharedDomain\":";
   if (job.shared_levels == 0) {
     out += "null";
@@ -313,17 +313,21 @@ std::string MermaidCapacity(const Capacity& c, bool node) {
   return s;
 }
 
-void MermaidDomain(const View& view, std::size_t d, bool with_nodes, std::string& out) {
+// Draws the domains under d down to level `deepest` (View::levels index), then, with `with_nodes`,
+// the nodes directly under each drawn domain.
+void MermaidDomain(const View& view, std::size_t d, int deepest, bool with_nodes,
+                   std::string& out) {
   const DomainView& domain = view.domains[d];
   for (std::size_t c : domain.children) {
     const DomainView& child = view.domains[c];
+    if (child.level > deepest) continue;
     out += "  d" + std::to_string(c) + "[\"" +
            MermaidText(LevelName(view.levels[static_cast<std::size_t>(child.level)]) + ": " +
                        child.name) +
            MermaidCapacity(child.capacity, false) + "\"]";
     if (child.capacity.healthy < child.capacity.nodes) out += ":::degraded";
     out += "\n  d" + std::to_string(d) + " --> d" + std::to_string(c) + "\n";
-    MermaidDomain(view, c, with_nodes, out);
+    MermaidDomain(view, c, deepest, with_nodes, out);
   }
   if (!with_nodes) return;
   for (std::size_t n : domain.nodes) {
@@ -412,14 +416,39 @@ std::string RenderJson(const View& view, const RenderOptions& options) {
   return out;
 }
 
-std::string RenderMermaid(const View& view, const RenderOptions& options) {
-  const bool with_nodes = view.nodes.size() <= kMermaidNodeLimit;
-  std::string out = "flowchart TD\n";
-  out += "  d0[\"cluster" + MermaidCapacity(view.domains[0].capacity, false) + "\"]\n";
-  MermaidDomain(view, 0, with_nodes, out);
-  out += "  classDef unhealthy fill:#f4c7c3,stroke:#b3261e\n";
-  out += "  classDef degraded stroke:#b3261e,stroke-width:2px\n";
-  return out;
+std::string RenderMermaid(const View& view, const RenderOptions& /*options: the tree alone*/) {
+  // Mermaid refuses a chart past its default maxEdges (500) or maxTextSize (50,000): draw every
+  // level (and the nodes, up to kMermaidNodeLimit) when that fits, else the levels from the top
+  // that do, with a comment line saying where the chart stops.
+  const int levels = static_cast<int>(view.levels.size());
+  auto render = [&](int deepest, bool with_nodes) {
+    std::string out = "flowchart TD\n";
+    if (deepest + 1 < levels) {
+      out +=
+          "  %% down to " +
+          (deepest < 0 ? std::string("the cluster")
+                       : MermaidText(LevelName(view.levels[static_cast<std::size_t>(deepest)]))) +
+          " only: a chart of the levels below is larger than Mermaid renders\n";
+    }
+    out += "  d0[\"cluster" + MermaidCapacity(view.domains[0].capacity, false) + "\"]\n";
+    MermaidDomain(view, 0, deepest, with_nodes, out);
+    out += "  classDef unhealthy fill:#f4c7c3,stroke:#b3261e\n";
+    out += "  classDef degraded stroke:#b3261e,stroke-width:2px\n";
+    return out;
+  };
+  auto fits = [](const std::string& chart) {
+    std::size_t edges = 0;
+    for (std::size_t at = chart.find(" --> "); at != std::string::npos;
+         at = chart.find(" --> ", at + 1)) {
+      ++edges;
+    }
+    return edges <= kMermaidEdgeLimit && chart.size() <= kMermaidTextLimit;
+  };
+  std::string chart = render(levels - 1, view.nodes.size() <= kMermaidNodeLimit);
+  for (int deepest = levels - 1; !fits(chart) && deepest >= 0; --deepest) {
+    chart = render(deepest, false);
+  }
+  return chart;
 }
 
 }  // namespace hyperplace::inspect

@@ -26,8 +26,13 @@ std::string RenderText(const View& view, const RenderOptions& options);
 std::string RenderJson(const View& view, const RenderOptions& options);
 
 // A `flowchart TD`; individual nodes are drawn only up to kMermaidNodeLimit nodes in the cluster
-// (a larger chart is past what Mermaid renders; the deepest domains then show their counts).
+// and when every level is drawn (a larger chart is past what Mermaid renders; the deepest domains
+// drawn then show their counts).
 inline constexpr std::size_t kMermaidNodeLimit = 200;
+// What a chart may hold (Mermaid's defaults: maxEdges 500, maxTextSize 50,000): beyond it the
+// deepest levels are left out, and a comment line says where the chart stops.
+inline constexpr std::size_t kMermaidEdgeLimit = 500;
+inline constexpr std::size_t kMermaidTextLimit = 50000;
 std::string RenderMermaid(const View& view, const RenderOptions& options);
 
 // One XHTML page (well-formed XML, no scripts, no external resources): the tree as an icicle

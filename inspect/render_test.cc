@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -16,6 +17,7 @@ namespace hyperplace::inspect {
 namespace {
 
 using scoring::testing::DefaultPolicy;
+using scoring::testing::LayerKey;
 using scoring::testing::NodeBuilder;
 using scoring::testing::PodBuilder;
 
@@ -210,6 +212,66 @@ TEST(Render, HostileStringsAreEscapedInEveryFormat) {
   EXPECT_EQ(XmlProblem(RenderHtml(view, both)), "");
 }
 
+// A gang with no pod placed yet (Kueue holds it, or it waits for capacity) has violated nothing:
+// its annotation is waiting, not "not met", in the view and in the JSON.
+TEST(Render, AJobWithNothingPlacedIsWaiting) {
+  ClusterInput input;
+  input.nodes.push_back(NodeBuilder("a0").InstanceType("ml.p5.48xlarge").Layers({"l1"}).Build());
+  for (const char* name : {"p0", "p1"}) {
+    input.pods.push_back(PodInput{
+        PodBuilder("ns", name).Group("g", 2).RequiredTopology(LayerKey(1)).Build(), "waiting"});
+  }
+  View view = BuildView(input, DefaultPolicy());
+  ASSERT_EQ(view.jobs.size(), 1u);
+  EXPECT_EQ(view.jobs[0].placed, 0);
+  EXPECT_EQ(view.jobs[0].required, Want::kWaiting);
+  EXPECT_EQ(view.jobs[0].preferred, Want::kNone);
+  auto json = nlohmann::json::parse(RenderJson(view, {.tree = false, .jobs = true}));
+  EXPECT_TRUE(json["jobs"][0]["requiredMet"].is_null());
+  EXPECT_NE(RenderText(view, {.tree = false, .jobs = true}).find("required layer 1: waiting"),
+            std::string::npos);
+}
+
+// Quantities reach 2^63 - 1 ("8Ei") and names may be any UTF-8: sums saturate instead of
+// wrapping negative, and a name cut to fit its box is cut between characters, never inside one.
+TEST(Render, HugeQuantitiesAndLongUtf8NamesStayValid) {
+  constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max();
+  ClusterInput input;
+  std::string wide;
+  for (int i = 0; i < 200; ++i) wide += "\xc3\xa9";  // é
+  for (const std::string& name : {std::string("a-") + wide, std::string("b-") + wide + "z"}) {
+    input.nodes.push_back(NodeBuilder(name)
+                              .InstanceType("ml.p5.48xlarge")
+                              .Layers({"l1-" + wide, "l2"})
+                              .Allocatable("nvidia.com/gpu", kMax)
+                              .Build());
+  }
+  View view = BuildView(input, DefaultPolicy());
+  ASSERT_FALSE(view.domains.empty());
+  const Capacity& all = view.domains[0].capacity;
+  ASSERT_EQ(all.accelerators.size(), 1u);
+  EXPECT_EQ(all.accelerators[0].total, kMax);
+  EXPECT_EQ(all.accelerators[0].free, kMax);
+  EXPECT_EQ(all.AcceleratorsFree(), kMax);
+  RenderOptions both{.tree = true, .jobs = true};
+  auto json = nlohmann::json::parse(RenderJson(view, both));  // throws on invalid UTF-8
+  EXPECT_FALSE(json["cluster"].is_null());
+  const std::string html = RenderHtml(view, both);
+  EXPECT_EQ(XmlProblem(html), "");
+  // Every multi-byte sequence whole: a lead byte followed by exactly its continuation bytes.
+  for (std::size_t i = 0; i < html.size();) {
+    const auto c = static_cast<unsigned char>(html[i]);
+    const int len = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : 4;
+    ASSERT_FALSE((c & 0xC0) == 0x80) << "stray continuation byte at " << i;
+    for (int k = 1; k < len; ++k) {
+      ASSERT_LT(i + k, html.size());
+      ASSERT_EQ(static_cast<unsigned char>(html[i + k]) & 0xC0, 0x80) << "cut sequence at " << i;
+    }
+    i += static_cast<std::size_t>(len);
+  }
+  EXPECT_NE(html.find("~"), std::string::npos);  // some name was cut to fit
+}
+
 // A HyperPod-sized cluster from the bench generator (5000 nodes named hyperpod-i-…, layers of
 // 512 / 64 / 16 / 4 nodes), with 8-pod training jobs on consecutive p5 nodes.
 TEST(Render, GeneratedClusterOf5000Nodes) {
@@ -298,9 +360,21 @@ TEST(Render, GeneratedClusterOf5000Nodes) {
   std::string html = RenderHtml(view, both);
   EXPECT_EQ(XmlProblem(html), "");
   EXPECT_NE(html.find("5000 nodes"), std::string::npos);
+  // A chart Mermaid renders: within its default edge and text limits, the top levels drawn and a
+  // comment saying where it stops.
   std::string mermaid = RenderMermaid(view, {});
   EXPECT_EQ(mermaid.find("hyperpod-i-"), std::string::npos);  // past the node limit
-  EXPECT_NE(mermaid.find("layer 3: "), std::string::npos);
+  std::size_t edges = 0;
+  for (std::size_t at = mermaid.find(" --> "); at != std::string::npos;
+       at = mermaid.find(" --> ", at + 1)) {
+    ++edges;
+  }
+  EXPECT_LE(edges, kMermaidEdgeLimit);
+  EXPECT_GT(edges, 50u);  // layers 1 and 2 at least (10 + 79 domains)
+  EXPECT_LE(mermaid.size(), kMermaidTextLimit);
+  EXPECT_NE(mermaid.find("layer 2: "), std::string::npos);
+  EXPECT_NE(mermaid.find("%% down to layer"), std::string::npos);
+  EXPECT_EQ(mermaid.find("layer 4: "), std::string::npos);
 }
 
 }  // namespace

@@ -20,10 +20,17 @@ inline std::string FreeOfTotal(std::int64_t free, std::int64_t total) {
 }
 
 // "met", "not met", or "" when the job asked for nothing.
+// JSON: true or false once judged; null without the annotation or with nothing placed.
+inline const char* WantJson(Want w) {
+  return w == Want::kMet ? "true" : w == Want::kNotMet ? "false" : "null";
+}
+
 inline std::string WantName(Want w) {
   switch (w) {
     case Want::kNone:
       return "";
+    case Want::kWaiting:
+      return "waiting, nothing placed";
     case Want::kMet:
       return "met";
     case Want::kNotMet:

@@ -1,6 +1,7 @@
 #include "inspect/topology.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <limits>
 #include <map>
 #include <set>
@@ -13,6 +14,13 @@
 
 namespace hyperplace::inspect {
 namespace {
+
+// a + b, held at the int64 limits: quantities come from the cluster and go up to 2^63 - 1 each.
+std::int64_t SaturatingAdd(std::int64_t a, std::int64_t b) {
+  std::int64_t sum;
+  if (!__builtin_add_overflow(a, b, &sum)) return sum;
+  return b > 0 ? INT64_MAX : INT64_MIN;
+}
 
 using scoring::NodeFacts;
 using scoring::PodFacts;
@@ -70,7 +78,10 @@ Table MakeTable(const ClusterInput& input, const scoring::Policy& policy,
     auto it = t.index.find(p.pod.node_name);
     if (it == t.index.end()) continue;
     ++t.pods_on[it->second];
-    for (const auto& r : p.pod.requests) t.used[it->second][std::string(r.name)] += r.amount;
+    for (const auto& r : p.pod.requests) {
+      std::int64_t& used = t.used[it->second][std::string(r.name)];
+      used = SaturatingAdd(used, r.amount);
+    }
   }
   return t;
 }
@@ -112,6 +123,7 @@ NodeView MakeNode(const Table& t, std::size_t i, const scoring::Cycle& slots,
   for (const std::string& r : policy.accelerator_resources) {
     std::int64_t total = scoring::AmountOf(n.allocatable, r);
     if (total <= 0) continue;
+    // used >= 0 and total > 0: the difference cannot overflow.
     c.accelerators.push_back({r, std::max<std::int64_t>(0, total - UsedOf(t.used[i], r)), total});
   }
   if (f.max_pods >= 0) {
@@ -162,6 +174,7 @@ bool ShareLabel(const std::vector<const scoring::Node*>& placed, std::string_vie
 Want Judge(const JobView& job, const std::vector<const scoring::Node*>& placed,
            const std::string& key, const scoring::Policy& policy) {
   if (key.empty()) return Want::kNone;
+  if (job.placed == 0) return Want::kWaiting;
   if (placed.empty()) return Want::kNotMet;
   const int level = policy.LevelIndex(key);
   if (level >= 0) return job.shared_levels > level ? Want::kMet : Want::kNotMet;
@@ -340,8 +353,8 @@ std::vector<JobView> BuildJobs(const ClusterInput& input, const Table& t, const 
 void Capacity::Add(const Capacity& other) {
   nodes += other.nodes;
   healthy += other.healthy;
-  slots_free += other.slots_free;
-  slots_total += other.slots_total;
+  slots_free = SaturatingAdd(slots_free, other.slots_free);
+  slots_total = SaturatingAdd(slots_total, other.slots_total);
   pods += other.pods;
   for (const Accelerator& a : other.accelerators) {
     auto it = std::lower_bound(
@@ -350,21 +363,21 @@ void Capacity::Add(const Capacity& other) {
     if (it == accelerators.end() || it->resource != a.resource) {
       accelerators.insert(it, a);
     } else {
-      it->free += a.free;
-      it->total += a.total;
+      it->free = SaturatingAdd(it->free, a.free);
+      it->total = SaturatingAdd(it->total, a.total);
     }
   }
 }
 
 std::int64_t Capacity::AcceleratorsFree() const {
   std::int64_t sum = 0;
-  for (const Accelerator& a : accelerators) sum += a.free;
+  for (const Accelerator& a : accelerators) sum = SaturatingAdd(sum, a.free);
   return sum;
 }
 
 std::int64_t Capacity::AcceleratorsTotal() const {
   std::int64_t sum = 0;
-  for (const Accelerator& a : accelerators) sum += a.total;
+  for (const Accelerator& a : accelerators) sum = SaturatingAdd(sum, a.total);
   return sum;
 }
 

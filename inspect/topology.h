@@ -75,7 +75,9 @@ struct DomainView {
   std::vector<std::size_t> nodes;     // View::nodes directly here (no deeper level), by name
 };
 
-enum class Want { kNone, kMet, kNotMet };
+// A job's topology annotation against where its pods are: kNone without the annotation,
+// kWaiting while none of its pods is placed (nothing to judge yet), else met or not.
+enum class Want { kNone, kWaiting, kMet, kNotMet };
 
 struct JobPod {
   std::string name;
