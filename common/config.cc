@@ -1,5 +1,6 @@
 #include "common/config.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <unistd.h>
 #include <yaml-cpp/yaml.h>
@@ -1040,8 +1041,12 @@ void ValidateExtender(const Config& config, const std::string& path, Errors& err
   // certificate, or on this machine.
   if (e.debug_endpoints && (e.tls_cert_file.empty() || e.client_ca_file.empty())) {
     StatusOr<HostPort> address = ParseHostPort(e.listen);
-    const bool loopback = address.ok() && (address->host == "localhost" || address->host == "::1" ||
-                                           address->host.rfind("127.", 0) == 0);
+    // A literal loopback address only: "127.evil.example" is a name that resolves anywhere.
+    in_addr v4{};
+    const bool loopback =
+        address.ok() &&
+        (address->host == "localhost" || address->host == "::1" ||
+         (inet_pton(AF_INET, address->host.c_str(), &v4) == 1 && (ntohl(v4.s_addr) >> 24) == 127));
     if (!loopback) {
       AddError(errors, ChildPath(path, "debugEndpoints"),
                "needs client certificates (" + ChildPath(path, "clientCAFile") +

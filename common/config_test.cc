@@ -1406,6 +1406,13 @@ TEST(ConfigTest, ValidateConfigChecksExtenderTlsRules) {
          c.extender.listen = "127.0.0.1:8888";
        },
        {}},
+      {"debug endpoints on a name that only looks like loopback",
+       [](Config& c) {
+         c.extender.debug_endpoints = true;
+         c.extender.listen = "127.evil.example:8888";
+       },
+       {"extender.debugEndpoints: needs client certificates (extender.clientCAFile with TLS) or "
+        "a loopback extender.listen: the endpoints name every node and pod"}},
       {"debug endpoints open to anyone",
        [](Config& c) { c.extender.debug_endpoints = true; },
        {"extender.debugEndpoints: needs client certificates (extender.clientCAFile with TLS) or "
