@@ -59,7 +59,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::istringstream mermaid(RenderMermaid(view, both));
   for (std::string line; std::getline(mermaid, line);) {
     Check(line == "flowchart TD" || line.rfind("  d", 0) == 0 || line.rfind("  n", 0) == 0 ||
-              line.rfind("  classDef ", 0) == 0,
+              line.rfind("  classDef ", 0) == 0 || line.rfind("  %% ", 0) == 0,
           "Mermaid lines are the chart's own statements");
   }
 
@@ -67,6 +67,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       "!DOCTYPE", "html", "head", "meta", "title", "style", "body", "h1", "h2",     "p", "span",
       "svg",      "text", "g",    "rect", "table", "tr",    "th",   "td", "strong", "br"};
   const std::string html = RenderHtml(view, both);
+  // The input was valid UTF-8 (the decoder checks it), so the page must be: a name cut to fit
+  // its box is cut between characters.
+  for (std::size_t i = 0; i < html.size();) {
+    const auto c = static_cast<unsigned char>(html[i]);
+    const std::size_t len = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : 4;
+    Check((c & 0xC0) != 0x80 && i + len <= html.size(), "HTML: whole UTF-8 sequences");
+    for (std::size_t k = 1; k < len; ++k) {
+      Check((static_cast<unsigned char>(html[i + k]) & 0xC0) == 0x80,
+            "HTML: whole UTF-8 sequences");
+    }
+    i += len;
+  }
   for (std::size_t at = html.find('<'); at != std::string::npos; at = html.find('<', at + 1)) {
     std::size_t from = at + 1 + (html.compare(at + 1, 1, "/") == 0 ? 1 : 0);
     std::size_t end = html.find_first_of(" />\n", from);
