@@ -71,6 +71,10 @@ StatusOr<Command> ParseTopology(const std::vector<std::string>& args) {
   if (!f.kubeconfig.empty() && !f.from.empty()) {
     return InvalidArgument("--kubeconfig and --from exclude each other");
   }
+  if (f.jobs && f.output == "mermaid") {
+    return InvalidArgument(
+        "--jobs has no Mermaid form: the chart is the tree (use text, json or html)");
+  }
   return cmd;
 }
 
@@ -80,9 +84,12 @@ StatusOr<Command> ParseCommandLine(const std::vector<std::string>& args) {
   Command cmd;
   if (args.empty()) return InvalidArgument("missing command\n" + Usage());
   const std::string& verb = args[0];
-  if (verb == "help" || verb == "--help" || verb == "-h") {
-    cmd.kind = Command::Kind::kHelp;
-    return cmd;
+  // `hyperplace --help` and `hyperplace topology --help` alike: the usage, not an error.
+  for (const std::string& a : args) {
+    if (a == "help" || a == "--help" || a == "-h") {
+      cmd.kind = Command::Kind::kHelp;
+      return cmd;
+    }
   }
   if (verb == "version" || verb == "--version") {
     if (args.size() > 1) return InvalidArgument("version takes no arguments");

@@ -53,6 +53,8 @@ TEST(CommandLineTest, MistakesAreNamed) {
 TEST(CommandLineTest, OtherCommands) {
   EXPECT_EQ(ParseCommandLine({"version"})->kind, Command::Kind::kVersion);
   EXPECT_EQ(ParseCommandLine({"--help"})->kind, Command::Kind::kHelp);
+  EXPECT_EQ(ParseCommandLine({"topology", "--help"})->kind, Command::Kind::kHelp);
+  EXPECT_EQ(ParseCommandLine({"serve", "-h"})->kind, Command::Kind::kHelp);
   auto check = ParseCommandLine({"check-config", "f.yaml"});
   ASSERT_TRUE(check.ok());
   EXPECT_EQ(check->check_config_file, "f.yaml");
@@ -72,6 +74,10 @@ TEST(CommandLineTest, TopologyFlags) {
   EXPECT_EQ(live->topology.kubeconfig, "k.yaml");
   EXPECT_EQ(live->topology.output, "text");
   EXPECT_FALSE(live->topology.jobs);
+  // The chart is the tree alone: asking it for the jobs is refused, not silently ignored.
+  auto chart = ParseCommandLine({"topology", "--output", "mermaid", "--jobs"});
+  ASSERT_FALSE(chart.ok());
+  EXPECT_NE(chart.status().message().find("--jobs has no Mermaid form"), std::string::npos);
 }
 
 TEST(EffectiveConfigTest, NoFileGivesTheEmbeddedDefaults) {
