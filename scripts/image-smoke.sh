@@ -65,7 +65,10 @@ if command -v podman >/dev/null; then have_podman=1; fi
 # machine has. A private vfs storage: no container configuration of the machine is needed.
 runtime=crun
 if command -v runc >/dev/null; then runtime=runc; fi
-podman=(podman --root "$work/podman/storage" --runroot "$work/podman/run"
+# Its runroot must be at most 50 characters (podman refuses longer: sockets live there), which a
+# checkout in a deep folder exceeds; so it is a short folder of its own in /tmp.
+runroot=$(mktemp -d /tmp/hp-run.XXXXXX)
+podman=(podman --root "$work/podman/storage" --runroot "$runroot"
   --tmpdir "$work/podman/tmp" --storage-driver vfs --cgroup-manager cgroupfs
   --events-backend none --runtime "$runtime")
 serve_pid="" apiserver_pid=""
@@ -76,11 +79,12 @@ cleanup() {
     "${podman[@]}" rm --all --force --time 0 >/dev/null 2>&1 || true
   fi
   # Nothing of ours should be mounted by now; a killed run may have left a container's /dev/shm.
-  findmnt -rn -o TARGET | grep -F "$work/" | sort -r | xargs -r umount -l 2>/dev/null || true
+  findmnt -rn -o TARGET | grep -F -e "$work/" -e "$runroot/" | sort -r |
+    xargs -r umount -l 2>/dev/null || true
   rm -rf "$work"
 }
 cleanup  # what a killed run left
-trap cleanup EXIT
+trap 'cleanup; rm -rf "$runroot"' EXIT
 mkdir -p "$work"
 
 echo "-- configuration ($archive)"
