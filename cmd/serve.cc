@@ -90,64 +90,34 @@ std::string ExtenderTlsMode(const ExtenderConfig& e) {
 
 void RegisterDebug(net::HttpServer& server, std::shared_ptr<kube::Client> client, Config config,
                    std::shared_ptr<const extender::FilterVerdicts> verdicts) {
-  // Each build lists every node and unfinished pod from the API server, on the handler threads
-  // that also serve /filter. So one build runs at a time (a request arriving meanwhile is told to
-  // come back, not queued), and its two answers are reused for kDebugReuse: a dashboard polling
-  // both endpoints costs one list per period, whatever its number of callers.
-  struct Shared {
-    std::mutex build;  // held by the request building
-    std::mutex mu;     // guards what follows
-    std::chrono::steady_clock::time_point built_at;
-    bool built = false;
-    int status = 200;
-    std::string body[2];  // topology, jobs (the error for both when status != 200)
-  };
-  auto shared = std::make_shared<Shared>();
-  auto handler = [client, config = std::move(config), verdicts, shared](bool jobs) {
-    return [client, config, verdicts, shared, jobs](const net::Request&, net::Response& res) {
+  // Each answer lists every node and unfinished pod from the API server, on the handler threads
+  // that also serve /filter. One runs at a time: a request arriving meanwhile is told to come
+  // back (503, Retry-After) instead of queueing, so callers can hold at most one handler thread
+  // and one list of the cluster, however many they are; each answer is as fresh as its request.
+  auto building = std::make_shared<std::mutex>();
+  auto handler = [client, config = std::move(config), verdicts, building](bool jobs) {
+    return [client, config, verdicts, building, jobs](const net::Request&, net::Response& res) {
       if (!client) {
         res.status = 503;
         res.body = "{\"error\":\"no API server configured\"}";
         return;
       }
-      auto fresh = [&] {
-        std::lock_guard lock(shared->mu);
-        if (!shared->built || std::chrono::steady_clock::now() - shared->built_at > kDebugReuse) {
-          return false;
-        }
-        res.status = shared->status;
-        res.body = shared->body[shared->status == 200 && jobs ? 1 : 0];
-        return true;
-      };
-      if (fresh()) return;
-      std::unique_lock building(shared->build, std::try_to_lock);
-      if (!building.owns_lock()) {
+      std::unique_lock lock(*building, std::try_to_lock);
+      if (!lock.owns_lock()) {
         res.status = 503;
         res.headers.emplace_back("Retry-After", "1");
         res.body = "{\"error\":\"another /debug request is listing the cluster\"}";
         return;
       }
-      if (fresh()) return;  // built while this request waited for the lock
       StatusOr<inspect::View> view = LiveView(*client, config, verdicts.get());
-      std::string body[2];
-      int status = 200;
-      if (view.ok()) {
-        body[0] = inspect::RenderJson(*view, {.tree = true, .jobs = false});
-        body[1] = inspect::RenderJson(*view, {.tree = false, .jobs = true});
-      } else {
-        status = 503;
-        body[0] = "{\"error\":";
-        json::AppendJsonString(body[0], view.status().message());
-        body[0] += "}";
+      if (!view.ok()) {
+        res.status = 503;
+        res.body = "{\"error\":";
+        json::AppendJsonString(res.body, view.status().message());
+        res.body += "}";
+        return;
       }
-      std::lock_guard lock(shared->mu);
-      shared->built = true;
-      shared->built_at = std::chrono::steady_clock::now();
-      shared->status = status;
-      shared->body[0] = std::move(body[0]);
-      shared->body[1] = std::move(body[1]);
-      res.status = status;
-      res.body = shared->body[status == 200 && jobs ? 1 : 0];
+      res.body = inspect::RenderJson(*view, {.tree = !jobs, .jobs = jobs});
     };
   };
   server.Handle("GET", "/debug/topology", handler(false));

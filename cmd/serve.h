@@ -2,7 +2,6 @@
 // runs until SIGTERM or SIGINT, draining in-flight requests before it exits.
 #pragma once
 
-#include <chrono>
 #include <memory>
 
 #include "cmd/cli.h"
@@ -26,11 +25,10 @@ void RegisterServeMetrics(metrics::Registry& registry,
 
 // GET /debug/topology and /debug/jobs (extender.debugEndpoints): the JSON of `hyperplace
 // topology --output json`, the tree alone or the jobs alone, listed through `client` (503
-// without one) by one request at a time (others meanwhile: 503 with Retry-After) and reused by
-// both endpoints for kDebugReuse. Pending pods carry the verdict `verdicts` holds for them, if any.
-// Registered on the extender listener, so with TLS only callers holding a client certificate
-// reach them, as for /bind; serve registers them only when the configuration turns them on.
-inline constexpr std::chrono::seconds kDebugReuse{10};
+// without one) for each request, one at a time (others meanwhile: 503 with Retry-After). Pending
+// pods carry the verdict `verdicts` holds for them, if any. Registered on the extender listener, so
+// with TLS only callers holding a client certificate reach them, as for /bind; serve registers them
+// only when the configuration turns them on.
 void RegisterDebug(net::HttpServer& server, std::shared_ptr<kube::Client> client, Config config,
                    std::shared_ptr<const extender::FilterVerdicts> verdicts);
 

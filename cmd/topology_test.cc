@@ -6,6 +6,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <thread>
 
 #include "cmd/serve.h"
 #include "kube/access.h"
@@ -121,12 +122,12 @@ TEST(DebugEndpointsTest, ServeTheCommandsJson) {
   EXPECT_EQ(got["cluster"], golden["cluster"]);
   EXPECT_FALSE(got.contains("jobs"));
 
-  // The second endpoint answers from the same build: the cluster is not listed again.
+  // Each answer is listed for its request: nothing stale.
   const int lists = api.list_requests("nodes");
   auto jobs = http.Get("/debug/jobs");
   ASSERT_TRUE(jobs);
   EXPECT_EQ(jobs->status, 200);
-  EXPECT_EQ(api.list_requests("nodes"), lists);
+  EXPECT_GT(api.list_requests("nodes"), lists);
   got = nlohmann::json::parse(jobs->body);
   EXPECT_FALSE(got.contains("cluster"));
   ASSERT_EQ(got["jobs"].size(), golden["jobs"].size());
@@ -135,6 +136,39 @@ TEST(DebugEndpointsTest, ServeTheCommandsJson) {
             "0/15 nodes fit: 15 hyperplace: stand-in verdict");
   got["jobs"][0]["pods"][2]["pendingReason"] = golden["jobs"][0]["pods"][2]["pendingReason"];
   EXPECT_EQ(got["jobs"], golden["jobs"]);
+  server.Shutdown(std::chrono::milliseconds(100));
+  client->CancelAll();
+}
+
+// One answer is built at a time: a request arriving while another lists the cluster is told to
+// come back instead of taking a second handler thread and a second list.
+TEST(DebugEndpointsTest, OneListAtATimeOthersComeBack) {
+  kube::testing::FakeApiServer api;
+  std::shared_ptr<kube::Client> client = FixtureClient(api);
+  ASSERT_NE(client, nullptr);
+  net::HttpServer server({});
+  RegisterDebug(server, client, Config{}, nullptr);
+  ASSERT_TRUE(server.Listen({"127.0.0.1", 0}).ok());
+  ASSERT_TRUE(server.Start().ok());
+  api.SetListDelayMs(1500);
+  const int lists = api.list_requests("nodes");
+  int first_status = 0;
+  std::thread first([&] {
+    httplib::Client http("127.0.0.1", server.port());
+    http.set_read_timeout(30, 0);
+    if (auto r = http.Get("/debug/topology")) first_status = r->status;
+  });
+  // The first request is listing once the API server has seen its list.
+  while (api.list_requests("nodes") == lists) std::this_thread::yield();
+  httplib::Client http("127.0.0.1", server.port());
+  auto second = http.Get("/debug/jobs");
+  ASSERT_TRUE(second);
+  EXPECT_EQ(second->status, 503);
+  EXPECT_EQ(second->get_header_value("Retry-After"), "1");
+  EXPECT_NE(second->body.find("another /debug request"), std::string::npos);
+  first.join();
+  EXPECT_EQ(first_status, 200);
+  api.SetListDelayMs(0);
   server.Shutdown(std::chrono::milliseconds(100));
   client->CancelAll();
 }

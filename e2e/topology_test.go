@@ -127,14 +127,25 @@ func (f *fixture) topologyCommand(t *testing.T) topoReport {
 }
 
 // debugGet reads one /debug endpoint with the scheduler's client certificate.
+// One answer is built at a time: a 503 with Retry-After (another request listing the cluster)
+// is retried as a client should.
 func (f *fixture) debugGet(t *testing.T, path string) topoReport {
 	t.Helper()
-	resp, err := f.hp.HTTP.Get(f.hp.URL + path)
-	if err != nil {
-		t.Fatalf("GET %s: %v", path, err)
+	var resp *http.Response
+	var body []byte
+	for attempt := 0; ; attempt++ {
+		var err error
+		resp, err = f.hp.HTTP.Get(f.hp.URL + path)
+		if err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		body, _ = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || attempt == 10 {
+			break
+		}
+		time.Sleep(time.Second)
 	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("GET %s: %s %.300s", path, resp.Status, body)
 	}
