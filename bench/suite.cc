@@ -89,6 +89,12 @@ class Suite {
   }
 
   Status StartFloors();
+  // Starts a server whose replies the suite does not check (the floor, a peer): `argv`, then
+  // --listen on a free loopback port and, with `tls`, the suite's certificate; on the servers'
+  // CPU; waits until it serves and samples it. On failure `child` may be running: Stop() it.
+  Status StartUnchecked(std::vector<std::string> argv, const std::string& name, bool tls,
+                        const std::string& log, ChildProcess& child,
+                        std::unique_ptr<ProcSampler>& sampler, Target& target);
   Status PrepareCerts();
   void RunCluster(int nodes);
   void RunWebhook();
@@ -297,38 +303,40 @@ StatusOr<std::shared_ptr<const std::vector<BindTarget>>> Suite::MakeBindTargets(
   return targets;
 }
 
+Status Suite::StartUnchecked(std::vector<std::string> argv, const std::string& name, bool tls,
+                             const std::string& log, ChildProcess& child,
+                             std::unique_ptr<ProcSampler>& sampler, Target& target) {
+  auto p = FreeLoopbackPort();
+  if (!p.ok()) return p.status();
+  argv.insert(argv.end(), {"--listen", "127.0.0.1:" + std::to_string(*p)});
+  if (tls) argv.insert(argv.end(), {"--tls-cert", cert_file_, "--tls-key", key_file_});
+  auto spawned = ChildProcess::Spawn(argv, work_dir_ + "/" + log, o_.pin ? 0 : -1);
+  if (!spawned.ok()) return spawned.status();
+  child = std::move(*spawned);
+  target.name = name;
+  target.validate = false;
+  target.endpoint.port = *p;
+  if (tls) {
+    target.endpoint.tls = true;
+    target.endpoint.tls_context = client_tls_;
+  }
+  Status st = tls ? WaitForConnect(target.endpoint, std::chrono::seconds(10), &child)
+                  : WaitForHttp200(target.endpoint, "/healthz", std::chrono::seconds(10), &child);
+  if (!st.ok()) return st;
+  sampler = std::make_unique<ProcSampler>(child.pid());
+  sampler->Start();
+  target.sampler = sampler.get();
+  return Status::Ok();
+}
+
 Status Suite::StartFloors() {
   if (!o_.floor) return Status::Ok();
   const bool plain = AnyWanted("floor/extender/");
   const bool tls = AnyWanted("floor/webhook/");
   auto start = [&](bool with_tls, ChildProcess& child, std::unique_ptr<ProcSampler>& sampler,
-                   Target& target) -> Status {
-    auto p = FreeLoopbackPort();
-    if (!p.ok()) return p.status();
-    std::vector<std::string> argv = {SelfExecutable(), "floor-server", "--listen",
-                                     "127.0.0.1:" + std::to_string(*p)};
-    if (with_tls) {
-      argv.insert(argv.end(), {"--tls-cert", cert_file_, "--tls-key", key_file_});
-    }
-    auto spawned = ChildProcess::Spawn(
-        argv, work_dir_ + (with_tls ? "/floor-tls.log" : "/floor.log"), o_.pin ? 0 : -1);
-    if (!spawned.ok()) return spawned.status();
-    child = std::move(*spawned);
-    target.name = "floor";
-    target.validate = false;
-    target.endpoint.port = *p;
-    if (with_tls) {
-      target.endpoint.tls = true;
-      target.endpoint.tls_context = client_tls_;
-    }
-    Status st = with_tls
-                    ? WaitForConnect(target.endpoint, std::chrono::seconds(10), &child)
-                    : WaitForHttp200(target.endpoint, "/healthz", std::chrono::seconds(10), &child);
-    if (!st.ok()) return st;
-    sampler = std::make_unique<ProcSampler>(child.pid());
-    sampler->Start();
-    target.sampler = sampler.get();
-    return Status::Ok();
+                   Target& target) {
+    return StartUnchecked({SelfExecutable(), "floor-server"}, "floor", with_tls,
+                          with_tls ? "floor-tls.log" : "floor.log", child, sampler, target);
   };
   if (plain) {
     if (Status st = start(false, floor_plain_, floor_plain_sampler_, floor_plain_target_);
@@ -672,29 +680,11 @@ void Suite::RunWebhook() {
   ChildProcess go;
   std::unique_ptr<ProcSampler> go_sampler;
   Target go_target;
-  go_target.name = "go";
-  go_target.validate = false;
   std::string go_unavailable;
   if (!o_.go_webhook.empty() && AnyWanted("go/webhook/") && client_tls_) {
-    auto start_go = [&]() -> Status {
-      auto p = FreeLoopbackPort();
-      if (!p.ok()) return p.status();
-      auto spawned =
-          ChildProcess::Spawn({o_.go_webhook, "--listen", "127.0.0.1:" + std::to_string(*p),
-                               "--tls-cert", cert_file_, "--tls-key", key_file_},
-                              work_dir_ + "/gowebhook.log", o_.pin ? 0 : -1);
-      if (!spawned.ok()) return spawned.status();
-      go = std::move(*spawned);
-      go_target.endpoint.port = *p;
-      go_target.endpoint.tls = true;
-      go_target.endpoint.tls_context = client_tls_;
-      return WaitForConnect(go_target.endpoint, std::chrono::seconds(10), &go);
-    };
-    if (Status st = start_go(); st.ok()) {
-      go_sampler = std::make_unique<ProcSampler>(go.pid());
-      go_sampler->Start();
-      go_target.sampler = go_sampler.get();
-    } else {
+    if (Status st =
+            StartUnchecked({o_.go_webhook}, "go", true, "gowebhook.log", go, go_sampler, go_target);
+        !st.ok()) {
       go_unavailable = "Go peer webhook: " + st.message();
       if (go.pid() > 0) go.Stop();
     }

@@ -161,8 +161,10 @@ void Assemble(Scratch& s, const scoring::PodFacts& pod, const Snapshot& snapshot
       s.names.push_back(args.nodes[i].name);
       s.candidate_of.push_back(static_cast<int>(i));
       s.candidates.push_back(&s.request_facts[i]);
-      s.pods.push_back(snapshot.PodsOn(args.nodes[i].name));
-      s.slots.push_back(snapshot.SlotOf(args.nodes[i].name));
+      // One lookup of the name for both.
+      const std::int32_t slot = snapshot.SlotOf(args.nodes[i].name);
+      s.pods.push_back(snapshot.PodsAt(slot));
+      s.slots.push_back(slot);
     }
   } else {
     // Names mode: every node comes from the cache.

@@ -92,6 +92,10 @@ class Snapshot {
   static void ReleaseThreadScratch();
   // Pods occupying a node, cached or not.
   std::int32_t PodsOn(std::string_view node) const;
+  // The same by slot (SlotOf; -1: 0).
+  std::int32_t PodsAt(std::int32_t slot) const {
+    return slot < 0 ? 0 : (*pods_)[static_cast<std::size_t>(slot)];
+  }
   // The node's slot (for UsedAt), or -1 when the snapshot has never seen the name.
   std::int32_t SlotOf(std::string_view node) const;
   // The facts and allocatable of the cached node in `slot` (FindNodes gave it an entry), from
