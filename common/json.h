@@ -174,6 +174,46 @@ inline void AppendJsonString(std::string& out, std::string_view s) {
   out += '"';
 }
 
+// For replies of thousands of names, written in place rather than appended piece by piece:
+// JsonStringSize(s) is what AppendJsonString(out, s) appends, and WriteJsonString writes it at `p`
+// (which has room for it) and returns the end.
+inline std::size_t JsonStringSize(std::string_view s) {
+  if (!NeedsEscape(s)) return s.size() + 2;
+  std::size_t size = 2;
+  for (char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (!internal::kNeedsEscape[c]) {
+      size += 1;
+    } else if (c == '"' || c == '\\' || c == '\n' || c == '\r' || c == '\t') {
+      size += 2;
+    } else {
+      size += 6;
+    }
+  }
+  return size;
+}
+
+inline char* WriteJsonString(char* p, std::string_view s) {
+  *p++ = '"';
+  if (!NeedsEscape(s)) {
+    std::memcpy(p, s.data(), s.size());
+    p += s.size();
+  } else {
+    std::string escaped;
+    AppendJsonStringContent(escaped, s);
+    std::memcpy(p, escaped.data(), escaped.size());
+    p += escaped.size();
+  }
+  *p++ = '"';
+  return p;
+}
+
+// Writes `text` at `p` and returns the end.
+inline char* WriteBytes(char* p, std::string_view text) {
+  std::memcpy(p, text.data(), text.size());
+  return p + text.size();
+}
+
 // Appends `data` in standard base64 (RFC 4648 §4, with '=' padding), as Go encodes []byte.
 inline void AppendBase64(std::string& out, std::string_view data) {
   static constexpr char kAlphabet[] =

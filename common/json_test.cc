@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 namespace hyperplace::json {
 namespace {
@@ -30,6 +31,31 @@ TEST(Base64Test, RejectsWhatIsNotStandardBase64) {
   for (const char* bad : {"Zg", "Zg=", "Zm9", "Z===", "Zg==Zg==", "Zm9v-mFy", "Zm9v_mFy",
                           "Zm9v\tYmFy", "=Zm9", "Zm9vYmF\xff"}) {
     EXPECT_EQ(DecodeBase64(bad), std::nullopt) << bad;
+  }
+}
+
+// WriteJsonString writes exactly what AppendJsonString appends, in exactly JsonStringSize bytes:
+// every byte value alone, at every position of a string longer than a SWAR word, and mixes.
+TEST(JsonStringTest, WrittenInPlaceAsAppended) {
+  std::vector<std::string> inputs = {"", "hyperpod-i-0a1b2c3d4e5f60718", "ml.p5.48xlarge"};
+  for (int c = 0; c < 256; ++c) {
+    inputs.push_back(std::string(1, static_cast<char>(c)));
+    for (int at : {0, 7, 8, 15, 23}) {
+      std::string s(24, 'a');
+      s[at] = static_cast<char>(c);
+      inputs.push_back(s);
+    }
+  }
+  inputs.push_back("a\"b\\c\nd\re\tf\x01g\x1fh\xc3\xa9");
+  for (const std::string& s : inputs) {
+    std::string want;
+    AppendJsonString(want, s);
+    ASSERT_EQ(JsonStringSize(s), want.size()) << want;
+    std::string got(want.size() + 8, '#');
+    char* end = WriteJsonString(got.data(), s);
+    EXPECT_EQ(static_cast<std::size_t>(end - got.data()), want.size());
+    EXPECT_EQ(got.substr(0, want.size()), want);
+    EXPECT_EQ(got.substr(want.size()), std::string(8, '#'));
   }
 }
 

@@ -543,21 +543,56 @@ class Reader {
     return Skip(value, "Nodes.items[]");
   }
 
-  bool NodeNames(od::value& v, ExtenderArgs& out) {
+  bool NodeNames(od::value& v, ExtenderArgs& out, std::string_view input,
+                 std::span<const std::string_view> known) {
     bool null = false;
     if (!IsNull(v, null, "NodeNames")) return false;
     if (null) return true;
     out.has_node_names = true;
+    const char* begin = v.raw_json_token().data();  // the '[' (a non-array fails below)
+    const auto left = static_cast<std::size_t>(input.data() + input.size() - begin);
     od::array arr;
     if (auto e = v.get_array().get(arr)) return Fail(e, "NodeNames");
+    for (std::size_t k = 0; k < known.size(); ++k) {
+      if (known[k].size() > left || std::memcmp(begin, known[k].data(), known[k].size()) != 0) {
+        continue;
+      }
+      // The bytes of a list that decoded before: skip them (their names are the caller's).
+      std::string_view raw;
+      if (auto e = arr.raw_json().get(raw)) return Fail(e, "NodeNames");
+      while (!raw.empty() && IsJsonSpace(raw.back())) raw.remove_suffix(1);
+      if (raw.size() != known[k].size()) return Fail("unexpected end of the array", "NodeNames");
+      out.node_names_json = raw;
+      out.known_names = static_cast<int>(k);
+      return true;
+    }
     for (auto element : arr) {
       std::string_view name;
-      if (auto e = element.get_string().get(name)) return Fail(e, "NodeNames[]");
+      od::value value;
+      if (auto e = element.get(value)) return Fail(e, "NodeNames[]");
+      // A name without escapes (every real one) is viewed in the body, not copied out.
+      const std::string_view token = value.raw_json_token();
+      if (!token.empty() && token.front() == '"' && !json::HasBackslash(token)) {
+        od::raw_json_string raw;
+        if (auto e = value.get_raw_json_string().get(raw)) return Fail(e, "NodeNames[]");
+        name = std::string_view(token.data() + 1, token.find('"', 1) - 1);
+      } else if (auto e = value.get_string().get(name)) {
+        return Fail(e, "NodeNames[]");
+      }
       if (out.node_names.size() >= kMaxNodesPerRequest) {
         return Fail("more than 100000 names", "NodeNames");
       }
       out.node_names.push_back(name);
     }
+    const char* end = nullptr;
+    if (auto e = doc_->current_location().get(end)) {
+      // The array ended the input (no closing brace follows): the error is the object's.
+      if (e != simdjson::OUT_OF_BOUNDS) return Fail(e, "NodeNames");
+      end = input.data() + input.size();
+    }
+    std::string_view raw(begin, static_cast<std::size_t>(end - begin));
+    while (!raw.empty() && IsJsonSpace(raw.back())) raw.remove_suffix(1);
+    out.node_names_json = raw;
     return true;
   }
 
@@ -590,12 +625,15 @@ std::size_t Decoder::footprint() const {
 
 void Decoder::Release() { impl_ = std::make_unique<Impl>(); }
 
-Status Decoder::DecodeArgs(std::string_view body, ExtenderArgs& out) {
+Status Decoder::DecodeArgs(std::string_view body, ExtenderArgs& out,
+                           std::span<const std::string_view> known_names) {
   out.pod = scoring::Pod();
   out.has_nodes = out.has_node_names = false;
   out.nodes.clear();
   out.node_json.clear();
   out.node_names.clear();
+  out.node_names_json = {};
+  out.known_names = -1;
   impl_->error.clear();
   od::document doc;
   Reader r(impl_->error, impl_->pod_resources, &doc);
@@ -643,7 +681,9 @@ Status Decoder::DecodeArgs(std::string_view body, ExtenderArgs& out) {
       ok = r.NodeList(value, out);
     } else if (EqualsIgnoreCase(key, "NodeNames")) {
       out.node_names.clear();
-      ok = r.NodeNames(value, out);
+      out.node_names_json = {};
+      out.known_names = -1;
+      ok = r.NodeNames(value, out, body, known_names);
     } else {
       ok = r.Skip(value, key);
     }
@@ -761,25 +801,47 @@ void AppendJsonString(std::string& out, std::string_view s) { json::AppendJsonSt
 
 namespace {
 
+// Appends `size` bytes (an upper bound) to `out` for `write` to fill; keeps what it wrote. One
+// resize where thousands of small appends would check the capacity each time.
+template <typename Write>
+void AppendInPlace(std::string& out, std::size_t size, Write write) {
+  const std::size_t at = out.size();
+  out.resize(at + size);
+  char* end = write(out.data() + at);
+  out.resize(static_cast<std::size_t>(end - out.data()));
+}
+
+void AppendNameList(std::string& out, const std::vector<std::string_view>& names) {
+  std::size_t size = 2;
+  for (std::string_view name : names) size += json::JsonStringSize(name) + 1;
+  AppendInPlace(out, size, [&](char* p) {
+    *p++ = '[';
+    for (std::size_t i = 0; i < names.size(); ++i) {
+      if (i > 0) *p++ = ',';
+      p = json::WriteJsonString(p, names[i]);
+    }
+    *p++ = ']';
+    return p;
+  });
+}
+
 void AppendReasonMap(std::string& out,
                      const std::vector<std::pair<std::string_view, std::string_view>>& entries) {
-  // Reasons repeat across thousands of nodes: encode each distinct one once.
-  std::string_view last_reason;
-  std::string encoded_reason;
-  out += '{';
-  for (std::size_t i = 0; i < entries.size(); ++i) {
-    if (i > 0) out += ',';
-    AppendJsonString(out, entries[i].first);
-    out += ':';
-    const std::string_view reason = entries[i].second;
-    if (reason.data() != last_reason.data() || reason.size() != last_reason.size()) {
-      last_reason = reason;
-      encoded_reason.clear();
-      AppendJsonString(encoded_reason, reason);
-    }
-    out += encoded_reason;
+  std::size_t size = 2;
+  for (const auto& [name, reason] : entries) {
+    size += json::JsonStringSize(name) + json::JsonStringSize(reason) + 2;
   }
-  out += '}';
+  AppendInPlace(out, size, [&](char* p) {
+    *p++ = '{';
+    for (std::size_t i = 0; i < entries.size(); ++i) {
+      if (i > 0) *p++ = ',';
+      p = json::WriteJsonString(p, entries[i].first);
+      *p++ = ':';
+      p = json::WriteJsonString(p, entries[i].second);
+    }
+    *p++ = '}';
+    return p;
+  });
 }
 
 }  // namespace
@@ -801,17 +863,7 @@ void EncodeFilterResult(const FilterReply& reply, std::string& out) {
   }
   out += ",\"NodeNames\":";
   if (reply.names != nullptr) {
-    std::size_t bytes = 0;
-    for (auto name : *reply.names) bytes += name.size() + 3;
-    for (const auto& [name, reason] : reply.failed) bytes += name.size() + reason.size() + 6;
-    for (const auto& [name, reason] : reply.unresolvable) bytes += name.size() + reason.size() + 6;
-    out.reserve(out.size() + bytes + 128);
-    out += '[';
-    for (std::size_t i = 0; i < reply.names->size(); ++i) {
-      if (i > 0) out += ',';
-      AppendJsonString(out, (*reply.names)[i]);
-    }
-    out += ']';
+    AppendNameList(out, *reply.names);
   } else {
     out += "null";
   }
@@ -832,21 +884,24 @@ void EncodeFilterError(std::string_view error, std::string& out) {
 
 void EncodeHostPriorities(const std::vector<std::string_view>& hosts,
                           const std::vector<std::int32_t>& scores, std::string& out) {
-  std::size_t bytes = 2;
-  for (auto host : hosts) bytes += host.size() + 24;
-  out.reserve(out.size() + bytes);
-  out += '[';
-  char digits[16];
-  for (std::size_t i = 0; i < hosts.size(); ++i) {
-    if (i > 0) out += ',';
-    out += "{\"Host\":";
-    AppendJsonString(out, hosts[i]);
-    out += ",\"Score\":";
-    auto [end, ec] = std::to_chars(digits, digits + sizeof digits, scores[i]);
-    out.append(digits, end);
-    out += '}';
+  constexpr std::string_view kHost = "{\"Host\":", kScore = ",\"Score\":";
+  std::size_t size = 2;
+  for (auto host : hosts) {
+    size += kHost.size() + json::JsonStringSize(host) + kScore.size() + 11 + 2;  // "}," + digits
   }
-  out += ']';
+  AppendInPlace(out, size, [&](char* p) {
+    *p++ = '[';
+    for (std::size_t i = 0; i < hosts.size(); ++i) {
+      if (i > 0) *p++ = ',';
+      p = json::WriteBytes(p, kHost);
+      p = json::WriteJsonString(p, hosts[i]);
+      p = json::WriteBytes(p, kScore);
+      p = std::to_chars(p, p + 11, scores[i]).ptr;
+      *p++ = '}';
+    }
+    *p++ = ']';
+    return p;
+  });
 }
 
 void EncodeBindingResult(std::string_view error, std::string& out) {

@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -44,6 +45,11 @@ struct ExtenderArgs {
   std::vector<std::string_view> node_json;  // the raw JSON of each item, to echo in a reply
   bool has_node_names = false;              // "NodeNames" was an array
   std::vector<std::string_view> node_names;
+  // The NodeNames array as it came, '[' to ']', to recognise the same list in a later request.
+  std::string_view node_names_json;
+  // With known lists given to DecodeArgs: the index of the one NodeNames repeats byte for byte,
+  // whose names the caller already has (node_names is left empty); -1 otherwise.
+  int known_names = -1;
 };
 
 // ExtenderBindingArgs: the body of /bind.
@@ -63,7 +69,13 @@ class Decoder {
 
   // `body` must be followed in memory by kInputPadding readable bytes. On error the status names
   // what was wrong and where ("Pod.metadata.labels: expected an object").
-  Status DecodeArgs(std::string_view body, ExtenderArgs& out);
+  //
+  // `known_names` are NodeNames arrays of earlier requests (their node_names_json, which the
+  // caller keeps): one this request repeats byte for byte is skipped, not decoded again, since
+  // the same bytes make the same list. kube-scheduler sends the same candidates in the same order
+  // until a node's fit changes.
+  Status DecodeArgs(std::string_view body, ExtenderArgs& out,
+                    std::span<const std::string_view> known_names = {});
   Status DecodeBinding(std::string_view body, BindingArgs& out);
   // A single Node or Pod object as the API server serializes it (list items, watch events).
   Status DecodeNode(std::string_view json, scoring::Node& out);

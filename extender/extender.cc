@@ -1,6 +1,7 @@
 #include "extender/extender.h"
 
 #include <deque>
+#include <span>
 #include <unordered_map>
 #include <vector>
 
@@ -35,6 +36,12 @@ struct Extender::Metrics {
                                 metrics::LatencyBuckets())
                      .Get();
     prioritize_candidates = &candidates.With({"prioritize"});
+    auto& lists = r.AddCounter("hyperplace_extender_name_lists_total",
+                               "Names-mode candidate lists: recognised (the same bytes as a list "
+                               "held, in the same node table) or decoded and looked up anew.",
+                               {"result"});
+    lists_recognised = &lists.With({"recognised"});
+    lists_decoded = &lists.With({"decoded"});
   }
   metrics::Family<metrics::Counter>& rejected;
   metrics::Family<metrics::Histogram>& candidates;
@@ -42,6 +49,8 @@ struct Extender::Metrics {
   metrics::Histogram* filter_candidates;
   metrics::Histogram* prioritize_candidates;
   metrics::Histogram* bind_wait;
+  metrics::Counter* lists_recognised;
+  metrics::Counter* lists_decoded;
 };
 
 namespace {
@@ -57,13 +66,14 @@ struct Scratch {
   std::vector<const NodeFacts*> candidates;
   std::vector<std::int32_t> pods;
   std::vector<const NodeFacts*> peers;
-  std::vector<std::string_view> names;  // candidate names in request order (incl. unknown)
-  std::vector<const Snapshot::NodeEntry*> entries;  // names mode: the cache entry per name
-  std::vector<std::int32_t> entry_pods;
-  std::vector<std::int32_t> entry_slots;
-  std::vector<std::int32_t> slots;          // per candidate: its slot in the snapshot, or -1
-  std::vector<int> resource_ids;            // per requested resource
-  std::vector<std::int64_t> alloc_amounts;  // candidates × requests
+  // Candidate names in request order (incl. unknown): the request's nodes', or the names-mode
+  // list's (held by `list`).
+  std::span<const std::string_view> names;
+  std::vector<std::string_view> node_names;     // full-node mode: the names of args.nodes
+  std::shared_ptr<const NamesMemo::List> list;  // names mode
+  std::vector<std::int32_t> slots;              // per candidate: its slot in the snapshot, or -1
+  std::vector<int> resource_ids;                // per requested resource
+  std::vector<std::int64_t> alloc_amounts;      // candidates × requests
   std::vector<std::int64_t> free_amounts;
   std::string reason_text;  // the resource reasons of one filter reply, back to back
   struct ReasonRef {
@@ -89,16 +99,15 @@ struct Scratch {
   // Approximate bytes held, for deciding whether to give them back.
   std::size_t footprint() const {
     return decoder.footprint() + args.nodes.capacity() * sizeof(scoring::Node) +
-           (args.node_json.capacity() + args.node_names.capacity() + names.capacity() +
+           (args.node_json.capacity() + args.node_names.capacity() + node_names.capacity() +
             survivors.capacity() + survivor_json.capacity()) *
                sizeof(std::string_view) +
            request_facts.capacity() * sizeof(NodeFacts) +
-           (candidates.capacity() + entries.capacity() + peers.capacity()) * sizeof(void*) +
+           (candidates.capacity() + peers.capacity()) * sizeof(void*) +
            (alloc_amounts.capacity() + free_amounts.capacity()) * sizeof(std::int64_t) +
            reason_text.capacity() +
-           (pods.capacity() + entry_pods.capacity() + entry_slots.capacity() + slots.capacity() +
-            candidate_of.capacity() + reasons.capacity() + scores.capacity() +
-            reply_scores.capacity()) *
+           (pods.capacity() + slots.capacity() + candidate_of.capacity() + reasons.capacity() +
+            scores.capacity() + reply_scores.capacity()) *
                sizeof(std::int32_t);
   }
 
@@ -110,7 +119,9 @@ struct Scratch {
     candidates.clear();
     pods.clear();
     peers.clear();
-    names.clear();
+    names = {};
+    node_names.clear();
+    list.reset();
     candidate_of.clear();
     slots.clear();
     resource_ids.clear();
@@ -158,7 +169,7 @@ void Assemble(Scratch& s, const scoring::PodFacts& pod, const Snapshot& snapshot
       s.request_facts.push_back(scoring::DeriveNodeFacts(node, policy, s.domains));
     }
     for (std::size_t i = 0; i < args.nodes.size(); ++i) {
-      s.names.push_back(args.nodes[i].name);
+      s.node_names.push_back(args.nodes[i].name);
       s.candidate_of.push_back(static_cast<int>(i));
       s.candidates.push_back(&s.request_facts[i]);
       // One lookup of the name for both.
@@ -166,22 +177,24 @@ void Assemble(Scratch& s, const scoring::PodFacts& pod, const Snapshot& snapshot
       s.pods.push_back(snapshot.PodsAt(slot));
       s.slots.push_back(slot);
     }
+    s.names = s.node_names;
   } else {
-    // Names mode: every node comes from the cache.
-    s.names.assign(args.node_names.begin(), args.node_names.end());
-    snapshot.FindNodes(s.names, s.entries, s.entry_pods, s.entry_slots);
+    // Names mode: every node comes from the cache, each name's slot from the list's resolution.
+    const NamesMemo::List& list = *s.list;
+    s.names = list.names;
     s.candidate_of.reserve(s.names.size());
     s.candidates.reserve(s.names.size());
     s.pods.reserve(s.names.size());
-    for (std::size_t i = 0; i < s.names.size(); ++i) {
-      if (s.entries[i] == nullptr) {
-        s.candidate_of.push_back(s.entry_pods[i] == Snapshot::kDuplicate ? kDuplicate : kUnknown);
+    s.slots.reserve(s.names.size());
+    for (const std::int32_t slot : list.slots) {
+      if (slot < 0) {
+        s.candidate_of.push_back(slot == Snapshot::kRepeatedName ? kDuplicate : kUnknown);
         continue;
       }
       s.candidate_of.push_back(static_cast<int>(s.candidates.size()));
-      s.candidates.push_back(&snapshot.FactsAt(s.entry_slots[i]));
-      s.pods.push_back(s.entry_pods[i]);
-      s.slots.push_back(s.entry_slots[i]);
+      s.candidates.push_back(&snapshot.FactsAt(slot));
+      s.pods.push_back(snapshot.PodsAt(slot));
+      s.slots.push_back(slot);
     }
   }
 
@@ -305,13 +318,21 @@ void Extender::Register(net::HttpServer& server) {
 void Extender::Filter(std::string_view body, net::Response& response) {
   Scratch& s = ThreadScratch();
   s.Reset();
-  if (Status st = s.decoder.DecodeArgs(body, s.args); !st.ok()) return BadRequest(st, response);
+  const NamesMemo::Held held = names_memo_.Lists();
+  if (Status st = s.decoder.DecodeArgs(body, s.args, held.known()); !st.ok()) {
+    return BadRequest(st, response);
+  }
   if (binds_) {
     // Pods placed by earlier cycles whose binds are still on their way must be counted first.
     auto waited = binds_->WaitForPending(s.args.pod.uid, bind_wait_);
     metrics_->bind_wait->Observe(std::chrono::duration<double>(waited).count());
   }
   std::shared_ptr<const Snapshot> snapshot = state_->Current();
+  if (!s.args.has_nodes) {
+    bool recognised = false;
+    s.list = names_memo_.Resolve(held, s.args, *snapshot, &recognised);
+    (recognised ? metrics_->lists_recognised : metrics_->lists_decoded)->Increment();
+  }
   scoring::PodFacts pod = scoring::DerivePodFacts(s.args.pod, policy_);
   if (groups_) groups_->Remember(s.args.pod.uid, pod.group, OwnRequests(s.args.pod.requests));
   Assemble(s, pod, *snapshot, policy_);
@@ -373,13 +394,22 @@ void Extender::Filter(std::string_view body, net::Response& response) {
   if (s.args.has_node_names) reply.names = &s.survivors;
   if (s.args.has_nodes) reply.nodes_json = &s.survivor_json;
   EncodeFilterResult(reply, response.body);
+  s.list.reset();  // a list the memo drops is freed now, not at this thread's next request
 }
 
 void Extender::Prioritize(std::string_view body, net::Response& response) {
   Scratch& s = ThreadScratch();
   s.Reset();
-  if (Status st = s.decoder.DecodeArgs(body, s.args); !st.ok()) return BadRequest(st, response);
+  const NamesMemo::Held held = names_memo_.Lists();
+  if (Status st = s.decoder.DecodeArgs(body, s.args, held.known()); !st.ok()) {
+    return BadRequest(st, response);
+  }
   std::shared_ptr<const Snapshot> snapshot = state_->Current();
+  if (!s.args.has_nodes) {
+    bool recognised = false;
+    s.list = names_memo_.Resolve(held, s.args, *snapshot, &recognised);
+    (recognised ? metrics_->lists_recognised : metrics_->lists_decoded)->Increment();
+  }
   scoring::PodFacts pod = scoring::DerivePodFacts(s.args.pod, policy_);
   Assemble(s, pod, *snapshot, policy_);
 
@@ -404,6 +434,7 @@ void Extender::Prioritize(std::string_view body, net::Response& response) {
     s.reply_scores.push_back(s.scores[c]);
   }
   EncodeHostPriorities(s.survivors, s.reply_scores, response.body);
+  s.list.reset();
 }
 
 }  // namespace hyperplace::extender

@@ -12,6 +12,7 @@
 #include "extender/bind_tracker.h"
 #include "extender/filter_verdicts.h"
 #include "extender/group_memo.h"
+#include "extender/names_memo.h"
 #include "extender/state.h"
 #include "net/http_server.h"
 #include "scoring/policy.h"
@@ -43,6 +44,9 @@ class Extender {
   // costs a lock per /filter. Call before Register.
   void RecordVerdicts(std::shared_ptr<FilterVerdicts> verdicts) { verdicts_ = std::move(verdicts); }
 
+  // The names-mode lists recognised (not decoded and looked up again), and those that were not.
+  const NamesMemo& names_memo() const { return names_memo_; }
+
  private:
   struct Metrics;
   const scoring::Policy policy_;
@@ -51,6 +55,7 @@ class Extender {
   std::shared_ptr<BindTracker> binds_;
   std::shared_ptr<FilterVerdicts> verdicts_;
   const std::chrono::milliseconds bind_wait_;
+  NamesMemo names_memo_;
   std::unique_ptr<Metrics> metrics_;
 };
 

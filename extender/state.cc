@@ -63,10 +63,9 @@ const Snapshot::NodeEntry* Snapshot::FindNode(std::string_view name, std::int32_
 
 namespace {
 
-// Per-thread scratch of FindNodes: the index of each name, and which entries this call has seen
-// (entry i was seen when seen[i] == stamp).
+// Per-thread scratch of ResolveNames: which entries this call has seen (entry i was seen when
+// seen[i] == stamp).
 struct FindScratch {
-  std::vector<std::int32_t> at;
   std::vector<std::uint32_t> seen;
   std::uint32_t stamp = 0;
 };
@@ -74,37 +73,22 @@ thread_local FindScratch find_scratch;
 
 }  // namespace
 
-void Snapshot::FindNodes(const std::vector<std::string_view>& names,
-                         std::vector<const NodeEntry*>& entries,
-                         std::vector<std::int32_t>& pods) const {
-  thread_local std::vector<std::int32_t> slots;
-  FindNodes(names, entries, pods, slots);
-}
-
-void Snapshot::FindNodes(const std::vector<std::string_view>& names,
-                         std::vector<const NodeEntry*>& entries, std::vector<std::int32_t>& pods,
-                         std::vector<std::int32_t>& slots) const {
+void Snapshot::ResolveNames(const std::vector<std::string_view>& names,
+                            std::vector<std::int32_t>& slots) const {
   FindScratch& f = find_scratch;
-  table_->index.FindMany(names, f.at);
+  table_->index.FindMany(names, slots);
   if (f.seen.size() < table_->entries.size() || ++f.stamp == 0) {
     f.seen.assign(std::max(f.seen.size(), table_->entries.size()), 0);
     f.stamp = 1;
   }
-  entries.resize(names.size());
-  pods.resize(names.size());
-  slots.resize(names.size());
-  for (std::size_t i = 0; i < names.size(); ++i) {
-    const std::int32_t at = f.at[i];
-    if (at >= 0 && f.seen[at] == f.stamp) {
-      entries[i] = nullptr;
-      pods[i] = kDuplicate;
-      slots[i] = -1;
-      continue;
+  for (std::int32_t& slot : slots) {
+    if (slot < 0 || table_->entries[static_cast<std::size_t>(slot)] == nullptr) {
+      slot = kUnknownName;  // not indexed, or a name only pods have mentioned
+    } else if (f.seen[static_cast<std::size_t>(slot)] == f.stamp) {
+      slot = kRepeatedName;
+    } else {
+      f.seen[static_cast<std::size_t>(slot)] = f.stamp;
     }
-    if (at >= 0) f.seen[at] = f.stamp;
-    entries[i] = at < 0 ? nullptr : table_->entries[at].get();
-    pods[i] = at < 0 ? 0 : (*pods_)[at];
-    slots[i] = at;
   }
 }
 
@@ -469,7 +453,9 @@ void MemoryState::Publish() {
   std::lock_guard lock(mu_);
   auto next = std::make_shared<Snapshot>();
   if (table_dirty_ || !table_) {
+    static std::atomic<std::uint64_t> tables{0};
     auto table = std::make_shared<Snapshot::NodeTable>();
+    table->id = ++tables;
     table->entries = entries_;  // shared, immutable entries
     table->names = slot_names_;
     table->index.Build(std::vector<std::string_view>(table->names.begin(), table->names.end()));

@@ -79,16 +79,17 @@ class Snapshot {
 
   // The cached node, or null; with `pods` set to the pods occupying it (one hash lookup).
   const NodeEntry* FindNode(std::string_view name, std::int32_t* pods = nullptr) const;
-  // FindNode for many names: entries[i] (null when not cached) and pods[i] for names[i]. A name
-  // already found earlier in `names` gets a null entry and pods[i] == kDuplicate: each cached
-  // node is answered once, however often a request repeats it.
-  void FindNodes(const std::vector<std::string_view>& names, std::vector<const NodeEntry*>& entries,
-                 std::vector<std::int32_t>& pods) const;
-  // The same, with the slot of each node (for UsedAt; -1 for no entry).
-  void FindNodes(const std::vector<std::string_view>& names, std::vector<const NodeEntry*>& entries,
-                 std::vector<std::int32_t>& pods, std::vector<std::int32_t>& slots) const;
-  static constexpr std::int32_t kDuplicate = -1;
-  // Frees the calling thread's FindNodes scratch (grown by a request of many names).
+  // Names mode's resolution of a request's names, which depends on the node table alone:
+  // slots[i] is the slot of the cached node named names[i], kUnknownName when no Node object of
+  // that name is cached, or kRepeatedName when an earlier name of `names` is the same node (each
+  // cached node is answered once, however often a request repeats it). Two snapshots with the
+  // same table_id() resolve every list alike.
+  void ResolveNames(const std::vector<std::string_view>& names,
+                    std::vector<std::int32_t>& slots) const;
+  static constexpr std::int32_t kUnknownName = -1;
+  static constexpr std::int32_t kRepeatedName = -2;
+  std::uint64_t table_id() const { return table_->id; }
+  // Frees the calling thread's ResolveNames scratch (grown by a request of many names).
   static void ReleaseThreadScratch();
   // Pods occupying a node, cached or not.
   std::int32_t PodsOn(std::string_view node) const;
@@ -141,6 +142,7 @@ class Snapshot {
 
   // Slot i is a node name seen in a node or a pod; slots never move, so pod counts index them.
   struct NodeTable {
+    std::uint64_t id = 0;  // unique per table built by this process (0: the empty one)
     std::vector<std::shared_ptr<const NodeEntry>> entries;  // null: no Node object (yet)
     std::vector<std::string> names;
     NameIndex index;

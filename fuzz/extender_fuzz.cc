@@ -6,6 +6,7 @@
 // Properties checked beyond "no crash, no sanitizer report":
 //   - every reply is valid JSON (parsed by an independent parser);
 //   - a 200 filter reply accounts for every input node exactly once;
+//   - a NodeNames array given back as known is recognised, with the same bytes;
 //   - decoded resource lists are sorted by name, one entry per name, within the list bound; a
 //     pod's effective requests are all positive, and a node's allocatable pods is its "pods".
 #include <cstddef>
@@ -131,6 +132,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (decoder.DecodeArgs(view, args).ok()) {
     CheckResourceList(args.pod.requests, /*positive=*/true);
     for (const auto& node : args.nodes) CheckNode(node);
+    if (args.has_node_names) {
+      // The same request again, its own NodeNames array known: recognised, not decoded, and
+      // the same array; a known array of other bytes is not recognised.
+      const std::string names_json(args.node_names_json);
+      Check(names_json.size() >= 2 && names_json.front() == '[' && names_json.back() == ']',
+            "NodeNames' JSON is the array", names_json);
+      const std::string other = names_json.size() > 2 ? "[]" : "[\"x\"]";
+      const std::string_view known[] = {other, names_json};
+      hyperplace::extender::ExtenderArgs again;
+      Check(decoder.DecodeArgs(view, again, known).ok(), "a known list decodes", names_json);
+      Check(again.known_names == 1 && again.node_names.empty(), "a known list is recognised",
+            names_json);
+      Check(again.node_names_json == names_json, "a recognised list is the same bytes", names_json);
+    }
   }
   hyperplace::extender::BindingArgs binding;
   (void)decoder.DecodeBinding(view, binding);
