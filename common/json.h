@@ -116,16 +116,21 @@ inline bool WordNeedsEscape(std::uint64_t w) {
 }  // namespace internal
 
 inline bool NeedsEscape(std::string_view s) {
-  std::size_t i = 0;
-  for (; i + 8 <= s.size(); i += 8) {
-    std::uint64_t w;
+  const std::size_t n = s.size();
+  if (n < 8) {
+    for (char c : s) {
+      if (internal::kNeedsEscape[static_cast<unsigned char>(c)]) return true;
+    }
+    return false;
+  }
+  std::uint64_t w;
+  for (std::size_t i = 0; i + 8 <= n; i += 8) {
     std::memcpy(&w, s.data() + i, 8);
     if (internal::WordNeedsEscape(w)) return true;
   }
-  for (; i < s.size(); ++i) {
-    if (internal::kNeedsEscape[static_cast<unsigned char>(s[i])]) return true;
-  }
-  return false;
+  // The tail as the last 8 bytes, overlapping what was checked.
+  std::memcpy(&w, s.data() + n - 8, 8);
+  return internal::WordNeedsEscape(w);
 }
 
 // Appends the content of a JSON string literal for `s` (no quotes), escaping as RFC 8259

@@ -35,15 +35,18 @@ TEST(Base64Test, RejectsWhatIsNotStandardBase64) {
 }
 
 // WriteJsonString writes exactly what AppendJsonString appends, in exactly JsonStringSize bytes:
-// every byte value alone, at every position of a string longer than a SWAR word, and mixes.
+// every byte value alone and at every position of strings shorter and longer than a word, and
+// mixes.
 TEST(JsonStringTest, WrittenInPlaceAsAppended) {
   std::vector<std::string> inputs = {"", "hyperpod-i-0a1b2c3d4e5f60718", "ml.p5.48xlarge"};
   for (int c = 0; c < 256; ++c) {
     inputs.push_back(std::string(1, static_cast<char>(c)));
-    for (int at : {0, 7, 8, 15, 23}) {
-      std::string s(24, 'a');
-      s[at] = static_cast<char>(c);
-      inputs.push_back(s);
+    for (std::size_t size : {3, 8, 24, 27}) {  // words, and a tail shorter than one
+      for (std::size_t at = 0; at < size; ++at) {
+        std::string s(size, 'a');
+        s[at] = static_cast<char>(c);
+        inputs.push_back(s);
+      }
     }
   }
   inputs.push_back("a\"b\\c\nd\re\tf\x01g\x1fh\xc3\xa9");

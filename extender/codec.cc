@@ -554,8 +554,9 @@ class Reader {
     od::array arr;
     if (auto e = v.get_array().get(arr)) return Fail(e, "NodeNames");
     for (std::size_t k = 0; k < known.size(); ++k) {
-      if (known[k].size() > left || std::memcmp(begin, known[k].data(), known[k].size()) != 0) {
-        continue;
+      if (known[k].size() < 2 || known[k].size() > left ||
+          std::memcmp(begin, known[k].data(), known[k].size()) != 0) {
+        continue;  // an array has two brackets at least
       }
       // The bytes of a list that decoded before: skip them (their names are the caller's).
       std::string_view raw;
@@ -676,10 +677,13 @@ Status Decoder::DecodeArgs(std::string_view body, ExtenderArgs& out,
         has_pod = true;
       }
     } else if (EqualsIgnoreCase(key, "Nodes")) {
+      // A repeated key replaces the earlier value, null included (as Go decodes it).
+      out.has_nodes = false;
       out.nodes.clear();
       out.node_json.clear();
       ok = r.NodeList(value, out);
     } else if (EqualsIgnoreCase(key, "NodeNames")) {
+      out.has_node_names = false;
       out.node_names.clear();
       out.node_names_json = {};
       out.known_names = -1;
@@ -827,17 +831,36 @@ void AppendNameList(std::string& out, const std::vector<std::string_view>& names
 
 void AppendReasonMap(std::string& out,
                      const std::vector<std::pair<std::string_view, std::string_view>>& entries) {
-  std::size_t size = 2;
-  for (const auto& [name, reason] : entries) {
-    size += json::JsonStringSize(name) + json::JsonStringSize(reason) + 2;
+  // Thousands of nodes share a few reasons, in runs: a reason the same as the entry before (the
+  // same text object) is sized once and copied from where it was last written.
+  auto same = [](std::string_view a, std::string_view b) {
+    return a.data() == b.data() && a.size() == b.size();
+  };
+  std::size_t size = 2, reason_size = 0;
+  std::string_view last;
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    const auto& [name, reason] = entries[i];
+    if (i == 0 || !same(reason, last)) reason_size = json::JsonStringSize(reason);
+    last = reason;
+    size += json::JsonStringSize(name) + reason_size + 2;
   }
   AppendInPlace(out, size, [&](char* p) {
     *p++ = '{';
+    const char* written = nullptr;  // the last reason's JSON, in `out`
+    std::size_t written_size = 0;
     for (std::size_t i = 0; i < entries.size(); ++i) {
+      const auto& [name, reason] = entries[i];
       if (i > 0) *p++ = ',';
-      p = json::WriteJsonString(p, entries[i].first);
+      p = json::WriteJsonString(p, name);
       *p++ = ':';
-      p = json::WriteJsonString(p, entries[i].second);
+      if (i > 0 && same(reason, entries[i - 1].second)) {
+        std::memcpy(p, written, written_size);
+        p += written_size;
+        continue;
+      }
+      written = p;
+      p = json::WriteJsonString(p, reason);
+      written_size = static_cast<std::size_t>(p - written);
     }
     *p++ = '}';
     return p;

@@ -68,12 +68,12 @@ std::shared_ptr<const NamesMemo::List> NamesMemo::Resolve(const Held& held,
     }
     // The node table changed since: same names, resolved again.
     auto list = MakeList(known->json, known->names, snapshot);
-    Hold(list, known.get());
+    Hold(list);
     return list;
   }
   auto list = MakeList(args.node_names_json, args.node_names, snapshot);
-  if (Footprint(args.node_names_json, args.node_names) <= kMaxListBytes) {
-    Hold(list, nullptr);
+  if (list->json.size() >= 2 && Footprint(args.node_names_json, args.node_names) <= kMaxListBytes) {
+    Hold(list);
   } else {
     std::lock_guard lock(mu_);
     ++misses_;
@@ -81,15 +81,18 @@ std::shared_ptr<const NamesMemo::List> NamesMemo::Resolve(const Held& held,
   return list;
 }
 
-void NamesMemo::Hold(const std::shared_ptr<const List>& list, const List* replaces) {
+void NamesMemo::Hold(const std::shared_ptr<const List>& list) {
   std::lock_guard lock(mu_);
   ++misses_;
+  // One entry per list, resolved in the newest table any request has seen (table ids grow): the
+  // decoder recognises the first that matches, which must not be a stale one.
   std::size_t at = kLists;
   for (std::size_t i = 0; i < kLists; ++i) {
     if (!lists_[i]) continue;
-    // Another request held the same list meanwhile: keep one.
-    if (lists_[i]->json == list->json && lists_[i]->table_id == list->table_id) return;
-    if (lists_[i].get() == replaces) at = i;
+    if (lists_[i]->json == list->json) {
+      if (lists_[i]->table_id >= list->table_id) return;  // as new already (another request's)
+      at = i;
+    }
   }
   if (at == kLists) {
     at = 0;

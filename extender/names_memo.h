@@ -61,8 +61,9 @@ class NamesMemo {
   std::uint64_t misses() const;
 
  private:
-  // Holds `list` in place of `replaces` (when still held) or of the least recently used.
-  void Hold(const std::shared_ptr<const List>& list, const List* replaces);
+  // Holds `list` in place of the same list resolved in an older table, or of the least recently
+  // used; not when the same list is held resolved in its table or a newer one.
+  void Hold(const std::shared_ptr<const List>& list);
   void Touch(const List* list);  // a hit: marks it most recently used
 
   mutable std::mutex mu_;

@@ -59,9 +59,8 @@ class NamesMemoTest : public ::testing::Test {
     const std::string padded = Padded(body);
     const NamesMemo::Held held = memo.Lists();
     ExtenderArgs args;
-    EXPECT_TRUE(decoder_.DecodeArgs(std::string_view(padded.data(), body.size()), args,
-                                    held.known())
-                    .ok());
+    EXPECT_TRUE(
+        decoder_.DecodeArgs(std::string_view(padded.data(), body.size()), args, held.known()).ok());
     return memo.Resolve(held, args, *state_->Current());
   }
 
@@ -74,17 +73,20 @@ TEST_F(NamesMemoTest, ResolveNamesMarksUnknownRepeatedAndPodOnlyNames) {
   state_->UpsertPod({"orphan", "no-node-object", ""});  // a slot with no Node
   state_->Publish();
   auto snapshot = state_->Current();
-  const std::vector<std::string> owned = {NodeName(2), "ghost", NodeName(0), "no-node-object",
-                                          NodeName(2)};
+  const std::vector<std::string> owned = {NodeName(2), "ghost", NodeName(0),     "no-node-object",
+                                          NodeName(2), "ghost", "no-node-object"};
   const std::vector<std::string_view> names(owned.begin(), owned.end());
   std::vector<std::int32_t> slots;
   snapshot->ResolveNames(names, slots);
-  ASSERT_EQ(slots.size(), 5u);
+  ASSERT_EQ(slots.size(), 7u);
   EXPECT_EQ(slots[0], snapshot->SlotOf(NodeName(2)));
   EXPECT_EQ(slots[1], Snapshot::kUnknownName);
   EXPECT_EQ(slots[2], snapshot->SlotOf(NodeName(0)));
   EXPECT_EQ(slots[3], Snapshot::kUnknownName);
   EXPECT_EQ(slots[4], Snapshot::kRepeatedName);
+  EXPECT_EQ(slots[5],
+            Snapshot::kUnknownName);  // not indexed: the handlers list it at most 100 times
+  EXPECT_EQ(slots[6], Snapshot::kRepeatedName);  // indexed (a pod's node): answered once
 }
 
 TEST_F(NamesMemoTest, ARepeatedListIsRecognisedByItsBytesAndNotDecodedAgain) {
@@ -168,6 +170,64 @@ TEST_F(NamesMemoTest, ANodeTableChangeResolvesTheHeldListAgain) {
   EXPECT_EQ(memo.Lists().count, 1u);
 }
 
+// Requests that saw different node tables (their snapshots taken at different times) leave one
+// entry for the list, resolved in the newest table: the decoder must not recognise a stale one.
+TEST_F(NamesMemoTest, OneEntryPerListResolvedInTheNewestTable) {
+  AddNodes(*state_, 0, 100);
+  state_->Publish();
+  std::vector<std::string> names;
+  for (int i = 0; i < 103; ++i) names.push_back(NodeName(i));
+  const std::string body = Body(names, 8);
+  const std::string padded = Padded(body);
+  NamesMemo memo;
+  Resolve(memo, body);
+  const NamesMemo::Held first = memo.Lists();  // what requests that began now hold
+  ExtenderArgs args;
+  ASSERT_TRUE(
+      decoder_.DecodeArgs(std::string_view(padded.data(), body.size()), args, first.known()).ok());
+  ASSERT_EQ(args.known_names, 0);
+
+  std::vector<std::shared_ptr<const Snapshot>> tables;
+  for (int i = 100; i < 103; ++i) {
+    AddNodes(*state_, i, i + 1);
+    state_->Publish();
+    tables.push_back(state_->Current());
+  }
+  // Out of order: the newest table first, then two older ones.
+  for (std::size_t t : {2u, 0u, 1u}) {
+    EXPECT_EQ(memo.Resolve(first, args, *tables[t])->table_id, tables[t]->table_id());
+    const NamesMemo::Held held = memo.Lists();
+    ASSERT_EQ(held.count, 1u);
+    EXPECT_EQ(held.lists[0]->table_id, tables[2]->table_id());
+    EXPECT_EQ(held.lists[0]->slots[102], tables[2]->SlotOf(NodeName(102)));
+  }
+}
+
+// A request whose NodeNames is null after all (a repeated key: the last one counts, as in Go)
+// has no list; it is refused and leaves nothing behind that would match every later list.
+TEST_F(NamesMemoTest, ANullListAfterAListIsNoList) {
+  AddNodes(*state_, 0, 8);
+  state_->Publish();
+  metrics::Registry registry;
+  Extender extender(state_->policy(), state_, registry);
+  auto filter = [&](const std::string& body) {
+    const std::string padded = Padded(body);
+    net::Response response;
+    extender.Filter(std::string_view(padded.data(), body.size()), response);
+    return response;
+  };
+  std::string body = Body({NodeName(0)}, 8);
+  body.insert(body.size() - 1, R"(,"nodeNames":null)");
+  const net::Response refused = filter(body);
+  EXPECT_EQ(refused.status, 400);
+  EXPECT_NE(refused.body.find("neither Nodes nor NodeNames"), std::string::npos) << refused.body;
+  EXPECT_EQ(extender.names_memo().Lists().count, 0u);
+  for (int k = 1; k < 4; ++k) {
+    const net::Response ok = filter(Body({NodeName(k), NodeName(0)}, 8));
+    EXPECT_EQ(ok.status, 200) << ok.body;
+  }
+}
+
 TEST_F(NamesMemoTest, HoldsAFewListsAndNoHugeOnes) {
   AddNodes(*state_, 0, 64);
   state_->Publish();
@@ -217,7 +277,7 @@ TEST_F(NamesMemoTest, RecognisedListsGetTheAnswersOfDecodedOnes) {
   };
   std::vector<std::string> all, survivors;
   for (int i = 0; i < 5003; ++i) all.push_back(NodeName(i));  // the last 3 unknown for now
-  all.push_back(NodeName(17));  // repeated
+  all.push_back(NodeName(17));                                // repeated
   for (int round = 0; round < 3; ++round) {
     for (int gpus : {8, 4, 1}) {
       const std::string filter_body = Body(all, gpus);

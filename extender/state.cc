@@ -82,13 +82,17 @@ void Snapshot::ResolveNames(const std::vector<std::string_view>& names,
     f.stamp = 1;
   }
   for (std::int32_t& slot : slots) {
-    if (slot < 0 || table_->entries[static_cast<std::size_t>(slot)] == nullptr) {
-      slot = kUnknownName;  // not indexed, or a name only pods have mentioned
-    } else if (f.seen[static_cast<std::size_t>(slot)] == f.stamp) {
-      slot = kRepeatedName;
-    } else {
-      f.seen[static_cast<std::size_t>(slot)] = f.stamp;
+    if (slot < 0) {
+      slot = kUnknownName;  // not indexed
+      continue;
     }
+    const auto at = static_cast<std::size_t>(slot);
+    if (f.seen[at] == f.stamp) {
+      slot = kRepeatedName;
+      continue;
+    }
+    f.seen[at] = f.stamp;
+    if (table_->entries[at] == nullptr) slot = kUnknownName;  // a name only pods have mentioned
   }
 }
 

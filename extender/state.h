@@ -81,8 +81,8 @@ class Snapshot {
   const NodeEntry* FindNode(std::string_view name, std::int32_t* pods = nullptr) const;
   // Names mode's resolution of a request's names, which depends on the node table alone:
   // slots[i] is the slot of the cached node named names[i], kUnknownName when no Node object of
-  // that name is cached, or kRepeatedName when an earlier name of `names` is the same node (each
-  // cached node is answered once, however often a request repeats it). Two snapshots with the
+  // that name is cached, or kRepeatedName when an earlier name of `names` is the same (each name
+  // is answered once, however often a request repeats it). Two snapshots with the
   // same table_id() resolve every list alike.
   void ResolveNames(const std::vector<std::string_view>& names,
                     std::vector<std::int32_t>& slots) const;
