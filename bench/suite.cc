@@ -539,10 +539,11 @@ void Suite::RunCluster(int n) {
         if (!have_floor_plain_) {
           Skip(meta, "floor server not running");
         } else {
-          // Full-node mode: the transfer floor (DESIGN §5) also writes a reply of hyperplace's
-          // size, which echoes the kept nodes' objects.
+          // The transfer floor (DESIGN §5) also writes a /filter reply of hyperplace's size:
+          // the kept nodes' objects in full-node mode, the kept names and every other node's
+          // reason in names mode.
           ExtenderWorkload w(requests, verb, floor_plain_target_.endpoint, false, expect,
-                             /*same_size_reply=*/mode == NodeMode::kFull);
+                             /*same_size_reply=*/true);
           RunScenario(meta, floor_plain_target_, w, Load(1, 0, duration));
         }
       }

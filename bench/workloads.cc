@@ -722,7 +722,10 @@ class ExtenderWorkload::ExtenderSession final : public Session {
     for (std::size_t p = 0; p < r.pods.size(); ++p) {
       std::string filter = "/filter";
       if (w.same_size_reply_ && w.expect_ && p < w.expect_->pod_count()) {
-        filter += "?reply_bytes=" + std::to_string(w.expect_->pod(p).filter.full_reply_bytes);
+        const auto& expected = w.expect_->pod(p).filter;
+        filter += "?reply_bytes=" + std::to_string(r.mode == NodeMode::kNames
+                                                       ? expected.names_reply.size()
+                                                       : expected.full_reply_bytes);
       }
       filter_heads_.push_back(RequestHead("POST", filter, w.endpoint_, r.BodySize(p)));
       prioritize_heads_.push_back(RequestHead("POST", "/prioritize", w.endpoint_, r.BodySize(p)));

@@ -44,8 +44,8 @@ struct ExtenderRequests {
 // With `validate`, replies must be the extender's: a filter result with an empty Error, a
 // prioritize list; and with `expect` (the pods of `requests` are its pending pods, in order),
 // the right answer for that pod and those nodes (CheckFilterReply, CheckPrioritizeReply).
-// With `same_size_reply` (the transfer floor, full-node /filter), each /filter asks the floor for a
-// reply as large as hyperplace's expected one (`/filter?reply_bytes=N`); it needs `expect`.
+// With `same_size_reply` (the transfer floor), each /filter asks the floor for a reply as large as
+// hyperplace's expected one (`/filter?reply_bytes=N`); it needs `expect`.
 class ExtenderWorkload final : public Workload {
  public:
   ExtenderWorkload(std::shared_ptr<const ExtenderRequests> requests, ExtenderVerb verb,
