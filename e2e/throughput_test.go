@@ -92,6 +92,9 @@ type phaseResult struct {
 	// the mean number of node names per /filter request.
 	Rejected    map[string]float64 `json:"extender_rejections,omitempty"`
 	FilterNames float64            `json:"extender_filter_names_mean,omitempty"`
+	// Names-mode candidate lists hyperplace recognised from an earlier request, and decoded anew.
+	ListsRecognised float64 `json:"extender_lists_recognised,omitempty"`
+	ListsDecoded    float64 `json:"extender_lists_decoded,omitempty"`
 	// kube-scheduler's time per extension point, over the phase.
 	ExtensionPoints map[string]latency `json:"scheduler_extension_points"`
 	// CPU seconds each process used during the phase (user + system, from /proc).
@@ -247,7 +250,8 @@ func TestThroughput(t *testing.T) {
 			l := p.Extender[verb]
 			t.Logf("  hyperplace %-10s n=%-5.0f mean %.3f ms, p50 <= %.3g ms, p99 <= %.3g ms", verb, l.Count, l.MeanMs, l.P50Ms, l.P99Ms)
 		}
-		t.Logf("  hyperplace filter: %.0f node names per request on average; nodes rejected by reason %v", p.FilterNames, p.Rejected)
+		t.Logf("  hyperplace filter: %.0f node names per request on average; nodes rejected by reason %v; name lists recognised %.0f, decoded %.0f",
+			p.FilterNames, p.Rejected, p.ListsRecognised, p.ListsDecoded)
 	}
 	for _, p := range report.Phases[:2] {
 		var keys []string
@@ -430,6 +434,11 @@ func runPhase(ctx context.Context, t *testing.T, c *harness.Cluster, admin, fast
 		// Every node passes kube-scheduler's own filters (no pod fills one), and there are no
 		// others: a mean of exactly throughputNodes means each request named all of them.
 		res.FilterNames = cand.Mean()
+		lists := func(result string) float64 {
+			m := `result="` + result + `"`
+			return hpAfter.Sum("hyperplace_extender_name_lists_total", m) - hpBefore.Sum("hyperplace_extender_name_lists_total", m)
+		}
+		res.ListsRecognised, res.ListsDecoded = lists("recognised"), lists("decoded")
 		if cand.Count < float64(throughputPods) || res.FilterNames != float64(throughputNodes) {
 			t.Errorf("%s: %v filter requests with %.1f node names on average; want at least %d, each naming all %d nodes",
 				name, cand.Count, res.FilterNames, throughputPods, throughputNodes)
