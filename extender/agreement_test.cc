@@ -250,8 +250,12 @@ TEST_P(ModesAgreeTest, NamesAndFullNodesGiveTheSameVerdictsAndScores) {
     for (const auto& [node, reason] : names.unresolvable) {
       topology_refusals += reason.find("topology") != std::string::npos;
     }
-    if (what == "required gang with placed peers") EXPECT_GT(topology_refusals, 0u);
-    if (what == kPinnedByKueue) EXPECT_EQ(topology_refusals, 0u);
+    if (what == "required gang with placed peers") {
+      EXPECT_GT(topology_refusals, 0u);
+    }
+    if (what == kPinnedByKueue) {
+      EXPECT_EQ(topology_refusals, 0u);
+    }
     if (what == "team pod without a group") {
       // 2% unhealthy, 1% tainted, 2% without "ml.", density never reached: ~95% pass.
       EXPECT_GT(names.passed.size(), n * 9 / 10);

@@ -1181,7 +1181,9 @@ TEST(HttpServerTest, IdleTlsConnectionsAndStalledHandshakesDoNotDelayANewClient)
   }
   for (int i = 0; i < 32; ++i) {  // TCP only: the client hello never comes, or comes in part
     others.push_back(std::make_unique<RawClient>(server.port()));
-    if (i % 2 == 1) ASSERT_TRUE(others.back()->Send(std::string("\x16\x03\x01\x02\x00\x01", 6)));
+    if (i % 2 == 1) {
+      ASSERT_TRUE(others.back()->Send(std::string("\x16\x03\x01\x02\x00\x01", 6)));
+    }
   }
   ASSERT_TRUE(WaitUntil([&] { return server.open_connections() == 64; }));
 

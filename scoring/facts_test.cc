@@ -70,7 +70,7 @@ TEST(DomainRanksTest, TableRanksOrderDomainsAsTheirValues) {
     ranks.push_back(domains.Ranks(l));
   }
   PodFacts pod;
-  Cycle by_values{&pod, candidates, {}, peers};
+  Cycle by_values{&pod, candidates, {}, peers, {}, {}, {}};
   Cycle by_table = by_values;
   by_table.domain_ranks = ranks;
   for (int l = 0; l < 3; ++l) {
