@@ -2,8 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cstdio>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "extender/extender.h"
 #include "scoring/testing/builders.h"
@@ -252,6 +254,51 @@ TEST_F(NamesMemoTest, HoldsAFewListsAndNoHugeOnes) {
   auto list = Resolve(memo, Body(huge, 8));
   EXPECT_EQ(list->names.size(), 100000u);
   for (const auto& held_list : memo.Lists().lists) EXPECT_NE(held_list, list);
+}
+
+// Handler threads share the memo: lists recognised, decoded and re-resolved from several threads
+// while the node table changes, each answer the same as a fresh resolution in the request's own
+// snapshot. (Run under ThreadSanitizer in CI.)
+TEST_F(NamesMemoTest, ThreadsShareItWhileTheTableChanges) {
+  AddNodes(*state_, 0, 200);
+  state_->Publish();
+  std::vector<std::string> bodies;
+  for (int k = 0; k < 3; ++k) {
+    std::vector<std::string> names;
+    for (int i = k; i < 210; ++i) names.push_back(NodeName(i));  // the last 10 arrive later
+    bodies.push_back(Body(names, 8));
+  }
+  NamesMemo memo;
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      Decoder decoder;
+      for (int i = 0; i < 200; ++i) {
+        const std::string& body = bodies[static_cast<std::size_t>(t + i) % bodies.size()];
+        const std::string padded = Padded(body);
+        const NamesMemo::Held held = memo.Lists();
+        ExtenderArgs args;
+        if (!decoder.DecodeArgs(std::string_view(padded.data(), body.size()), args, held.known())
+                 .ok()) {
+          ++wrong;
+          continue;
+        }
+        const auto snapshot = state_->Current();
+        const auto list = memo.Resolve(held, args, *snapshot);
+        std::vector<std::int32_t> fresh;
+        snapshot->ResolveNames(list->names, fresh);
+        if (list->slots != fresh || list->names.size() != 210u - (t + i) % bodies.size()) ++wrong;
+      }
+    });
+  }
+  for (int i = 200; i < 210; ++i) {  // the table changes meanwhile
+    AddNodes(*state_, i, i + 1);
+    state_->Publish();
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(wrong.load(), 0);
+  EXPECT_GT(memo.hits(), 0u);
 }
 
 // The handlers answer a list they recognise exactly as one they decode: one long-lived Extender
