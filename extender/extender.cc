@@ -315,6 +315,15 @@ void Extender::Register(net::HttpServer& server) {
                 [this](const net::Request& req, net::Response& res) { Prioritize(req.body, res); });
 }
 
+std::shared_ptr<const NamesMemo::List> Extender::ResolveList(const NamesMemo::Held& held,
+                                                             const ExtenderArgs& args,
+                                                             const Snapshot& snapshot) {
+  bool recognised = false;
+  auto list = names_memo_.Resolve(held, args, snapshot, &recognised);
+  (recognised ? metrics_->lists_recognised : metrics_->lists_decoded)->Increment();
+  return list;
+}
+
 void Extender::Filter(std::string_view body, net::Response& response) {
   Scratch& s = ThreadScratch();
   s.Reset();
@@ -328,11 +337,7 @@ void Extender::Filter(std::string_view body, net::Response& response) {
     metrics_->bind_wait->Observe(std::chrono::duration<double>(waited).count());
   }
   std::shared_ptr<const Snapshot> snapshot = state_->Current();
-  if (!s.args.has_nodes) {
-    bool recognised = false;
-    s.list = names_memo_.Resolve(held, s.args, *snapshot, &recognised);
-    (recognised ? metrics_->lists_recognised : metrics_->lists_decoded)->Increment();
-  }
+  if (!s.args.has_nodes) s.list = ResolveList(held, s.args, *snapshot);
   scoring::PodFacts pod = scoring::DerivePodFacts(s.args.pod, policy_);
   if (groups_) groups_->Remember(s.args.pod.uid, pod.group, OwnRequests(s.args.pod.requests));
   Assemble(s, pod, *snapshot, policy_);
@@ -405,11 +410,7 @@ void Extender::Prioritize(std::string_view body, net::Response& response) {
     return BadRequest(st, response);
   }
   std::shared_ptr<const Snapshot> snapshot = state_->Current();
-  if (!s.args.has_nodes) {
-    bool recognised = false;
-    s.list = names_memo_.Resolve(held, s.args, *snapshot, &recognised);
-    (recognised ? metrics_->lists_recognised : metrics_->lists_decoded)->Increment();
-  }
+  if (!s.args.has_nodes) s.list = ResolveList(held, s.args, *snapshot);
   scoring::PodFacts pod = scoring::DerivePodFacts(s.args.pod, policy_);
   Assemble(s, pod, *snapshot, policy_);
 

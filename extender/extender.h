@@ -49,6 +49,10 @@ class Extender {
 
  private:
   struct Metrics;
+  // The names-mode list of a request decoded with `held`, counted as recognised or decoded.
+  std::shared_ptr<const NamesMemo::List> ResolveList(const NamesMemo::Held& held,
+                                                     const ExtenderArgs& args,
+                                                     const Snapshot& snapshot);
   const scoring::Policy policy_;
   std::shared_ptr<const ClusterState> state_;
   std::shared_ptr<GroupMemo> groups_;
