@@ -815,20 +815,46 @@ void AppendInPlace(std::string& out, std::size_t size, Write write) {
   out.resize(static_cast<std::size_t>(end - out.data()));
 }
 
+// A name's JSON string: sized and written as it is, with no check, when the caller knows it needs
+// no escape (kPlain); otherwise escaped as needed.
+template <bool kPlain>
+std::size_t NameSize(std::string_view name) {
+  if constexpr (kPlain) {
+    return name.size() + 2;
+  } else {
+    return json::JsonStringSize(name);
+  }
+}
+
+template <bool kPlain>
+char* WriteName(char* p, std::string_view name) {
+  if constexpr (kPlain) {
+    *p++ = '"';
+    std::memcpy(p, name.data(), name.size());
+    p += name.size();
+    *p++ = '"';
+    return p;
+  } else {
+    return json::WriteJsonString(p, name);
+  }
+}
+
+template <bool kPlain>
 void AppendNameList(std::string& out, const std::vector<std::string_view>& names) {
   std::size_t size = 2;
-  for (std::string_view name : names) size += json::JsonStringSize(name) + 1;
+  for (std::string_view name : names) size += NameSize<kPlain>(name) + 1;
   AppendInPlace(out, size, [&](char* p) {
     *p++ = '[';
     for (std::size_t i = 0; i < names.size(); ++i) {
       if (i > 0) *p++ = ',';
-      p = json::WriteJsonString(p, names[i]);
+      p = WriteName<kPlain>(p, names[i]);
     }
     *p++ = ']';
     return p;
   });
 }
 
+template <bool kPlain>
 void AppendReasonMap(std::string& out,
                      const std::vector<std::pair<std::string_view, std::string_view>>& entries) {
   // Thousands of nodes share a few reasons, in runs: a reason the same as the entry before (the
@@ -842,7 +868,7 @@ void AppendReasonMap(std::string& out,
     const auto& [name, reason] = entries[i];
     if (i == 0 || !same(reason, last)) reason_size = json::JsonStringSize(reason);
     last = reason;
-    size += json::JsonStringSize(name) + reason_size + 2;
+    size += NameSize<kPlain>(name) + reason_size + 2;
   }
   AppendInPlace(out, size, [&](char* p) {
     *p++ = '{';
@@ -851,7 +877,7 @@ void AppendReasonMap(std::string& out,
     for (std::size_t i = 0; i < entries.size(); ++i) {
       const auto& [name, reason] = entries[i];
       if (i > 0) *p++ = ',';
-      p = json::WriteJsonString(p, name);
+      p = WriteName<kPlain>(p, name);
       *p++ = ':';
       if (i > 0 && same(reason, entries[i - 1].second)) {
         std::memcpy(p, written, written_size);
@@ -863,6 +889,29 @@ void AppendReasonMap(std::string& out,
       written_size = static_cast<std::size_t>(p - written);
     }
     *p++ = '}';
+    return p;
+  });
+}
+
+template <bool kPlain>
+void AppendHostPriorities(const std::vector<std::string_view>& hosts,
+                          const std::vector<std::int32_t>& scores, std::string& out) {
+  constexpr std::string_view kHost = "{\"Host\":", kScore = ",\"Score\":";
+  std::size_t size = 2;
+  for (auto host : hosts) {
+    size += kHost.size() + NameSize<kPlain>(host) + kScore.size() + 11 + 2;  // "}," + digits
+  }
+  AppendInPlace(out, size, [&](char* p) {
+    *p++ = '[';
+    for (std::size_t i = 0; i < hosts.size(); ++i) {
+      if (i > 0) *p++ = ',';
+      p = json::WriteBytes(p, kHost);
+      p = WriteName<kPlain>(p, hosts[i]);
+      p = json::WriteBytes(p, kScore);
+      p = std::to_chars(p, p + 11, scores[i]).ptr;
+      *p++ = '}';
+    }
+    *p++ = ']';
     return p;
   });
 }
@@ -886,14 +935,15 @@ void EncodeFilterResult(const FilterReply& reply, std::string& out) {
   }
   out += ",\"NodeNames\":";
   if (reply.names != nullptr) {
-    AppendNameList(out, *reply.names);
+    (reply.plain_names ? AppendNameList<true> : AppendNameList<false>)(out, *reply.names);
   } else {
     out += "null";
   }
+  auto reasons = reply.plain_names ? AppendReasonMap<true> : AppendReasonMap<false>;
   out += ",\"FailedNodes\":";
-  AppendReasonMap(out, reply.failed);
+  reasons(out, reply.failed);
   out += ",\"FailedAndUnresolvableNodes\":";
-  AppendReasonMap(out, reply.unresolvable);
+  reasons(out, reply.unresolvable);
   out += ",\"Error\":\"\"}";
 }
 
@@ -906,25 +956,9 @@ void EncodeFilterError(std::string_view error, std::string& out) {
 }
 
 void EncodeHostPriorities(const std::vector<std::string_view>& hosts,
-                          const std::vector<std::int32_t>& scores, std::string& out) {
-  constexpr std::string_view kHost = "{\"Host\":", kScore = ",\"Score\":";
-  std::size_t size = 2;
-  for (auto host : hosts) {
-    size += kHost.size() + json::JsonStringSize(host) + kScore.size() + 11 + 2;  // "}," + digits
-  }
-  AppendInPlace(out, size, [&](char* p) {
-    *p++ = '[';
-    for (std::size_t i = 0; i < hosts.size(); ++i) {
-      if (i > 0) *p++ = ',';
-      p = json::WriteBytes(p, kHost);
-      p = json::WriteJsonString(p, hosts[i]);
-      p = json::WriteBytes(p, kScore);
-      p = std::to_chars(p, p + 11, scores[i]).ptr;
-      *p++ = '}';
-    }
-    *p++ = ']';
-    return p;
-  });
+                          const std::vector<std::int32_t>& scores, std::string& out,
+                          bool plain_hosts) {
+  (plain_hosts ? AppendHostPriorities<true> : AppendHostPriorities<false>)(hosts, scores, out);
 }
 
 void EncodeBindingResult(std::string_view error, std::string& out) {

@@ -105,15 +105,20 @@ struct FilterReply {
   // name → reason (preemption may help / cannot help).
   std::vector<std::pair<std::string_view, std::string_view>> failed;
   std::vector<std::pair<std::string_view, std::string_view>> unresolvable;
+  // True only when no name above (in `names`, `failed` or `unresolvable`) needs a JSON escape, as
+  // checked once per list (NamesMemo::List::plain): each is then written with one copy, where
+  // a reply of 5,000 names otherwise checks every name twice (its size, then its bytes).
+  bool plain_names = false;
 };
 
 // ExtenderFilterResult. A null `names`/`nodes_json` is written as null.
 void EncodeFilterResult(const FilterReply& reply, std::string& out);
 // ExtenderFilterResult carrying only an error (every node list null).
 void EncodeFilterError(std::string_view error, std::string& out);
-// HostPriorityList: [{"Host":..,"Score":..},..].
+// HostPriorityList: [{"Host":..,"Score":..},..]. `plain_hosts` as FilterReply::plain_names.
 void EncodeHostPriorities(const std::vector<std::string_view>& hosts,
-                          const std::vector<std::int32_t>& scores, std::string& out);
+                          const std::vector<std::int32_t>& scores, std::string& out,
+                          bool plain_hosts = false);
 // ExtenderBindingResult.
 void EncodeBindingResult(std::string_view error, std::string& out);
 

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -301,6 +302,43 @@ TEST(EncodeTest, EscapesAnywhereInLongStringsAreFound) {
   std::string out;
   AppendJsonString(out, utf8);
   EXPECT_EQ(out, "\"" + utf8 + "\"");
+}
+
+// Names known to need no escape (FilterReply::plain_names) are written unchecked, byte for byte
+// as the checking path writes them: 5000 HyperPod names, UTF-8 ones and empty ones among them.
+TEST(EncodeTest, PlainNamesAreWrittenAsTheCheckingPathWritesThem) {
+  std::vector<std::string> storage;
+  for (int i = 0; i < 5000; ++i) {
+    char name[32];
+    std::snprintf(name, sizeof name, "hyperpod-i-%017x", 0x0a1b2c3d + i);
+    storage.push_back(i % 97 == 0 ? "n\xc3\xa9-" + std::string(name) : i % 499 == 0 ? "" : name);
+  }
+  std::vector<std::string_view> names(storage.begin(), storage.end());
+  std::vector<std::string_view> kept;
+  FilterReply plain, checked;
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    if (i % 3 == 0) kept.push_back(names[i]);
+    if (i % 3 == 1) plain.failed.emplace_back(names[i], i % 2 ? "full" : "node has 0 of 8 \"gpu\"");
+    if (i % 3 == 2) plain.unresolvable.emplace_back(names[i], "unhealthy");
+  }
+  checked.failed = plain.failed;
+  checked.unresolvable = plain.unresolvable;
+  plain.names = checked.names = &kept;
+  plain.plain_names = true;
+  std::string a, b;
+  EncodeFilterResult(plain, a);
+  EncodeFilterResult(checked, b);
+  EXPECT_EQ(a, b);
+  EXPECT_EQ(json::parse(a)["NodeNames"].size(), kept.size());
+
+  std::vector<std::int32_t> scores(names.size());
+  for (std::size_t i = 0; i < scores.size(); ++i) scores[i] = static_cast<std::int32_t>(i % 11);
+  a.clear();
+  b.clear();
+  EncodeHostPriorities(names, scores, a, /*plain_hosts=*/true);
+  EncodeHostPriorities(names, scores, b);
+  EXPECT_EQ(a, b);
+  EXPECT_EQ(json::parse(a)[4999]["Host"], storage[4999]);
 }
 
 TEST(EncodeTest, RepeatedReasonsAreWrittenEachTime) {

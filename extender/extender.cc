@@ -1,5 +1,6 @@
 #include "extender/extender.h"
 
+#include <algorithm>
 #include <deque>
 #include <span>
 #include <unordered_map>
@@ -158,6 +159,54 @@ void BadRequest(const Status& status, net::Response& response) {
   EncodeFilterError(status.message(), response.body);
 }
 
+// The pod's requests against every candidate: allocatable, and free once the pods on the node
+// (assumed ones included) have taken theirs; candidate-major, one row of the requests each.
+void FillResourceRows(Scratch& s, const scoring::ResourceList& requests, const Snapshot& snapshot) {
+  const std::size_t r = requests.size();
+  if (r == 0) return;
+  for (const scoring::ResourceAmount& req : requests) {
+    s.resource_ids.push_back(snapshot.ResourceId(req.name));
+  }
+  s.alloc_amounts.resize(s.candidates.size() * r);
+  s.free_amounts.resize(s.candidates.size() * r);
+  if (s.args.has_nodes) {
+    // Full-node mode: allocatable from the request's node, by name; usage from the cache.
+    for (std::size_t c = 0; c < s.candidates.size(); ++c) {
+      for (std::size_t k = 0; k < r; ++k) {
+        const std::int64_t alloc =
+            scoring::AmountOf(s.candidates[c]->node->allocatable, requests[k].name);
+        s.alloc_amounts[c * r + k] = alloc;
+        s.free_amounts[c * r + k] = alloc - snapshot.UsedAt(s.slots[c], s.resource_ids[k]);
+      }
+    }
+    return;
+  }
+  if (std::all_of(s.resource_ids.begin(), s.resource_ids.end(),
+                  [](int id) { return id < kInlineResources; })) {
+    // Names mode, the usual case (cpu, memory, pods, accelerators): one allocatable row and one
+    // usage row per candidate, read once for all its requests.
+    for (std::size_t c = 0; c < s.candidates.size(); ++c) {
+      const InlineAmounts& alloc = snapshot.AllocatableRow(s.slots[c]);
+      const InlineAmounts& used = snapshot.UsedRow(s.slots[c]);
+      for (std::size_t k = 0; k < r; ++k) {
+        const int id = s.resource_ids[k];
+        const auto i = static_cast<std::size_t>(std::max(id, 0));
+        const std::int64_t amount = id < 0 ? 0 : alloc[i];  // < 0: no node has any of it
+        s.alloc_amounts[c * r + k] = amount;
+        s.free_amounts[c * r + k] = amount - (id < 0 ? 0 : used[i]);
+      }
+    }
+    return;
+  }
+  for (std::size_t c = 0; c < s.candidates.size(); ++c) {
+    for (std::size_t k = 0; k < r; ++k) {
+      const std::int64_t alloc = snapshot.AllocatableAt(s.slots[c], s.resource_ids[k]);
+      s.alloc_amounts[c * r + k] = alloc;
+      s.free_amounts[c * r + k] = alloc - snapshot.UsedAt(s.slots[c], s.resource_ids[k]);
+    }
+  }
+}
+
 // Fills the scratch's candidates, pods and peers from the decoded args and the snapshot.
 void Assemble(Scratch& s, const scoring::PodFacts& pod, const Snapshot& snapshot,
               const scoring::Policy& policy) {
@@ -198,27 +247,7 @@ void Assemble(Scratch& s, const scoring::PodFacts& pod, const Snapshot& snapshot
     }
   }
 
-  // The pod's requests against every candidate: allocatable, and free once the pods on the node
-  // (assumed ones included) have taken theirs.
-  const scoring::ResourceList& requests = pod.pod->requests;
-  const std::size_t r = requests.size();
-  if (r > 0) {
-    for (const scoring::ResourceAmount& req : requests) {
-      s.resource_ids.push_back(snapshot.ResourceId(req.name));
-    }
-    s.alloc_amounts.resize(s.candidates.size() * r);
-    s.free_amounts.resize(s.candidates.size() * r);
-    for (std::size_t c = 0; c < s.candidates.size(); ++c) {
-      for (std::size_t k = 0; k < r; ++k) {
-        // Names mode reads the cached node's allocatable by id; a full-node request's by name.
-        const std::int64_t alloc =
-            args.has_nodes ? scoring::AmountOf(s.candidates[c]->node->allocatable, requests[k].name)
-                           : snapshot.AllocatableAt(s.slots[c], s.resource_ids[k]);
-        s.alloc_amounts[c * r + k] = alloc;
-        s.free_amounts[c * r + k] = alloc - snapshot.UsedAt(s.slots[c], s.resource_ids[k]);
-      }
-    }
-  }
+  FillResourceRows(s, pod.pod->requests, snapshot);
 
   if (pod.group.empty()) return;
   const auto* placements = snapshot.GroupPlacements(pod.group);
@@ -398,6 +427,7 @@ void Extender::Filter(std::string_view body, net::Response& response) {
   // request's own node objects otherwise.
   if (s.args.has_node_names) reply.names = &s.survivors;
   if (s.args.has_nodes) reply.nodes_json = &s.survivor_json;
+  reply.plain_names = s.list != nullptr && s.list->plain;  // names mode: every name is the list's
   EncodeFilterResult(reply, response.body);
   s.list.reset();  // a list the memo drops is freed now, not at this thread's next request
 }
@@ -434,7 +464,8 @@ void Extender::Prioritize(std::string_view body, net::Response& response) {
     s.survivors.push_back(s.names[i]);
     s.reply_scores.push_back(s.scores[c]);
   }
-  EncodeHostPriorities(s.survivors, s.reply_scores, response.body);
+  EncodeHostPriorities(s.survivors, s.reply_scores, response.body,
+                       s.list != nullptr && s.list->plain);
   s.list.reset();
 }
 

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <functional>
 
+#include "common/json.h"
+
 namespace hyperplace::extender {
 
 namespace {
@@ -23,6 +25,7 @@ std::shared_ptr<const NamesMemo::List> MakeList(std::string_view json,
   list->bytes.reserve(copied);
   list->names.reserve(names.size());
   for (std::string_view name : names) {
+    list->plain = list->plain && !json::NeedsEscape(name);
     if (in_json(name)) {
       list->names.emplace_back(list->json.data() + (name.data() - json.data()), name.size());
     } else {

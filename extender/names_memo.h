@@ -31,8 +31,11 @@ class NamesMemo {
     std::string json;                     // the NodeNames array as it came, '[' to ']'
     std::string bytes;                    // the names with escapes, decoded, back to back
     std::vector<std::string_view> names;  // into json (or bytes), in request order
-    std::uint64_t table_id = 0;           // the node table `slots` were resolved in
-    std::vector<std::int32_t> slots;      // Snapshot::ResolveNames(names)
+    // No name needs a JSON escape (every real one): replies write each with one copy, unchecked
+    // (FilterReply::plain_names).
+    bool plain = true;
+    std::uint64_t table_id = 0;       // the node table `slots` were resolved in
+    std::vector<std::int32_t> slots;  // Snapshot::ResolveNames(names)
   };
   // Lists held at once: /filter's, and /prioritize's for pods of a few shapes.
   static constexpr std::size_t kLists = 8;

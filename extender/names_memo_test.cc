@@ -301,6 +301,38 @@ TEST_F(NamesMemoTest, ThreadsShareItWhileTheTableChanges) {
   EXPECT_GT(memo.hits(), 0u);
 }
 
+// Replies write a plain list's names unchecked: a list is plain only when no name needs a JSON
+// escape, however the request spelled it, and a list that is not still gets a valid reply.
+TEST_F(NamesMemoTest, AListIsPlainUnlessANameNeedsAnEscape) {
+  AddNodes(*state_, 0, 1000);
+  state_->Publish();
+  std::vector<std::string> names;
+  for (int i = 0; i < 1000; ++i) names.push_back(NodeName(i));
+  NamesMemo memo;
+  EXPECT_TRUE(Resolve(memo, Body(names, 8))->plain);
+  names[3] = "\u0068" + names[3].substr(1);  // an escape that decodes to a plain name
+  EXPECT_TRUE(Resolve(memo, Body(names, 8))->plain);
+
+  // Unknown names that need escapes, listed in the reply with their reason.
+  names.push_back(R"(we\"ird)");
+  names.push_back(R"(tab\tnode\\x)");
+  auto list = Resolve(memo, Body(names, 8));
+  EXPECT_FALSE(list->plain);
+  metrics::Registry registry;
+  Extender extender(state_->policy(), state_, registry);
+  const std::string body = Body(names, 8);
+  const std::string padded = body + std::string(net::kBodyPadding, '\0');
+  net::Response response;
+  extender.Filter(std::string_view(padded.data(), body.size()), response);
+  ASSERT_EQ(response.status, 200) << response.body.substr(0, 200);
+  const nlohmann::json reply = nlohmann::json::parse(response.body);
+  const nlohmann::json& unknown = reply["FailedAndUnresolvableNodes"];
+  EXPECT_TRUE(unknown.contains("we\"ird")) << response.body.substr(0, 200);
+  EXPECT_TRUE(unknown.contains("tab\tnode\\x"));
+  EXPECT_TRUE(reply["FailedNodes"].contains(NodeName(7)));  // 4 GPUs of 8 asked
+  EXPECT_EQ(reply["NodeNames"][0], NodeName(1));
+}
+
 // The handlers answer a list they recognise exactly as one they decode: one long-lived Extender
 // against a fresh one per request, at 5000 nodes, with /filter and /prioritize interleaved and
 // the node table changing in between.
