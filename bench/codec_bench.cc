@@ -207,9 +207,9 @@ void BM_PrioritizeNamesDistinct(benchmark::State& s) {
 }
 
 // The names-mode hot spot on its own: resolving every requested name in the snapshot's index
-// (what Snapshot::FindNodes does for a 5000-name /filter), and, for comparison, what recognising a
-// names array identical to the previous request's would cost (one memcmp), since kube-scheduler
-// sends the same candidates in the same order for consecutive pods.
+// (what Snapshot::ResolveNames does for a 5000-name list not seen before), and, for comparison,
+// what recognising a names array identical to the previous request's would cost (one memcmp), since
+// kube-scheduler sends the same candidates in the same order for consecutive pods.
 void BM_NameIndexFindMany(benchmark::State& state) {
   const Payload& p = PayloadFor(static_cast<int>(state.range(0)));
   std::vector<std::string_view> names;

@@ -181,28 +181,24 @@ void FillResourceRows(Scratch& s, const scoring::ResourceList& requests, const S
     }
     return;
   }
-  if (std::all_of(s.resource_ids.begin(), s.resource_ids.end(),
-                  [](int id) { return id < kInlineResources; })) {
-    // Names mode, the usual case (cpu, memory, pods, accelerators): one allocatable row and one
-    // usage row per candidate, read once for all its requests.
-    for (std::size_t c = 0; c < s.candidates.size(); ++c) {
-      const InlineAmounts& alloc = snapshot.AllocatableRow(s.slots[c]);
-      const InlineAmounts& used = snapshot.UsedRow(s.slots[c]);
-      for (std::size_t k = 0; k < r; ++k) {
-        const int id = s.resource_ids[k];
-        const auto i = static_cast<std::size_t>(std::max(id, 0));
-        const std::int64_t amount = id < 0 ? 0 : alloc[i];  // < 0: no node has any of it
-        s.alloc_amounts[c * r + k] = amount;
-        s.free_amounts[c * r + k] = amount - (id < 0 ? 0 : used[i]);
-      }
-    }
-    return;
-  }
+  // Names mode: the cached node's allocatable and usage rows, read once per candidate for all
+  // its requests (cpu, memory, pods, accelerators are inline ids); a rarer resource by lookup.
   for (std::size_t c = 0; c < s.candidates.size(); ++c) {
+    const std::int32_t slot = s.slots[c];
+    const InlineAmounts& alloc = snapshot.AllocatableRow(slot);
+    const InlineAmounts& used = snapshot.UsedRow(slot);
     for (std::size_t k = 0; k < r; ++k) {
-      const std::int64_t alloc = snapshot.AllocatableAt(s.slots[c], s.resource_ids[k]);
-      s.alloc_amounts[c * r + k] = alloc;
-      s.free_amounts[c * r + k] = alloc - snapshot.UsedAt(s.slots[c], s.resource_ids[k]);
+      const int id = s.resource_ids[k];
+      std::int64_t amount = 0, taken = 0;  // id < 0: no node has any of it
+      if (id >= 0 && id < kInlineResources) {
+        amount = alloc[static_cast<std::size_t>(id)];
+        taken = used[static_cast<std::size_t>(id)];
+      } else if (id >= kInlineResources) {
+        amount = snapshot.AllocatableAt(slot, id);
+        taken = snapshot.UsedAt(slot, id);
+      }
+      s.alloc_amounts[c * r + k] = amount;
+      s.free_amounts[c * r + k] = amount - taken;
     }
   }
 }

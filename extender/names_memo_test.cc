@@ -22,6 +22,13 @@ std::string NodeName(int i) {
   return name;
 }
 
+// NodeName(from) .. NodeName(to - 1).
+std::vector<std::string> NodeNames(int from, int to) {
+  std::vector<std::string> names;
+  for (int i = from; i < to; ++i) names.push_back(NodeName(i));
+  return names;
+}
+
 // Nodes 0..n-1: most a p5.48xlarge with 8 GPUs free; every 7th has 4 GPUs, every 11th is
 // unhealthy, every 13th a g5, so that filter replies mix survivors, resource reasons and others.
 void AddNodes(MemoryState& state, int from, int to) {
@@ -94,8 +101,7 @@ TEST_F(NamesMemoTest, ResolveNamesMarksUnknownRepeatedAndPodOnlyNames) {
 TEST_F(NamesMemoTest, ARepeatedListIsRecognisedByItsBytesAndNotDecodedAgain) {
   AddNodes(*state_, 0, 5000);
   state_->Publish();
-  std::vector<std::string> names;
-  for (int i = 0; i < 5000; ++i) names.push_back(NodeName(i));
+  std::vector<std::string> names = NodeNames(0, 5000);
   const std::string body = Body(names, 8);
   NamesMemo memo;
 
@@ -147,8 +153,7 @@ TEST_F(NamesMemoTest, ARepeatedListIsRecognisedByItsBytesAndNotDecodedAgain) {
 TEST_F(NamesMemoTest, ANodeTableChangeResolvesTheHeldListAgain) {
   AddNodes(*state_, 0, 1000);
   state_->Publish();
-  std::vector<std::string> names;
-  for (int i = 0; i < 1001; ++i) names.push_back(NodeName(i));
+  std::vector<std::string> names = NodeNames(0, 1001);
   const std::string body = Body(names, 8);
   NamesMemo memo;
   auto before = Resolve(memo, body);
@@ -177,8 +182,7 @@ TEST_F(NamesMemoTest, ANodeTableChangeResolvesTheHeldListAgain) {
 TEST_F(NamesMemoTest, OneEntryPerListResolvedInTheNewestTable) {
   AddNodes(*state_, 0, 100);
   state_->Publish();
-  std::vector<std::string> names;
-  for (int i = 0; i < 103; ++i) names.push_back(NodeName(i));
+  std::vector<std::string> names = NodeNames(0, 103);
   const std::string body = Body(names, 8);
   const std::string padded = Padded(body);
   NamesMemo memo;
@@ -236,9 +240,7 @@ TEST_F(NamesMemoTest, HoldsAFewListsAndNoHugeOnes) {
   NamesMemo memo;
   std::vector<std::shared_ptr<const NamesMemo::List>> lists;
   for (std::size_t k = 0; k < NamesMemo::kLists + 2; ++k) {
-    std::vector<std::string> names;
-    for (int i = static_cast<int>(k); i < 64; ++i) names.push_back(NodeName(i));
-    lists.push_back(Resolve(memo, Body(names, 8)));
+    lists.push_back(Resolve(memo, Body(NodeNames(static_cast<int>(k), 64), 8)));
   }
   const NamesMemo::Held held = memo.Lists();
   ASSERT_EQ(held.count, NamesMemo::kLists);
@@ -264,9 +266,7 @@ TEST_F(NamesMemoTest, ThreadsShareItWhileTheTableChanges) {
   state_->Publish();
   std::vector<std::string> bodies;
   for (int k = 0; k < 3; ++k) {
-    std::vector<std::string> names;
-    for (int i = k; i < 210; ++i) names.push_back(NodeName(i));  // the last 10 arrive later
-    bodies.push_back(Body(names, 8));
+    bodies.push_back(Body(NodeNames(k, 210), 8));  // the last 10 arrive later
   }
   NamesMemo memo;
   std::atomic<int> wrong{0};
@@ -306,8 +306,7 @@ TEST_F(NamesMemoTest, ThreadsShareItWhileTheTableChanges) {
 TEST_F(NamesMemoTest, AListIsPlainUnlessANameNeedsAnEscape) {
   AddNodes(*state_, 0, 1000);
   state_->Publish();
-  std::vector<std::string> names;
-  for (int i = 0; i < 1000; ++i) names.push_back(NodeName(i));
+  std::vector<std::string> names = NodeNames(0, 1000);
   NamesMemo memo;
   EXPECT_TRUE(Resolve(memo, Body(names, 8))->plain);
   names[3] = "\u0068" + names[3].substr(1);  // an escape that decodes to a plain name
@@ -354,9 +353,8 @@ TEST_F(NamesMemoTest, RecognisedListsGetTheAnswersOfDecodedOnes) {
     EXPECT_EQ(response.status, 200) << response.body.substr(0, 200);
     return response.body;
   };
-  std::vector<std::string> all, survivors;
-  for (int i = 0; i < 5003; ++i) all.push_back(NodeName(i));  // the last 3 unknown for now
-  all.push_back(NodeName(17));                                // repeated
+  std::vector<std::string> all = NodeNames(0, 5003), survivors;  // the last 3 unknown for now
+  all.push_back(NodeName(17));                                   // repeated
   for (int round = 0; round < 3; ++round) {
     for (int gpus : {8, 4, 1}) {
       const std::string filter_body = Body(all, gpus);

@@ -99,7 +99,7 @@ class Snapshot {
   }
   // The node's slot (for UsedAt), or -1 when the snapshot has never seen the name.
   std::int32_t SlotOf(std::string_view node) const;
-  // The facts and allocatable of the cached node in `slot` (FindNodes gave it an entry), from
+  // The facts and allocatable of the cached node in `slot` (ResolveNames gave it), from
   // dense tables by slot: a names-mode cycle reads them for every candidate, and one array in
   // slot order is what the caches and the prefetcher serve best, where a pointer per entry costs a
   // cache miss per candidate.
@@ -117,9 +117,9 @@ class Snapshot {
   // What the pods occupying the node in `slot` request in all of resource `id` (-1 for either: 0).
   std::int64_t UsedAt(std::int32_t slot, int id) const {
     if (slot < 0 || id < 0) return 0;
+    if (id < kInlineResources) return UsedRow(slot)[static_cast<std::size_t>(id)];
     const auto s = static_cast<std::size_t>(slot);
     const UsageChunk& chunk = *(*usage_)[s / kUsageChunk];
-    if (id < kInlineResources) return chunk.head[s % kUsageChunk][static_cast<std::size_t>(id)];
     return s % kUsageChunk < chunk.full.size() ? UsedOf(chunk.full[s % kUsageChunk].get(), id) : 0;
   }
   // AllocatableAt and UsedAt of every id below kInlineResources at once, for a cached node's slot
