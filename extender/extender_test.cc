@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -252,6 +253,77 @@ TEST_F(ExtenderTest, RejectionsAreCountedByReason) {
       << text;
   EXPECT_NE(text.find(R"(hyperplace_extender_nodes_rejected_total{reason="health_taint"} 1)"),
             std::string::npos);
+}
+
+// Names mode reads a candidate's inline resource ids from dense rows and a rarer resource (an id
+// past kInlineResources) through the node's own tables; full-node mode reads the request's
+// allocatable by name. Both must give the same verdicts and scores, at 1000 nodes with HyperPod
+// names, for a pod asking for a resource past the inline rows that pods already use on some nodes.
+TEST_F(ExtenderTest, AResourcePastTheInlineRowsIsCheckedAlikeInBothModes) {
+  constexpr int kNodes = 1000, kExtra = 2 * kInlineResources;
+  const std::string rare = "example.com/r" + std::to_string(kExtra - 1);
+  json items = json::array();
+  std::vector<std::string> names;
+  Decoder decoder;
+  for (int i = 0; i < kNodes; ++i) {
+    char name[32];
+    std::snprintf(name, sizeof name, "hyperpod-i-%017x", 0x0a1b2c3d + i);
+    names.push_back(name);
+    json allocatable = {
+        {"cpu", "191450m"}, {"memory", "2000Gi"}, {"pods", "49"}, {"nvidia.com/gpu", "8"}};
+    for (int r = 0; r < kExtra; ++r) allocatable["example.com/r" + std::to_string(r)] = "4";
+    allocatable[rare] = std::to_string(i % 4);
+    json node = {
+        {"metadata",
+         {{"name", name}, {"labels", {{"node.kubernetes.io/instance-type", "ml.p5.48xlarge"}}}}},
+        {"status", {{"allocatable", allocatable}}}};
+    std::string padded = node.dump();
+    const std::size_t size = padded.size();
+    padded.append(kInputPadding, '\0');
+    scoring::Node decoded;
+    ASSERT_TRUE(decoder.DecodeNode(std::string_view(padded.data(), size), decoded).ok());
+    state_->UpsertNode(scoring::OwnedCopy(decoded));
+    items.push_back(std::move(node));
+    if (i % 5 == 0) {  // a pod already holds one of the rare resource here
+      PodRecord pod{"u" + std::to_string(i), name, ""};
+      pod.requests = {{rare, 1}, {"nvidia.com/gpu", 1}};
+      state_->UpsertPod(pod);
+    }
+  }
+  state_->Publish();
+  ASSERT_GE(state_->Current()->ResourceId(rare), kInlineResources);
+
+  const json pod = {
+      {"metadata", {{"name", "p"}, {"namespace", "hyperpod-ns-a"}, {"uid", "p-uid"}}},
+      {"spec",
+       {{"containers",
+         {{{"name", "c"},
+           {"resources", {{"requests", {{rare, "2"}, {"nvidia.com/gpu", "1"}}}}}}}}}}};
+  const json names_reply = Filter(json{{"Pod", pod}, {"NodeNames", names}}.dump());
+  const json full_reply = Filter(
+      json{{"Pod", pod}, {"Nodes", {{"metadata", json::object()}, {"items", items}}}}.dump());
+  std::set<std::string> kept;
+  for (const json& n : names_reply["NodeNames"]) kept.insert(n.get<std::string>());
+  std::set<std::string> full_kept;
+  for (const json& n : full_reply["Nodes"]["items"]) full_kept.insert(n["metadata"]["name"]);
+  EXPECT_EQ(kept, full_kept);
+  EXPECT_EQ(names_reply["FailedNodes"], full_reply["FailedNodes"]);
+  EXPECT_EQ(names_reply["FailedAndUnresolvableNodes"], full_reply["FailedAndUnresolvableNodes"]);
+  // 2 of the rare resource free: i % 4, less the one a pod holds on every fifth node.
+  for (int i = 0; i < kNodes; ++i) {
+    EXPECT_EQ(kept.count(names[i]) == 1, i % 4 - (i % 5 == 0 ? 1 : 0) >= 2) << names[i];
+  }
+  EXPECT_EQ(names_reply["FailedNodes"][names[1]], "hyperplace: node has 1 of 1 " + rare + " free");
+
+  std::vector<std::string> survivors(kept.begin(), kept.end());
+  json survivor_items = json::array();
+  for (const json& item : items) {
+    if (kept.count(item["metadata"]["name"].get<std::string>()) > 0) survivor_items.push_back(item);
+  }
+  EXPECT_EQ(Prioritize(json{{"Pod", pod}, {"NodeNames", survivors}}.dump()),
+            Prioritize(json{{"Pod", pod},
+                            {"Nodes", {{"metadata", json::object()}, {"items", survivor_items}}}}
+                           .dump()));
 }
 
 }  // namespace
