@@ -145,6 +145,7 @@ constexpr DurationRange kIoTimeoutRange{milliseconds(1), milliseconds(10 * 60 * 
 constexpr DurationRange kIdleTimeoutRange{milliseconds(1000), milliseconds(60 * 60 * 1000)};
 constexpr Range kKeepAliveRequestsRange{0, std::numeric_limits<std::uint32_t>::max()};
 constexpr Range kThreadsRange{1, 256};
+constexpr Range kEventLoopsRange{1, 64};
 constexpr Range kConnectionsRange{1, 65536};
 constexpr Range kInFlightRange{1, 65536};
 constexpr Range kWeightRange{0, 1000};
@@ -748,6 +749,7 @@ void DecodeServer(MapDecoder& m, ServerLimits& s) {
   m.Duration("idleTimeout", kIdleTimeoutRange, s.idle_timeout);
   m.Integer("maxKeepAliveRequests", kKeepAliveRequestsRange, s.max_keepalive_requests);
   m.Integer("threads", kThreadsRange, s.threads);
+  m.Integer("eventLoops", kEventLoopsRange, s.event_loops);
   m.Integer("maxConnections", kConnectionsRange, s.max_connections);
   m.Integer("maxInFlight", kInFlightRange, s.max_in_flight);
 }
@@ -958,6 +960,7 @@ void ValidateServer(const ServerLimits& s, const std::string& server, Errors& er
   CheckRange(errors, ChildPath(server, "maxKeepAliveRequests"), s.max_keepalive_requests,
              kKeepAliveRequestsRange);
   CheckRange(errors, ChildPath(server, "threads"), s.threads, kThreadsRange);
+  CheckRange(errors, ChildPath(server, "eventLoops"), s.event_loops, kEventLoopsRange);
   CheckRange(errors, ChildPath(server, "maxConnections"), s.max_connections, kConnectionsRange);
   CheckRange(errors, ChildPath(server, "maxInFlight"), s.max_in_flight, kInFlightRange);
 }
@@ -1438,6 +1441,7 @@ void EmitServer(YAML::Emitter& out, const ServerLimits& s) {
   out << YAML::Key << "idleTimeout" << YAML::Value << FormatDuration(s.idle_timeout);
   out << YAML::Key << "maxKeepAliveRequests" << YAML::Value << s.max_keepalive_requests;
   out << YAML::Key << "threads" << YAML::Value << s.threads;
+  out << YAML::Key << "eventLoops" << YAML::Value << s.event_loops;
   out << YAML::Key << "maxConnections" << YAML::Value << s.max_connections;
   out << YAML::Key << "maxInFlight" << YAML::Value << s.max_in_flight;
   out << YAML::EndMap;

@@ -40,8 +40,12 @@ struct ServerLimits {
   std::chrono::milliseconds idle_timeout{120000};
   // Requests served on one connection before it is closed; 0 means no limit.
   std::uint32_t max_keepalive_requests = 0;
-  // Handler threads. Connections cost no thread: the event loop owns them all.
+  // Handler threads. Connections cost no thread: the event loops own them all.
   std::uint32_t threads = 8;
+  // Event loops, each a thread owning the connections dealt to it in turn: TLS, parsing, writing,
+  // and the handlers that run on the loop (the webhook's admissions). One loop is one core's
+  // worth of TLS and admissions.
+  std::uint32_t event_loops = 2;
   // Open connections (idle ones included); beyond this a new connection is answered 503 (plain
   // HTTP) or closed (TLS) at once.
   std::uint32_t max_connections = 1024;

@@ -43,6 +43,7 @@ void ExpectSameConfig(const Config& a, const Config& b) {
   EXPECT_EQ(ea.server.idle_timeout, eb.server.idle_timeout);
   EXPECT_EQ(ea.server.max_keepalive_requests, eb.server.max_keepalive_requests);
   EXPECT_EQ(ea.server.threads, eb.server.threads);
+  EXPECT_EQ(ea.server.event_loops, eb.server.event_loops);
   EXPECT_EQ(ea.server.max_connections, eb.server.max_connections);
   EXPECT_EQ(ea.server.max_in_flight, eb.server.max_in_flight);
   EXPECT_EQ(ea.server.max_reply_bytes, eb.server.max_reply_bytes);
@@ -91,6 +92,7 @@ void ExpectSameConfig(const Config& a, const Config& b) {
   EXPECT_EQ(wa.server.idle_timeout, wb.server.idle_timeout);
   EXPECT_EQ(wa.server.max_keepalive_requests, wb.server.max_keepalive_requests);
   EXPECT_EQ(wa.server.threads, wb.server.threads);
+  EXPECT_EQ(wa.server.event_loops, wb.server.event_loops);
   EXPECT_EQ(wa.server.max_connections, wb.server.max_connections);
   EXPECT_EQ(wa.server.max_in_flight, wb.server.max_in_flight);
   EXPECT_EQ(wa.server.max_reply_bytes, wb.server.max_reply_bytes);
@@ -141,6 +143,7 @@ Config CustomConfig() {
   c.extender.server.idle_timeout = milliseconds(3600000);
   c.extender.server.max_keepalive_requests = 1000;
   c.extender.server.threads = 256;
+  c.extender.server.event_loops = 64;
   c.extender.server.max_connections = 1;
   c.extender.server.max_in_flight = 65536;
   c.extender.server.max_reply_bytes = 4096;
@@ -181,6 +184,7 @@ Config CustomConfig() {
   c.webhook.server.idle_timeout = milliseconds(1000);
   c.webhook.server.max_keepalive_requests = 7;
   c.webhook.server.threads = 2;
+  c.webhook.server.event_loops = 1;
   c.webhook.server.max_connections = 65536;
   c.webhook.server.max_in_flight = 1;
   c.webhook.server.max_reply_bytes = std::size_t{4} << 30;
@@ -242,6 +246,7 @@ extender:
     idleTimeout: 1h
     maxKeepAliveRequests: 100
     threads: 4
+    eventLoops: 3
     maxConnections: 64
     maxInFlight: 32
     maxReplyBytes: 100Mi
@@ -268,6 +273,7 @@ log:
   EXPECT_EQ(s.idle_timeout, milliseconds(3600000));
   EXPECT_EQ(s.max_keepalive_requests, 100u);
   EXPECT_EQ(s.threads, 4u);
+  EXPECT_EQ(s.event_loops, 3u);
   EXPECT_EQ(s.max_connections, 64u);
   EXPECT_EQ(s.max_in_flight, 32u);
   EXPECT_EQ(s.max_reply_bytes, 100u << 20);
@@ -416,6 +422,10 @@ TEST(ConfigTest, OutOfRangeValueIsReportedWithItsRange) {
   const ErrorCase kCases[] = {
       {"extender: {server: {threads: 0}}",
        "extender.server.threads: must be between 1 and 256 (got 0)"},
+      {"webhook: {server: {eventLoops: 0}}",
+       "webhook.server.eventLoops: must be between 1 and 64 (got 0)"},
+      {"extender: {server: {eventLoops: 65}}",
+       "extender.server.eventLoops: must be between 1 and 64 (got 65)"},
       {"extender: {server: {threads: 257}}",
        "extender.server.threads: must be between 1 and 256 (got 257)"},
       {"extender: {server: {threads: -1}}",

@@ -516,21 +516,44 @@ struct HttpServer::Impl {
   template <class Stream>
   class Session;
 
-  explicit Impl(ServerOptions o) : options(std::move(o)), acceptor(io), accept_backoff(io) {}
+  // One event loop: an io_context run by one thread, owning the connections dealt to it. Its
+  // handler-idle state is only touched on that thread.
+  struct Loop {
+    asio::io_context io{1};
+    asio::steady_timer idle{io};
+    Clock::time_point ran_handler_at;
+    bool ran_handler = false;
+    std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
+    std::thread thread;
+  };
+
+  explicit Impl(ServerOptions o)
+      : options(std::move(o)),
+        loops(MakeLoops(options.limits.event_loops)),
+        acceptor(loops.front()->io),
+        accept_backoff(loops.front()->io) {}
+
+  static std::vector<std::unique_ptr<Loop>> MakeLoops(std::uint32_t count) {
+    std::vector<std::unique_ptr<Loop>> loops(std::max<std::uint32_t>(1, count));
+    for (auto& loop : loops) loop = std::make_unique<Loop>();
+    return loops;
+  }
 
   void Event(std::string_view event, std::string_view detail) noexcept;
   void Observe(std::string_view method, std::string_view path, int status,
                Clock::duration elapsed) noexcept;
+  // Accepts on the first loop and deals each connection to the next loop in turn.
   void Accept();
-  void OnAccepted(tcp::socket socket);
+  void OnAccepted(tcp::socket socket, Loop& loop);
   void RejectOverloaded(tcp::socket& socket, bool tls);
   std::shared_ptr<asio::ssl::context> TlsContext();
   // Routes the request to its handler (on a handler thread, or the loop for kEventLoop routes).
   void Dispatch(const Request& request, Response& response) noexcept;
   // Whether the request's handler runs on the event loop (unknown routes are answered there).
   bool OnEventLoop(const Request& request) const;
-  // Every second on the loop: the idle hooks, once the loop has run no handler for a second.
-  void TickLoopIdle();
+  // Every second on each loop: the idle hooks (which free that thread's scratch), once the loop
+  // has run no handler for a second.
+  void TickLoopIdle(Loop& loop);
   void Register(SessionBase* session);
   void Unregister(SessionBase* session);
   // Calls `f` on every live session, on that session's strand.
@@ -553,14 +576,10 @@ struct HttpServer::Impl {
   // still owned by a pending operation) happens while those members exist.
   HandlerPool pool;
   std::vector<std::function<void()>> idle_hooks;
-  asio::io_context io{1};
-  asio::steady_timer loop_idle{io};
-  Clock::time_point loop_ran_handler_at;  // only touched on the loop's one thread
-  bool loop_ran_handler = false;
+  std::vector<std::unique_ptr<Loop>> loops;  // at least one; the first also accepts
   tcp::acceptor acceptor;
   asio::steady_timer accept_backoff;
-  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
-  std::thread io_thread;
+  std::size_t next_loop = 0;  // the loop the next connection goes to; only touched when accepting
 
   std::mutex tls_mu;  // guards the two below
   SSL_CTX* last_native_tls = nullptr;
@@ -576,8 +595,10 @@ struct HttpServer::Impl {
 template <class Stream>
 class HttpServer::Impl::Session final : public SessionBase {
  public:
-  Session(HttpServer::Impl& server, Stream stream, std::shared_ptr<asio::ssl::context> tls)
+  Session(HttpServer::Impl& server, Loop& loop, Stream stream,
+          std::shared_ptr<asio::ssl::context> tls)
       : server_(server),
+        loop_(loop),
         limits_(server.options.limits),
         tls_(std::move(tls)),
         stream_(std::move(stream)),
@@ -913,8 +934,8 @@ class HttpServer::Impl::Session final : public SessionBase {
     phase_ = Phase::kHandling;
     if (server_.OnEventLoop(request_)) {
       server_.Dispatch(request_, response_);
-      server_.loop_ran_handler = true;
-      server_.loop_ran_handler_at = Clock::now();
+      loop_.ran_handler = true;
+      loop_.ran_handler_at = Clock::now();
       Write();
       return;
     }
@@ -1089,6 +1110,7 @@ class HttpServer::Impl::Session final : public SessionBase {
   static inline const char kEmptyPadded[kBodyPadding] = {};
 
   HttpServer::Impl& server_;
+  Loop& loop_;  // the event loop this connection was dealt to
   const ServerLimits& limits_;
   std::shared_ptr<asio::ssl::context> tls_;  // held for the session: a reload must not affect it
   Stream stream_;
@@ -1178,16 +1200,16 @@ bool HttpServer::Impl::OnEventLoop(const Request& request) const {
   return true;  // a 405, answered at once
 }
 
-void HttpServer::Impl::TickLoopIdle() {
-  loop_idle.expires_after(kHandlerIdle);
-  loop_idle.async_wait([this](const ErrorCode& ec) {
+void HttpServer::Impl::TickLoopIdle(Loop& loop) {
+  loop.idle.expires_after(kHandlerIdle);
+  loop.idle.async_wait([this, &loop](const ErrorCode& ec) {
     if (ec || stopping.load()) return;
-    if (loop_ran_handler && Clock::now() - loop_ran_handler_at >= kHandlerIdle) {
-      loop_ran_handler = false;
+    if (loop.ran_handler && Clock::now() - loop.ran_handler_at >= kHandlerIdle) {
+      loop.ran_handler = false;
       for (const auto& hook : idle_hooks) hook();
       malloc_trim(0);
     }
-    TickLoopIdle();
+    TickLoopIdle(loop);
   });
 }
 
@@ -1244,29 +1266,33 @@ std::shared_ptr<asio::ssl::context> HttpServer::Impl::TlsContext() {
 }
 
 void HttpServer::Impl::Accept() {
-  acceptor.async_accept(asio::make_strand(io), [this](const ErrorCode& ec, tcp::socket socket) {
-    if (stopping.load() || ec == asio::error::operation_aborted) return;
-    if (ec) {
-      // The peer gave up before it was accepted: accept the next one at once. Out of descriptors
-      // or memory: the connection stays in the backlog, so back off briefly instead of spinning.
-      if (ec == asio::error::connection_aborted || ec == asio::error::interrupted ||
-          ec == asio::error::try_again || ec == asio::error::would_block) {
+  Loop& loop = *loops[next_loop];
+  acceptor.async_accept(
+      asio::make_strand(loop.io), [this, &loop](const ErrorCode& ec, tcp::socket socket) {
+        if (stopping.load() || ec == asio::error::operation_aborted) return;
+        if (ec) {
+          // The peer gave up before it was accepted: accept the next one at once. Out of
+          // descriptors or memory: the connection stays in the backlog, so back off briefly instead
+          // of spinning.
+          if (ec == asio::error::connection_aborted || ec == asio::error::interrupted ||
+              ec == asio::error::try_again || ec == asio::error::would_block) {
+            Accept();
+            return;
+          }
+          Event("accept_failed", ec.message());
+          accept_backoff.expires_after(kAcceptBackoff);
+          accept_backoff.async_wait([this](const ErrorCode& wait_ec) {
+            if (!wait_ec && !stopping.load()) Accept();
+          });
+          return;
+        }
+        next_loop = (next_loop + 1) % loops.size();
+        OnAccepted(std::move(socket), loop);
         Accept();
-        return;
-      }
-      Event("accept_failed", ec.message());
-      accept_backoff.expires_after(kAcceptBackoff);
-      accept_backoff.async_wait([this](const ErrorCode& wait_ec) {
-        if (!wait_ec && !stopping.load()) Accept();
       });
-      return;
-    }
-    OnAccepted(std::move(socket));
-    Accept();
-  });
 }
 
-void HttpServer::Impl::OnAccepted(tcp::socket socket) {
+void HttpServer::Impl::OnAccepted(tcp::socket socket, Loop& loop) {
   // Without TCP_NODELAY, Nagle plus the client's delayed ACK add ~40 ms to every response
   // written after the first on a keep-alive connection.
   ErrorCode ignored;
@@ -1279,7 +1305,7 @@ void HttpServer::Impl::OnAccepted(tcp::socket socket) {
   }
   try {
     if (!tls) {
-      std::make_shared<Session<PlainStream>>(*this, std::move(socket), nullptr)->Start();
+      std::make_shared<Session<PlainStream>>(*this, loop, std::move(socket), nullptr)->Start();
       return;
     }
     std::shared_ptr<asio::ssl::context> context = TlsContext();
@@ -1288,7 +1314,7 @@ void HttpServer::Impl::OnAccepted(tcp::socket socket) {
       return;
     }
     auto session = std::make_shared<Session<TlsStream>>(
-        *this, TlsStream(std::move(socket), *context), context);
+        *this, loop, TlsStream(std::move(socket), *context), context);
     session->Start();
   } catch (const std::exception& e) {
     // No memory for the session, or OpenSSL refused a new connection: drop this one only.
@@ -1378,7 +1404,7 @@ Status HttpServer::Listen(const HostPort& address) {
       return InvalidArgument("listen " + where + ": server already listening or shut down");
     }
     ErrorCode ec;
-    tcp::resolver resolver(impl_->io);
+    tcp::resolver resolver(impl_->loops.front()->io);
     const auto endpoints = resolver.resolve(
         host, port_text, tcp::resolver::passive | tcp::resolver::numeric_service, ec);
     if (ec) return InvalidArgument("listen " + where + ": cannot resolve host: " + ec.message());
@@ -1420,24 +1446,30 @@ Status HttpServer::Start() {
   impl_->started = true;
   try {
     impl_->pool.Start(impl_->options.limits.threads, impl_->idle_hooks);
-    impl_->work.emplace(impl_->io.get_executor());
-    asio::post(impl_->acceptor.get_executor(), [impl = impl_.get()] {
-      impl->Accept();
-      impl->TickLoopIdle();
-    });
-    impl_->io_thread = std::thread([impl = impl_.get()] {
-      for (;;) {
-        try {
-          impl->io.run();
-          return;
-        } catch (const std::exception& e) {
-          // Only allocation failures can get here; the loop goes on serving everyone else.
-          impl->Event("connection_failed", e.what());
+    for (auto& loop : impl_->loops) {
+      loop->work.emplace(loop->io.get_executor());
+      asio::post(loop->io, [impl = impl_.get(), &loop = *loop] { impl->TickLoopIdle(loop); });
+    }
+    asio::post(impl_->acceptor.get_executor(), [impl = impl_.get()] { impl->Accept(); });
+    for (auto& loop : impl_->loops) {
+      loop->thread = std::thread([impl = impl_.get(), &loop = *loop] {
+        for (;;) {
+          try {
+            loop.io.run();
+            return;
+          } catch (const std::exception& e) {
+            // Only allocation failures can get here; the loop goes on serving everyone else.
+            impl->Event("connection_failed", e.what());
+          }
         }
-      }
-    });
+      });
+    }
   } catch (const std::exception& e) {
-    impl_->work.reset();
+    for (auto& loop : impl_->loops) {
+      loop->work.reset();
+      loop->io.stop();
+      if (loop->thread.joinable()) loop->thread.join();
+    }
     impl_->pool.Join();
     impl_->shut_down = true;
     return Internal(std::string("starting the event loop: ") + e.what());
@@ -1458,8 +1490,8 @@ void HttpServer::Shutdown(std::chrono::milliseconds drain) {
       ErrorCode ignored;
       s.acceptor.close(ignored);
       s.accept_backoff.cancel();
-      s.loop_idle.cancel();
     });
+    for (auto& loop : s.loops) asio::post(loop->io, [&loop = *loop] { loop.idle.cancel(); });
     // Idle connections close at once; requests in progress get until the drain deadline, and
     // their connections close once answered.
     s.ForEachSession([](SessionBase& session) { session.Stop(); });
@@ -1469,14 +1501,16 @@ void HttpServer::Shutdown(std::chrono::milliseconds drain) {
     }
     s.ForEachSession([](SessionBase& session) { session.Abort(); });
     s.pool.Join();  // handlers still running finish; their sessions see a closed connection
-    s.work.reset();
+    for (auto& loop : s.loops) loop->work.reset();
     {
       // Aborted sessions complete their cancelled operations and go away.
       std::unique_lock sessions_lock(s.sessions_mu);
       s.sessions_cv.wait_for(sessions_lock, kMaxLinger, [&] { return s.sessions.empty(); });
     }
-    s.io.stop();
-    if (s.io_thread.joinable()) s.io_thread.join();
+    for (auto& loop : s.loops) loop->io.stop();
+    for (auto& loop : s.loops) {
+      if (loop->thread.joinable()) loop->thread.join();
+    }
   } catch (const std::exception& e) {
     impl_->Event("shutdown_failed", e.what());
   }

@@ -1,12 +1,13 @@
 // The HTTP/1.1 server of hyperplace's two faces (extender: plain HTTP or TLS with client
 // certificates; webhook: HTTPS), on Boost.Asio and Boost.Beast.
 //
-// Model: an event loop (one I/O thread) owns every connection. An idle, slow or handshaking
-// connection costs a socket, a timer and a small read buffer, never a thread. Beast's parser
-// frames each request (keep-alive, pipelining, chunked, Expect: 100-continue); a body of known
-// length is read straight into the connection's reused buffer, padded for simdjson, with as few
-// large reads as the kernel allows. A complete request is handed to a bounded pool of handler
-// threads; beyond `max_in_flight` requests it is answered 503 with Retry-After instead of
+// Model: event loops (`event_loops` I/O threads, each its own io_context) own the connections,
+// dealt to them in turn as they are accepted; a connection stays on its loop. An idle, slow or
+// handshaking connection costs a socket, a timer and a small read buffer, never a thread.
+// Beast's parser frames each request (keep-alive, pipelining, chunked, Expect: 100-continue); a
+// body of known length is read straight into the connection's reused buffer, padded for simdjson,
+// with as few large reads as the kernel allows. A complete request is handed to a bounded pool of
+// handler threads; beyond `max_in_flight` requests it is answered 503 with Retry-After instead of
 // queueing, beyond `max_connections` a new connection is refused at once. Every phase has its
 // deadline: TLS handshake, idle wait, reading one request, writing one response.
 //
@@ -14,7 +15,8 @@
 // once it has been idle for a second, when they are above `keep_buffer_bytes`.
 //
 // Thread-safety: Handle() must be called before Start(). Handlers run concurrently on handler
-// threads and must be thread-safe. Shutdown() may be called from any thread but a handler, once.
+// threads (and kEventLoop ones on the loops) and must be thread-safe. Shutdown() may be called from
+// any thread but a handler, once.
 #pragma once
 
 #include <atomic>
@@ -118,7 +120,7 @@ class HttpServer {
   // The bound port (after Listen).
   std::uint16_t port() const;
 
-  // Starts the event loop and the handler threads; returns at once.
+  // Starts the event loops and the handler threads; returns at once.
   Status Start();
 
   // Stops accepting, lets requests in progress finish (up to `drain`), closes idle keep-alive

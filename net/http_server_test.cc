@@ -16,8 +16,10 @@
 #include <functional>
 #include <future>
 #include <latch>
+#include <map>
 #include <mutex>
 #include <random>
+#include <set>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -1342,6 +1344,64 @@ TEST(HttpServerTest, EventLoopHandlersAnswerWhileEveryHandlerThreadIsBusy) {
   EXPECT_EQ(probe.ReadResponse().body, "ok");
   gate.Open();
   EXPECT_EQ(blocked.ReadResponse().body, "released");
+}
+
+// Connections are dealt to the event loops in turn; each keeps its loop for all its requests, and
+// each loop runs the idle hooks on its own thread (where its handlers left their scratch).
+TEST(HttpServerTest, ConnectionsAreDealtToEveryEventLoopAndEachLoopRunsItsIdleHooks) {
+  ServerLimits limits = FastLimits();
+  limits.event_loops = 3;
+  HttpServer server(Options(limits));
+  std::mutex mu;
+  std::map<std::string, std::thread::id> by_token;  // the thread that answered each request
+  std::set<std::thread::id> hook_threads;
+  server.Handle(
+      "POST", "/who",
+      [&](const Request& req, Response& res) {
+        std::lock_guard lock(mu);
+        by_token[std::string(req.body)] = std::this_thread::get_id();
+        res.body = req.body;
+      },
+      HttpServer::RunOn::kEventLoop);
+  server.OnHandlerIdle([&] {
+    std::lock_guard lock(mu);
+    hook_threads.insert(std::this_thread::get_id());
+  });
+  ASSERT_NO_FATAL_FAILURE(ListenAndStart(server));
+
+  constexpr int kConnections = 6, kRequests = 3;
+  std::vector<std::unique_ptr<RawClient>> clients;
+  for (int c = 0; c < kConnections; ++c) {
+    clients.push_back(std::make_unique<RawClient>(server.port()));
+    ASSERT_TRUE(clients.back()->connected());
+  }
+  for (int r = 0; r < kRequests; ++r) {
+    for (int c = 0; c < kConnections; ++c) {
+      const std::string token = std::to_string(c) + "/" + std::to_string(r);
+      ASSERT_TRUE(clients[static_cast<std::size_t>(c)]->Send(
+          "POST /who HTTP/1.1\r\nContent-Length: " + std::to_string(token.size()) + "\r\n\r\n" +
+          token));
+      EXPECT_EQ(clients[static_cast<std::size_t>(c)]->ReadResponse().body, token);
+    }
+  }
+  std::set<std::thread::id> loops;
+  {
+    std::lock_guard lock(mu);
+    for (int c = 0; c < kConnections; ++c) {
+      const std::thread::id first = by_token[std::to_string(c) + "/0"];
+      loops.insert(first);
+      for (int r = 1; r < kRequests; ++r) {
+        EXPECT_EQ(by_token[std::to_string(c) + "/" + std::to_string(r)], first) << c;
+      }
+    }
+  }
+  EXPECT_EQ(loops.size(), 3u);
+  ASSERT_TRUE(WaitUntil([&] {
+    std::lock_guard lock(mu);
+    return hook_threads.size() >= 3;
+  }));
+  std::lock_guard lock(mu);
+  EXPECT_EQ(hook_threads, loops);
 }
 
 }  // namespace
